@@ -1,0 +1,293 @@
+//! Operator configuration: a TOML file plus `KEYSTEAD_*` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The default config file; a missing default file means "all defaults".
+pub const DEFAULT_CONFIG_PATH: &str = "config/keystead.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` URL; defaults to `keystead.db` under `data_dir`.
+    pub database_url: Option<String>,
+    /// File with the 32-byte master key (hex); defaults to `master.key` under `data_dir`.
+    pub master_key_file: Option<PathBuf>,
+    /// Secret of the admin API key created on an empty database.
+    pub bootstrap_token: Option<String>,
+    /// Public base URL of this server, used in links it hands out.
+    pub public_base_url: Option<String>,
+    /// Lets outgoing calls reach plain-http loopback addresses (development and tests only).
+    pub allow_loopback: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `keystead=debug,tower_http=info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of the bearer tokens handed out with new API keys, in seconds.
+    pub token_ttl_secs: u64,
+    /// Proxies whose `X-Forwarded-For` header is trusted to name the client.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Sustained requests per second per API key.
+    pub requests_per_second: u32,
+    /// Bucket size: requests a key may send at once.
+    pub burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            master_key_file: None,
+            bootstrap_token: None,
+            public_base_url: None,
+            allow_loopback: false,
+            max_body_bytes: 2 * 1024 * 1024,
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_secs: 900,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            requests_per_second: 100,
+            burst: 200,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid environment variable {name}: {reason}")]
+    Env { name: &'static str, reason: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path` (or the default file when it exists), then applies environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_PATH))?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("KEYSTEAD_LISTEN") {
+            self.listen = v.parse().map_err(|_| ConfigError::Env {
+                name: "KEYSTEAD_LISTEN",
+                reason: format!("'{v}' is not an address like 127.0.0.1:8443"),
+            })?;
+        }
+        if let Some(v) = var("KEYSTEAD_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("KEYSTEAD_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("KEYSTEAD_MASTER_KEY_FILE") {
+            self.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("KEYSTEAD_BOOTSTRAP_TOKEN").filter(|v| !v.is_empty()) {
+            self.bootstrap_token = Some(v);
+        }
+        if let Some(v) = var("KEYSTEAD_PUBLIC_BASE_URL") {
+            self.public_base_url = Some(v);
+        }
+        if let Some(v) = var("KEYSTEAD_ALLOW_LOOPBACK") {
+            self.allow_loopback = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "KEYSTEAD_ALLOW_LOOPBACK",
+                        reason: format!("'{v}' is not true or false"),
+                    });
+                }
+            };
+        }
+        if let Some(v) = var("KEYSTEAD_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "KEYSTEAD_LOG_FORMAT",
+                        reason: format!("'{v}' is not text or json"),
+                    });
+                }
+            };
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.rate_limit.enabled
+            && (self.rate_limit.requests_per_second == 0 || self.rate_limit.burst == 0)
+        {
+            return Err(ConfigError::Invalid(
+                "rate_limit.requests_per_second and rate_limit.burst must be at least 1".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if let Some(token) = &self.bootstrap_token
+            && token.trim() != token
+        {
+            return Err(ConfigError::Invalid(
+                "the bootstrap token must not start or end with whitespace".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("keystead.db").display())
+        })
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Base URL for links this server hands out.
+    pub fn public_base_url(&self) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file() {
+        let mut config = Config::from_toml("listen = \"127.0.0.1:9000\"\n").unwrap();
+        config
+            .apply_env(|name| match name {
+                "KEYSTEAD_LISTEN" => Some("127.0.0.1:9100".into()),
+                "KEYSTEAD_BOOTSTRAP_TOKEN" => Some("t0".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.bootstrap_token.as_deref(), Some("t0"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("listne = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let mut config = Config::default();
+        let err = config
+            .apply_env(|name| (name == "KEYSTEAD_LISTEN").then(|| "nowhere".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("KEYSTEAD_LISTEN"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Keystead: a PKI platform extensible with WebAssembly plugins.
+//!
+//! Layers, with dependencies pointing one way:
+//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`).
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod tenancy;
+
+pub use error::{Error, Result};
