@@ -13,5 +13,6 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod timestamp;
 
 pub use error::{Error, Result};

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use keystead::config::Config;
 
 #[derive(Parser)]
-#[command(name = "keystead", version, about = "A PKI platform extensible with WebAssembly plugins")]
+#[command(
+    name = "keystead",
+    version,
+    about = "A PKI platform extensible with WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

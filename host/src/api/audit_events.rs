@@ -1,0 +1,140 @@
+//! `/api/v1/audit-events`: the security event log, newest first.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Query};
+use super::pagination::{Page, PageQuery};
+use super::{AppState, Route};
+use crate::audit::Severity;
+use crate::auth::Caller;
+use crate::store::{AuditEventRow, AuditFilter};
+use crate::{Error, Result, timestamp};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![Route {
+        path: "/api/v1/audit-events",
+        methods: &[Method::GET],
+        handlers: get(list),
+    }]
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: String,
+    pub occurred_at: String,
+    pub organization_id: Option<String>,
+    /// Who acted, e.g. `api_key:pk_...` or `system`.
+    pub actor: String,
+    /// What happened, e.g. `api_key.create`, `permission.denied`.
+    pub action: String,
+    pub target: Option<String>,
+    #[schema(example = "high")]
+    pub severity: String,
+    /// `success` or `denied`.
+    pub outcome: String,
+    pub request_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl From<AuditEventRow> for AuditEventView {
+    fn from(row: AuditEventRow) -> Self {
+        Self {
+            id: row.id,
+            occurred_at: row.occurred_at,
+            organization_id: row.organization_id,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            severity: row.severity,
+            outcome: row.outcome,
+            request_id: row.request_id,
+            details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub severity: Option<String>,
+    /// `success` or `denied`.
+    pub outcome: Option<String>,
+    /// Events at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Events before this RFC 3339 time.
+    pub until: Option<String>,
+    /// Another organization's events (platform administrators only).
+    pub organization_id: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+fn parse_time(field: &str, text: Option<String>) -> Result<Option<String>> {
+    text.map(|t| {
+        timestamp::parse(&t)
+            .map(timestamp::format)
+            .ok_or_else(|| Error::bad_request(field, "must be an RFC 3339 timestamp"))
+    })
+    .transpose()
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Page<AuditEventView>), (status = 400, body = super::ErrorBody),
+              (status = 403, body = super::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Page<AuditEventView>>> {
+    state.authz.require(&caller, "audit:read").await?;
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (_, per_page, offset) = page.resolve()?;
+    if let Some(severity) = &query.severity
+        && Severity::parse(severity).is_none()
+    {
+        return Err(Error::bad_request(
+            "severity",
+            "must be low, medium or high",
+        ));
+    }
+    if let Some(outcome) = &query.outcome
+        && !matches!(outcome.as_str(), "success" | "denied")
+    {
+        return Err(Error::bad_request("outcome", "must be success or denied"));
+    }
+    let organization_id = match query.organization_id {
+        Some(org) if org != caller.organization_id() => {
+            state
+                .authz
+                .require(&caller, crate::auth::permissions::PLATFORM_ADMIN)
+                .await?;
+            org
+        }
+        _ => caller.organization_id().to_owned(),
+    };
+    let filter = AuditFilter {
+        organization_id: Some(organization_id),
+        actor: query.actor,
+        action: query.action,
+        target: query.target,
+        severity: query.severity,
+        outcome: query.outcome,
+        since: parse_time("since", query.since)?,
+        until: parse_time("until", query.until)?,
+    };
+    let (rows, total) = state.store.audit_list(&filter, offset, per_page).await?;
+    Ok(Json(page.page(rows, total, AuditEventView::from)?))
+}

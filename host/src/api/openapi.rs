@@ -1,0 +1,123 @@
+//! The OpenAPI document, generated from the handlers, and a browsable page.
+
+use std::sync::LazyLock;
+
+use axum::http::{Method, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{Route, audit_events, health, keys, organizations, projects};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Keystead", description = "PKI platform API"),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        keys::list_keys, keys::create_key, keys::update_key, keys::delete_key, keys::issue_token,
+        organizations::list, organizations::create, organizations::get_one,
+        organizations::update, organizations::delete,
+        projects::list_projects, projects::create_project, projects::get_project,
+        projects::update_project, projects::delete_project,
+        projects::list_environments, projects::create_environment, projects::get_environment,
+        projects::update_environment, projects::delete_environment,
+        audit_events::list,
+        openapi_json, docs_page,
+    ),
+    components(schemas(super::ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "keys", description = "API keys"),
+        (name = "tenancy", description = "Organizations, projects and environments"),
+        (name = "audit", description = "Security events"),
+        (name = "health", description = "Liveness, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/v1/openapi.json",
+            methods: &[Method::GET],
+            handlers: get(openapi_json),
+        },
+        Route {
+            path: "/api/v1/docs",
+            methods: &[Method::GET],
+            handlers: get(docs_page),
+        },
+    ]
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
+    responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub(super) async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: LazyLock<String> =
+        LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+}
+
+/// A browsable page over the OpenAPI document.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "health",
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub(super) async fn docs_page() -> Html<&'static str> {
+    static PAGE: LazyLock<String> =
+        LazyLock::new(|| utoipa_scalar::Scalar::new(ApiDoc::openapi()).to_html());
+    Html(PAGE.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc = ApiDoc::openapi();
+        let mut missing = Vec::new();
+        for route in super::super::route_table() {
+            let item = doc.paths.paths.get(route.path);
+            for method in route.methods {
+                let documented = item.is_some_and(|item| {
+                    let op = match *method {
+                        Method::GET => &item.get,
+                        Method::POST => &item.post,
+                        Method::PUT => &item.put,
+                        Method::PATCH => &item.patch,
+                        Method::DELETE => &item.delete,
+                        _ => &None,
+                    };
+                    op.is_some()
+                });
+                if !documented {
+                    missing.push(format!("{method} {}", route.path));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "routes missing from the OpenAPI document: {missing:?}"
+        );
+    }
+}

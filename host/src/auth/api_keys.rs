@@ -1,0 +1,497 @@
+//! API keys: creation (shown once), keyed-hash lookup, update and revocation.
+//!
+//! A key has a public identifier (`pk_...`, listed and used in paths) and a secret
+//! (`ks_...`, shown once). Only HMAC-SHA256(secret) under a key derived from the
+//! master key is stored, so a stolen database does not yield usable keys.
+
+use std::time::SystemTime;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use ipnet::IpNet;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use serde_json::json;
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use super::permissions::{self, PLATFORM_ADMIN, Role};
+use super::tokens::{TokenSigner, looks_like_jwt};
+use super::{Caller, Principal, client_ip};
+use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::crypto::MasterKey;
+use crate::store::{ApiKeyRow, NewApiKey, Store, is_unique_violation};
+use crate::{Error, Result, timestamp};
+
+pub const MAX_ALIAS_LEN: usize = 128;
+pub const MAX_IPS: usize = 64;
+
+pub struct ApiKeys {
+    store: Store,
+    audit: AuditLog,
+    tokens: TokenSigner,
+    hash_key: [u8; 32],
+}
+
+/// A new key's settings. Anything left out follows the creator.
+#[derive(Debug, Default)]
+pub struct CreateKey {
+    pub alias: Option<String>,
+    pub ips: Vec<String>,
+    pub role: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    pub project_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct UpdateKey {
+    /// `Some(None)` clears the alias.
+    pub alias: Option<Option<String>>,
+    pub ips: Option<Vec<String>>,
+    pub expires: Option<Option<String>>,
+}
+
+pub struct CreatedKey {
+    pub row: ApiKeyRow,
+    /// The secret, returned exactly once.
+    pub secret: String,
+    pub jwt: String,
+    pub jwt_expires: SystemTime,
+}
+
+impl ApiKeys {
+    pub fn new(store: Store, audit: AuditLog, tokens: TokenSigner, master: &MasterKey) -> Self {
+        Self {
+            store,
+            audit,
+            tokens,
+            hash_key: master.derive("api-key-hash"),
+        }
+    }
+
+    fn hash(&self, secret: &str) -> [u8; 32] {
+        // HMAC accepts keys of any length.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.hash_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(secret.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Resolves a presented credential (an API key secret or a bearer token) to its key.
+    pub async fn authenticate(&self, credential: &str) -> Result<Principal> {
+        let invalid = || Error::Unauthorized("invalid, expired or revoked credentials".into());
+        let row = if looks_like_jwt(credential) {
+            let claims = self.tokens.verify(credential).ok_or_else(invalid)?;
+            self.store.api_key_get(&claims.public_key).await?
+        } else {
+            self.store.api_key_by_hash(&self.hash(credential)).await?
+        };
+        let row = row.ok_or_else(invalid)?;
+        if row.revoked_at.is_some() || is_expired(&row) {
+            return Err(invalid());
+        }
+        principal_from_row(row)
+    }
+
+    /// A fresh bearer token for the caller's own key.
+    pub fn issue_token(&self, caller: &Caller) -> Result<(String, SystemTime)> {
+        self.tokens
+            .issue(&caller.principal.public_key)
+            .map_err(Error::internal)
+    }
+
+    /// Creates the bootstrap admin key (secret = `token`) when no key exists yet.
+    /// Returns the public key when one was created.
+    pub async fn bootstrap(&self, organization_id: &str, token: &str) -> Result<Option<String>> {
+        if self.store.api_key_count().await? > 0 {
+            return Ok(None);
+        }
+        let row = ApiKeyRow {
+            public_key: new_public_key(),
+            organization_id: organization_id.to_owned(),
+            project_id: None,
+            alias: Some("bootstrap admin".into()),
+            ips: "[]".into(),
+            role: Some(Role::Admin.name().into()),
+            permissions: to_json(&Role::Admin.permissions()),
+            platform_admin: true,
+            created_at: timestamp::now_string(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        self.store
+            .api_key_insert(NewApiKey {
+                row: &row,
+                secret_hash: &self.hash(token),
+            })
+            .await?;
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(organization_id),
+                actor: "system",
+                action: "api_key.bootstrap",
+                target: Some(&row.public_key),
+                severity: Severity::High,
+                outcome: Outcome::Success,
+                request_id: None,
+                details: None,
+            })
+            .await?;
+        Ok(Some(row.public_key))
+    }
+
+    /// Generates a secret for the bootstrap key when the operator gave none.
+    pub fn generate_secret() -> String {
+        new_secret()
+    }
+
+    pub async fn create(&self, caller: &Caller, request: CreateKey) -> Result<CreatedKey> {
+        let me = &caller.principal;
+        let organization_id = match request.organization_id {
+            Some(org) if org != me.organization_id => {
+                if !me.platform_admin {
+                    return Err(Error::Forbidden {
+                        permission: PLATFORM_ADMIN.into(),
+                    });
+                }
+                self.store
+                    .organization_get(&org)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("organization '{org}'")))?;
+                org
+            }
+            _ => me.organization_id.clone(),
+        };
+        let project_id = match (request.project_id, &me.project_id) {
+            (Some(p), Some(mine)) if &p != mine => {
+                return Err(Error::NotFound(format!("project '{p}'")));
+            }
+            (Some(p), _) => {
+                self.store
+                    .project_get(&organization_id, &p)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("project '{p}'")))?;
+                Some(p)
+            }
+            // A project-scoped key mints only keys of its own project.
+            (None, mine) => mine.clone(),
+        };
+        let (role, granted) = match (request.role, request.permissions) {
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_request(
+                    "permissions",
+                    "give either role or permissions, not both",
+                ));
+            }
+            (Some(name), None) => {
+                let role = Role::parse(&name).ok_or_else(|| {
+                    Error::bad_request(
+                        "role",
+                        format!("'{name}' is not one of {}", Role::NAMES.join(", ")),
+                    )
+                })?;
+                (Some(role.name().to_owned()), role.permissions())
+            }
+            (None, Some(list)) => (None, validate_permissions(list)?),
+            (None, None) => (me.role.clone(), me.permissions.clone()),
+        };
+        // No key may hold more than the key that creates it.
+        if let Some(missing) = granted.iter().find(|p| !covers_pattern(&me.permissions, p)) {
+            return Err(Error::Forbidden {
+                permission: missing.clone(),
+            });
+        }
+        let ips = validate_ips(request.ips)?;
+        let expires_at = request
+            .expires
+            .map(|text| parse_expiry(&text))
+            .transpose()?;
+        let row = ApiKeyRow {
+            public_key: new_public_key(),
+            organization_id,
+            project_id,
+            alias: validate_alias(request.alias)?,
+            ips: to_json(&ips),
+            role,
+            permissions: to_json(&granted),
+            platform_admin: false,
+            created_at: timestamp::now_string(),
+            expires_at,
+            revoked_at: None,
+        };
+        let secret = new_secret();
+        self.store
+            .api_key_insert(NewApiKey {
+                row: &row,
+                secret_hash: &self.hash(&secret),
+            })
+            .await
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    Error::Conflict("key collision; retry".into())
+                } else {
+                    err.into()
+                }
+            })?;
+        let (jwt, jwt_expires) = self
+            .tokens
+            .issue(&row.public_key)
+            .map_err(Error::internal)?;
+        self.record(caller, "api_key.create", &row, Severity::High, Some(json!({
+            "alias": row.alias, "role": row.role, "permissions": granted, "project_id": row.project_id,
+        })))
+        .await?;
+        Ok(CreatedKey {
+            row,
+            secret,
+            jwt,
+            jwt_expires,
+        })
+    }
+
+    pub async fn list(&self, caller: &Caller, offset: i64, limit: i64) -> Result<Vec<ApiKeyRow>> {
+        let rows = self
+            .store
+            .api_key_list(caller.organization_id(), offset, limit)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| visible_to(caller, row))
+            .collect())
+    }
+
+    async fn get_visible(&self, caller: &Caller, public_key: &str) -> Result<ApiKeyRow> {
+        self.store
+            .api_key_get(public_key)
+            .await?
+            .filter(|row| row.organization_id == caller.organization_id())
+            .filter(|row| row.revoked_at.is_none() && visible_to(caller, row))
+            .ok_or_else(|| Error::NotFound(format!("key '{public_key}'")))
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        public_key: &str,
+        update: UpdateKey,
+    ) -> Result<ApiKeyRow> {
+        let mut row = self.get_visible(caller, public_key).await?;
+        if let Some(alias) = update.alias {
+            row.alias = validate_alias(alias)?;
+        }
+        if let Some(ips) = update.ips {
+            row.ips = to_json(&validate_ips(ips)?);
+        }
+        if let Some(expires) = update.expires {
+            row.expires_at = expires.map(|text| parse_expiry(&text)).transpose()?;
+        }
+        if !self.store.api_key_update(&row).await? {
+            return Err(Error::NotFound(format!("key '{public_key}'")));
+        }
+        self.record(
+            caller,
+            "api_key.update",
+            &row,
+            Severity::Medium,
+            Some(json!({
+                "alias": row.alias, "ips": serde_json::from_str::<serde_json::Value>(&row.ips).ok(),
+                "expires": row.expires_at,
+            })),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn revoke(&self, caller: &Caller, public_key: &str) -> Result<()> {
+        let row = self.get_visible(caller, public_key).await?;
+        let now = timestamp::now_string();
+        if !self
+            .store
+            .api_key_revoke(&row.organization_id, public_key, &now)
+            .await?
+        {
+            return Err(Error::NotFound(format!("key '{public_key}'")));
+        }
+        self.record(caller, "api_key.revoke", &row, Severity::High, None)
+            .await
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        row: &ApiKeyRow,
+        severity: Severity,
+        details: Option<serde_json::Value>,
+    ) -> Result<()> {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(&row.organization_id),
+                actor: &caller.principal.actor(),
+                action,
+                target: Some(&row.public_key),
+                severity,
+                outcome: Outcome::Success,
+                request_id: caller.request_id.as_deref(),
+                details,
+            })
+            .await
+    }
+}
+
+/// Keys of another project are invisible to a project-scoped caller.
+fn visible_to(caller: &Caller, row: &ApiKeyRow) -> bool {
+    match (&caller.principal.project_id, &row.project_id) {
+        (None, _) => true,
+        (Some(mine), Some(theirs)) => mine == theirs,
+        (Some(_), None) => false,
+    }
+}
+
+/// Whether the creator's grants cover a whole requested pattern (e.g. `keys:*`).
+fn covers_pattern(granted: &[String], requested: &str) -> bool {
+    if requested == "*" {
+        return granted.iter().any(|g| g == "*");
+    }
+    match requested.strip_suffix(":*") {
+        Some(area) => permissions::ALL
+            .iter()
+            .filter(|p| p.split(':').next() == Some(area))
+            .all(|p| permissions::covers(granted, p)),
+        None => permissions::covers(granted, requested),
+    }
+}
+
+fn principal_from_row(row: ApiKeyRow) -> Result<Principal> {
+    let permissions: Vec<String> =
+        serde_json::from_str(&row.permissions).map_err(Error::internal)?;
+    let ips: Vec<String> = serde_json::from_str(&row.ips).map_err(Error::internal)?;
+    Ok(Principal {
+        public_key: row.public_key,
+        organization_id: row.organization_id,
+        project_id: row.project_id,
+        role: row.role,
+        permissions,
+        platform_admin: row.platform_admin,
+        allowed_ips: ips
+            .iter()
+            .filter_map(|entry| client_ip::parse_allow_entry(entry))
+            .collect(),
+    })
+}
+
+fn is_expired(row: &ApiKeyRow) -> bool {
+    row.expires_at
+        .as_deref()
+        .and_then(timestamp::parse)
+        .is_some_and(|at| at <= OffsetDateTime::now_utc())
+}
+
+fn validate_alias(alias: Option<String>) -> Result<Option<String>> {
+    match alias {
+        Some(a) if a.chars().count() > MAX_ALIAS_LEN => Err(Error::bad_request(
+            "alias",
+            format!("at most {MAX_ALIAS_LEN} characters"),
+        )),
+        Some(a) if a.chars().any(char::is_control) => Err(Error::bad_request(
+            "alias",
+            "must not contain control characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+fn validate_ips(ips: Vec<String>) -> Result<Vec<String>> {
+    if ips.len() > MAX_IPS {
+        return Err(Error::bad_request(
+            "ips",
+            format!("at most {MAX_IPS} entries"),
+        ));
+    }
+    ips.into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            client_ip::parse_allow_entry(&entry)
+                .map(|net: IpNet| {
+                    if net.prefix_len() == net.max_prefix_len() {
+                        net.addr().to_string()
+                    } else {
+                        net.to_string()
+                    }
+                })
+                .ok_or_else(|| {
+                    Error::bad_request(
+                        format!("ips[{i}]"),
+                        format!("'{entry}' is not an IP address or CIDR block"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn validate_permissions(list: Vec<String>) -> Result<Vec<String>> {
+    if list.is_empty() {
+        return Err(Error::bad_request("permissions", "must not be empty"));
+    }
+    for (i, p) in list.iter().enumerate() {
+        if !permissions::is_known_pattern(p) {
+            return Err(Error::bad_request(
+                format!("permissions[{i}]"),
+                format!("'{p}' is not a known permission"),
+            ));
+        }
+    }
+    Ok(list)
+}
+
+fn parse_expiry(text: &str) -> Result<String> {
+    let at = timestamp::parse(text)
+        .ok_or_else(|| Error::bad_request("expires", "must be an RFC 3339 timestamp"))?;
+    if at <= OffsetDateTime::now_utc() {
+        return Err(Error::bad_request("expires", "must be in the future"));
+    }
+    Ok(timestamp::format(at))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn new_public_key() -> String {
+    format!("pk_{}", random_token(15))
+}
+
+fn new_secret() -> String {
+    format!("ks_{}", random_token(32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ips_are_normalised_and_errors_name_the_entry() {
+        let ips = validate_ips(vec!["10.0.0.1".into(), "10.1.2.3/16".into()]).unwrap();
+        assert_eq!(ips, vec!["10.0.0.1", "10.1.0.0/16"]);
+        let err = validate_ips(vec!["10.0.0.1".into(), "nope".into()]).unwrap_err();
+        assert!(err.to_string().starts_with("ips[1]:"), "{err}");
+    }
+
+    #[test]
+    fn creator_bounds_patterns() {
+        let granted = vec!["keys:read".to_owned()];
+        assert!(covers_pattern(&granted, "keys:read"));
+        assert!(!covers_pattern(&granted, "keys:*"));
+        assert!(covers_pattern(&["keys:*".to_owned()], "keys:*"));
+        assert!(!covers_pattern(&["keys:*".to_owned()], "*"));
+    }
+}

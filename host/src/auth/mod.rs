@@ -1,0 +1,92 @@
+//! Authentication and authorization: API keys, bearer tokens, permissions,
+//! client addresses and per-key rate limits.
+
+pub mod api_keys;
+pub mod client_ip;
+pub mod permissions;
+pub mod rate_limit;
+pub mod tokens;
+
+pub use api_keys::{ApiKeys, CreateKey, CreatedKey, UpdateKey};
+
+/// The authenticated caller: one API key, its tenant and what it may do.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub public_key: String,
+    pub organization_id: String,
+    /// When set, the key sees only this project.
+    pub project_id: Option<String>,
+    pub role: Option<String>,
+    pub permissions: Vec<String>,
+    pub platform_admin: bool,
+    pub allowed_ips: Vec<ipnet::IpNet>,
+}
+
+impl Principal {
+    pub fn has(&self, permission: &str) -> bool {
+        if permission == permissions::PLATFORM_ADMIN {
+            return self.platform_admin;
+        }
+        permissions::covers(&self.permissions, permission)
+    }
+
+    /// The name audit events record for this caller.
+    pub fn actor(&self) -> String {
+        format!("api_key:{}", self.public_key)
+    }
+
+    /// Whether the key may see `project_id` (project-scoped keys see one project).
+    pub fn sees_project(&self, project_id: &str) -> bool {
+        self.project_id.as_deref().is_none_or(|p| p == project_id)
+    }
+
+    pub fn allows_ip(&self, ip: std::net::IpAddr) -> bool {
+        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// A request's authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn organization_id(&self) -> &str {
+        &self.principal.organization_id
+    }
+}
+
+/// Checks permissions and records every denial in the audit log.
+#[derive(Clone)]
+pub struct Authorizer {
+    audit: crate::audit::AuditLog,
+}
+
+impl Authorizer {
+    pub fn new(audit: crate::audit::AuditLog) -> Self {
+        Self { audit }
+    }
+
+    pub async fn require(&self, caller: &Caller, permission: &str) -> crate::Result<()> {
+        if caller.principal.has(permission) {
+            return Ok(());
+        }
+        self.audit
+            .record(crate::audit::AuditEvent {
+                organization_id: Some(caller.organization_id()),
+                actor: &caller.principal.actor(),
+                action: "permission.denied",
+                target: Some(permission),
+                severity: crate::audit::Severity::Medium,
+                outcome: crate::audit::Outcome::Denied,
+                request_id: caller.request_id.as_deref(),
+                details: None,
+            })
+            .await?;
+        Err(crate::Error::Forbidden {
+            permission: permission.to_owned(),
+        })
+    }
+}

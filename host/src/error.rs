@@ -1,0 +1,62 @@
+//! The domain error: what went wrong, in words a caller can act on.
+//! `api::error` maps each variant to one HTTP status, in one place.
+
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; `field` names the offending input when there is one.
+    #[error("{message}")]
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller lacks `permission`.
+    #[error("missing permission '{permission}'")]
+    Forbidden { permission: String },
+    /// The caller may not do this for a reason other than a missing permission.
+    #[error("{0}")]
+    Denied(String),
+    /// Nothing of that kind with that id exists for this caller.
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is well-formed but breaks one or more rules.
+    #[error("{}", .0.join("; "))]
+    Unprocessable(Vec<String>),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("rate limit exceeded; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// A fault on our side. The source is logged, never shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        Self::BadRequest {
+            message: format!("{field}: {message}"),
+            field: Some(field),
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}

@@ -1,0 +1,133 @@
+//! Start-up and shutdown: open the database, check the master key, bootstrap the
+//! first key, serve until SIGTERM or SIGINT, and finish in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::audit::AuditLog;
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::tokens::TokenSigner;
+use crate::auth::{ApiKeys, Authorizer};
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::store::Store;
+use crate::telemetry::HttpMetrics;
+use crate::tenancy::Tenancy;
+
+/// Builds every service over an opened store. Fails on a wrong master key.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let key_path = config.master_key_path();
+    let (master, created) = MasterKey::load_or_create(&key_path)?;
+    if created {
+        tracing::info!(path = %key_path.display(), "generated a new master key (mode 0600); back it up");
+    }
+    let store = Store::open(&config.database_url()).await?;
+    let tokens = TokenSigner::load_or_create(
+        &store,
+        &master,
+        Duration::from_secs(config.auth.token_ttl_secs),
+    )
+    .await?;
+    let audit = AuditLog::new(store.clone());
+    let tenancy = Tenancy::new(store.clone());
+    let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
+
+    let default_org = tenancy.ensure_default().await?;
+    match &config.bootstrap_token {
+        Some(token) => {
+            if let Some(public_key) = api_keys.bootstrap(&default_org, token).await? {
+                tracing::info!(
+                    public_key,
+                    "created the bootstrap admin key from KEYSTEAD_BOOTSTRAP_TOKEN"
+                );
+            }
+        }
+        None => {
+            let secret = ApiKeys::generate_secret();
+            if api_keys.bootstrap(&default_org, &secret).await?.is_some() {
+                // Printed once, to the operator's terminal only; never logged.
+                eprintln!("keystead: created an admin API key (shown only this once): {secret}");
+            }
+        }
+    }
+    if config.allow_loopback {
+        tracing::warn!("allow_loopback is on: outgoing calls may reach loopback addresses");
+    }
+
+    Ok(AppState {
+        rate_limits: Arc::new(RateLimits::new(&config.rate_limit)),
+        metrics: Arc::new(HttpMetrics::default()),
+        authz: Authorizer::new(audit.clone()),
+        config: Arc::new(config),
+        store,
+        audit,
+        api_keys: Arc::new(api_keys),
+        tenancy,
+    })
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = build_state(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "listening");
+
+    let rate_limits = state.rate_limits.clone();
+    let store = state.store.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            rate_limits.shrink();
+        }
+    });
+
+    let app = api::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
+    housekeeping.abort();
+    store.pool().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}

@@ -1,0 +1,23 @@
+//! Platform metadata rows.
+
+use super::Store;
+
+impl Store {
+    pub async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Inserts `value` unless `key` exists; returns whether it was inserted.
+    pub async fn meta_insert(&self, key: &str, value: &[u8]) -> Result<bool, sqlx::Error> {
+        let done =
+            sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(value)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
