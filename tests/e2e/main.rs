@@ -1,1 +1,10 @@
-fn main() {}
+//! End-to-end tests: the real `keystead` binary on a temp data directory, over HTTP.
+//! One test binary for the whole suite, so it links once.
+
+mod harness;
+
+mod api_keys;
+mod errors;
+mod lifecycle;
+mod roles;
+mod tenancy;
