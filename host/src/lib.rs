@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod pki;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -15,6 +15,7 @@ use crate::auth::tokens::TokenSigner;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::pki::Pki;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -25,6 +26,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let key_path = config.master_key_path();
     let (master, created) = MasterKey::load_or_create(&key_path)?;
+    let master = Arc::new(master);
     if created {
         tracing::info!(path = %key_path.display(), "generated a new master key (mode 0600); back it up");
     }
@@ -37,6 +39,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     .await?;
     let audit = AuditLog::new(store.clone());
     let tenancy = Tenancy::new(store.clone());
+    let pki = Pki::new(
+        store.clone(),
+        master.clone(),
+        audit.clone(),
+        config.public_base_url(),
+    );
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
 
     let default_org = tenancy.ensure_default().await?;
@@ -70,16 +78,21 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audit,
         api_keys: Arc::new(api_keys),
         tenancy,
+        pki: Arc::new(pki),
     })
 }
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let state = build_state(config).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    // Links handed out (CRL, OCSP, CA issuers) need the real port when it was chosen by the OS.
+    if config.public_base_url.is_none() {
+        config.public_base_url = Some(format!("http://{local}"));
+    }
+    let state = build_state(config).await?;
     tracing::info!(addr = %local, "listening");
 
     let rate_limits = state.rate_limits.clone();

@@ -6,5 +6,6 @@ mod harness;
 mod api_keys;
 mod errors;
 mod lifecycle;
+mod pki;
 mod roles;
 mod tenancy;

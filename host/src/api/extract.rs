@@ -108,3 +108,33 @@ impl FromRequestParts<AppState> for Caller {
         Ok(caller)
     }
 }
+
+/// A JSON body that may be absent (no bytes): then `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Error> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| {
+                Error::PayloadTooLarge(
+                    "request body is larger than this server accepts (max_body_bytes)".into(),
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|err| Error::BadRequest {
+                field: None,
+                message: format!("invalid request body: {err}"),
+            })
+    }
+}

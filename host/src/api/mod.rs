@@ -2,6 +2,8 @@
 //! permissions and call the domain services; no business rule lives here.
 
 mod audit_events;
+mod cas;
+mod certificates;
 mod error;
 pub mod extract;
 mod health;
@@ -10,6 +12,7 @@ mod openapi;
 mod organizations;
 mod pagination;
 mod projects;
+mod templates;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +34,7 @@ use crate::audit::AuditLog;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
+use crate::pki::Pki;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -44,6 +48,7 @@ pub struct AppState {
     pub authz: Authorizer,
     pub api_keys: Arc<ApiKeys>,
     pub tenancy: Tenancy,
+    pub pki: Arc<Pki>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -66,6 +71,9 @@ pub(crate) fn route_table() -> Vec<Route> {
         organizations::routes(),
         projects::routes(),
         audit_events::routes(),
+        cas::routes(),
+        templates::routes(),
+        certificates::routes(),
         openapi::routes(),
     ]
     .into_iter()

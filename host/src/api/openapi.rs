@@ -8,7 +8,9 @@ use axum::routing::get;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{Route, audit_events, health, keys, organizations, projects};
+use super::{
+    Route, audit_events, cas, certificates, health, keys, organizations, projects, templates,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +25,13 @@ use super::{Route, audit_events, health, keys, organizations, projects};
         projects::list_environments, projects::create_environment, projects::get_environment,
         projects::update_environment, projects::delete_environment,
         audit_events::list,
+        cas::list, cas::create, cas::get_one, cas::disable, cas::certificate, cas::upload_certificate,
+        cas::crl, cas::regenerate_crl,
+        templates::list, templates::create, templates::get_one, templates::update, templates::delete,
+        certificates::submit, certificates::list, certificates::get_one, certificates::update,
+        certificates::status, certificates::approve, certificates::reject, certificates::revoke,
+        certificates::unrevoke, certificates::archive, certificates::restore,
+        certificates::permanent_delete,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
@@ -31,6 +40,9 @@ use super::{Route, audit_events, health, keys, organizations, projects};
         (name = "keys", description = "API keys"),
         (name = "tenancy", description = "Organizations, projects and environments"),
         (name = "audit", description = "Security events"),
+        (name = "cas", description = "Certificate authorities, CRLs"),
+        (name = "templates", description = "Certificate templates"),
+        (name = "certificates", description = "Certificate requests and lifecycle"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

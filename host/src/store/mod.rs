@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod meta;
+mod pki;
 mod tenancy;
 
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+pub use pki::{CaRow, CertificateFilter, CertificateRow, CrlRow, RevokedEntry, TemplateRow};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,352 @@
+//! `/api/v1/cas`: certificate authorities; their public certificates and CRLs.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Path, Query};
+use super::pagination::{Page, PageQuery};
+use super::{AppState, Route};
+use crate::auth::Caller;
+use crate::pki::keys::KeyAlgorithm;
+use crate::pki::names::Subject;
+use crate::pki::{CaKind, CreateCa, CrlKind};
+use crate::store::CaRow;
+use crate::{Error, Result};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/v1/cas",
+            methods: &[Method::GET, Method::POST],
+            handlers: get(list).post(create),
+        },
+        Route {
+            path: "/api/v1/cas/{id}",
+            methods: &[Method::GET],
+            handlers: get(get_one),
+        },
+        Route {
+            path: "/api/v1/cas/{id}/disable",
+            methods: &[Method::POST],
+            handlers: post(disable),
+        },
+        Route {
+            path: "/api/v1/cas/{id}/certificate",
+            methods: &[Method::GET, Method::POST],
+            handlers: get(certificate).post(upload_certificate),
+        },
+        Route {
+            path: "/api/v1/ca/{id}/crl",
+            methods: &[Method::GET],
+            handlers: get(crl),
+        },
+        Route {
+            path: "/api/v1/ca/{id}/crl/regenerate",
+            methods: &[Method::POST],
+            handlers: post(regenerate_crl),
+        },
+    ]
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaView {
+    pub id: String,
+    pub name: String,
+    /// `root` or `intermediate`.
+    pub kind: String,
+    pub parent_id: Option<String>,
+    /// `active`, `pending_certificate` (waiting for an outside parent) or `disabled`.
+    pub status: String,
+    pub key_algorithm: String,
+    #[schema(value_type = Object)]
+    pub subject: serde_json::Value,
+    pub serial_number: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub certificate_pem: Option<String>,
+    /// The CSR to take to an outside parent, while `pending_certificate`.
+    pub csr_pem: Option<String>,
+    pub crl_url: String,
+    pub ocsp_url: String,
+    pub created_at: String,
+}
+
+fn view(state: &AppState, row: CaRow) -> CaView {
+    let urls = state.pki.ca_urls(&row.id);
+    CaView {
+        subject: serde_json::from_str(&row.subject).unwrap_or_default(),
+        id: row.id,
+        name: row.name,
+        kind: row.kind,
+        parent_id: row.parent_id,
+        status: row.status,
+        key_algorithm: row.key_algorithm,
+        serial_number: row.serial_number,
+        not_before: row.not_before,
+        not_after: row.not_after,
+        certificate_pem: row.certificate_pem,
+        csr_pem: row.csr_pem,
+        crl_url: urls.crl,
+        ocsp_url: urls.ocsp,
+        created_at: row.created_at,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCaRequest {
+    pub name: String,
+    /// `root` or `intermediate`.
+    pub kind: String,
+    /// For an intermediate signed here. Leave out to get a CSR for an outside parent.
+    pub parent_id: Option<String>,
+    pub subject: Subject,
+    /// `ECDSA` (default), `RSA` or `Ed25519`.
+    pub key_algorithm: Option<String>,
+    /// ECDSA: 256 (default) or 384; RSA: 2048, 3072 or 4096.
+    pub key_size: Option<u32>,
+    /// Default 3650.
+    pub validity_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadCaCertificate {
+    pub certificate_pem: String,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `der` (default) or `pem`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CrlQuery {
+    /// `der` (default) or `pem`.
+    pub format: Option<String>,
+    /// `full` (default) or `delta`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+fn crl_kind(text: &str) -> Result<CrlKind> {
+    match text {
+        "full" => Ok(CrlKind::Full),
+        "delta" => Ok(CrlKind::Delta),
+        other => Err(Error::bad_request(
+            "type",
+            format!("'{other}' is not full or delta"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateCrl {
+    /// `full` or `delta`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CrlView {
+    pub ca_id: String,
+    pub crl_number: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub base_crl_number: Option<i64>,
+    pub this_update: String,
+    pub next_update: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/cas", tag = "cas", params(PageQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Page<CaView>)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<CaView>>> {
+    state.authz.require(&caller, "ca:read").await?;
+    let (_, per_page, offset) = page.resolve()?;
+    let (rows, total) = state.pki.list_cas(&caller, offset, per_page).await?;
+    Ok(Json(page.page(rows, total, |row| view(&state, row))?))
+}
+
+/// Create a root, an intermediate signed here, or an intermediate waiting for an outside parent.
+#[utoipa::path(post, path = "/api/v1/cas", tag = "cas", request_body = CreateCaRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = CaView), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateCaRequest>,
+) -> Result<(StatusCode, Json<CaView>)> {
+    state.authz.require(&caller, "ca:write").await?;
+    let kind = match body.kind.as_str() {
+        "root" => CaKind::Root,
+        "intermediate" => CaKind::Intermediate,
+        other => {
+            return Err(Error::bad_request(
+                "kind",
+                format!("'{other}' is not root or intermediate"),
+            ));
+        }
+    };
+    let key = KeyAlgorithm::parse(
+        "key_algorithm",
+        body.key_algorithm.as_deref().unwrap_or("ECDSA"),
+        body.key_size,
+    )?;
+    let row = state
+        .pki
+        .create_ca(
+            &caller,
+            CreateCa {
+                name: body.name,
+                kind,
+                parent_id: body.parent_id,
+                subject: body.subject,
+                key,
+                validity_days: body
+                    .validity_days
+                    .unwrap_or(crate::pki::DEFAULT_CA_VALIDITY_DAYS),
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&state, row))))
+}
+
+#[utoipa::path(get, path = "/api/v1/cas/{id}", tag = "cas", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CaView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaView>> {
+    state.authz.require(&caller, "ca:read").await?;
+    let row = state.pki.get_ca(&caller, &id).await?;
+    Ok(Json(view(&state, row)))
+}
+
+/// Stop a CA from signing. Its CRL and OCSP keep answering for what it issued.
+#[utoipa::path(post, path = "/api/v1/cas/{id}/disable", tag = "cas", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CaView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaView>> {
+    state.authz.require(&caller, "ca:admin").await?;
+    let row = state.pki.disable_ca(&caller, &id).await?;
+    Ok(Json(view(&state, row)))
+}
+
+/// The CA's certificate (public: the CA-issuers URL of issued certificates).
+#[utoipa::path(get, path = "/api/v1/cas/{id}/certificate", tag = "cas", params(("id" = String, Path), FormatQuery),
+    responses((status = 200, content_type = "application/pkix-cert", body = Vec<u8>), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn certificate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<FormatQuery>,
+) -> Result<Response> {
+    let der = state.pki.ca_certificate_der(&id).await?;
+    der_or_pem(
+        der,
+        query.format.as_deref(),
+        "CERTIFICATE",
+        "application/pkix-cert",
+    )
+}
+
+/// Complete an intermediate with the certificate its outside parent signed.
+#[utoipa::path(post, path = "/api/v1/cas/{id}/certificate", tag = "cas", params(("id" = String, Path)),
+    request_body = UploadCaCertificate, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CaView), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn upload_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UploadCaCertificate>,
+) -> Result<Json<CaView>> {
+    state.authz.require(&caller, "ca:write").await?;
+    let row = state
+        .pki
+        .upload_ca_certificate(&caller, &id, &body.certificate_pem)
+        .await?;
+    Ok(Json(view(&state, row)))
+}
+
+/// The CA's current CRL: DER (`application/pkix-crl`), or PEM with `?format=pem`
+/// or `Accept: application/x-pem-file`; `?type=delta` for the delta CRL. Public.
+#[utoipa::path(get, path = "/api/v1/ca/{id}/crl", tag = "cas", params(("id" = String, Path), CrlQuery),
+    responses((status = 200, content_type = "application/pkix-crl", body = Vec<u8>), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn crl(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<CrlQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let wants_pem = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("pem"));
+    let format = query.format.as_deref().or(wants_pem.then_some("pem"));
+    let kind = crl_kind(query.kind.as_deref().unwrap_or("full"))?;
+    let row = state.pki.current_crl(&id, kind).await?;
+    der_or_pem(row.der, format, "X509 CRL", "application/pkix-crl")
+}
+
+/// Sign a new full or delta CRL now.
+#[utoipa::path(post, path = "/api/v1/ca/{id}/crl/regenerate", tag = "cas", params(("id" = String, Path)),
+    request_body = RegenerateCrl, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CrlView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn regenerate_crl(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RegenerateCrl>,
+) -> Result<Json<CrlView>> {
+    state.authz.require(&caller, "ca:admin").await?;
+    let kind = crl_kind(&body.kind)?;
+    let ca = state.pki.get_ca(&caller, &id).await?;
+    let row = state.pki.regenerate_crl(&ca.id, kind).await?;
+    Ok(Json(CrlView {
+        ca_id: row.ca_id,
+        crl_number: row.crl_number,
+        kind: row.kind,
+        base_crl_number: row.base_crl_number,
+        this_update: row.this_update,
+        next_update: row.next_update,
+    }))
+}
+
+pub(super) fn der_or_pem(
+    der: Vec<u8>,
+    format: Option<&str>,
+    pem_label: &str,
+    der_type: &'static str,
+) -> Result<Response> {
+    match format.unwrap_or("der") {
+        "der" => Ok(([(header::CONTENT_TYPE, der_type)], Bytes::from(der)).into_response()),
+        "pem" => Ok((
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            crate::pki::pem_encode(pem_label, &der),
+        )
+            .into_response()),
+        other => Err(Error::bad_request(
+            "format",
+            format!("'{other}' is not der or pem"),
+        )),
+    }
+}

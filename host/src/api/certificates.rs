@@ -1,0 +1,646 @@
+//! `/api/v1/certificates` (reference 001): requests, approval and the lifecycle.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, OptionalJson, Path, Query};
+use super::pagination::{Page, PageQuery};
+use super::{AppState, Route};
+use crate::auth::Caller;
+use crate::pki::lifecycle::{RevocationReason, Transition};
+use crate::pki::names::{SanSet, Subject};
+use crate::pki::{CertificateQuery, KeyStorage, SubmitMode, SubmitRequest};
+use crate::store::CertificateRow;
+use crate::{Error, Result, timestamp};
+
+pub(super) fn routes() -> Vec<Route> {
+    let action = |path, handlers| Route {
+        path,
+        methods: &[Method::POST],
+        handlers,
+    };
+    vec![
+        Route {
+            path: "/api/v1/certificates/csr",
+            methods: &[Method::POST],
+            handlers: post(submit),
+        },
+        Route {
+            path: "/api/v1/certificates",
+            methods: &[Method::GET],
+            handlers: get(list),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}",
+            methods: &[Method::GET, Method::PUT],
+            handlers: get(get_one).put(update),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/status",
+            methods: &[Method::GET],
+            handlers: get(status),
+        },
+        action("/api/v1/certificates/{id}/approve", post(approve)),
+        action("/api/v1/certificates/{id}/reject", post(reject)),
+        action("/api/v1/certificates/{id}/revoke", post(revoke)),
+        action("/api/v1/certificates/{id}/unrevoke", post(unrevoke)),
+        action("/api/v1/certificates/{id}/archive", post(archive)),
+        action("/api/v1/certificates/{id}/restore", post(restore)),
+        Route {
+            path: "/api/v1/certificates/{id}/permanent",
+            methods: &[Method::DELETE],
+            handlers: delete(permanent_delete),
+        },
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitCsr {
+    pub template_id: String,
+    pub project_id: Option<String>,
+    /// Accepted for organization-scoped flows; must be the caller's organization.
+    pub organization_id: Option<String>,
+    /// `uploaded_csr`, or `server_generated` (alias `mazevault_generated`).
+    /// `azure_key_vault_generated` is not available in this deployment.
+    pub csr_source_mode: String,
+    pub csr_pem: Option<String>,
+    pub requested_cn: Option<String>,
+    pub requested_san: Option<SanSet>,
+    pub requested_subject: Option<Subject>,
+    pub requested_key_algorithm: Option<String>,
+    pub requested_key_size: Option<u32>,
+    /// `local` (default). `external` is not available in this deployment.
+    pub key_storage_mode: Option<String>,
+    // Accepted so that clients of the reference API work unchanged; they belong to the
+    // external and Azure key modes, which this deployment answers with a 422.
+    #[allow(dead_code)]
+    pub key_integration_id: Option<String>,
+    #[allow(dead_code)]
+    pub key_secret_path: Option<String>,
+    #[allow(dead_code)]
+    pub key_secret_name: Option<String>,
+    #[allow(dead_code)]
+    pub create_new_secret: Option<bool>,
+    #[allow(dead_code)]
+    pub generation_reference: Option<String>,
+    #[allow(dead_code)]
+    pub agent_id: Option<String>,
+    /// Default: the template's default validity.
+    pub validity_days: Option<u32>,
+}
+
+/// The reference API's 201 body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmittedView {
+    pub id: String,
+    pub common_name: String,
+    /// `pending_approval` or, for automatic templates, `active`.
+    pub status: String,
+    pub serial_number: Option<String>,
+    pub ca_id: Option<String>,
+    pub project_id: String,
+    pub requested_at: String,
+    pub requested_by: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    pub id: String,
+    pub common_name: String,
+    pub serial_number: Option<String>,
+    /// `pending_approval`, `active`, `expired`, `rejected`, `revoked` or `archived`.
+    pub status: String,
+    pub issuer_cn: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub key_type: String,
+    pub san: Vec<String>,
+    pub project_id: String,
+    pub ca_id: Option<String>,
+    pub template_id: Option<String>,
+    pub subject: Subject,
+    pub requested_san: SanSet,
+    pub key_storage_mode: String,
+    pub fingerprint_sha256: Option<String>,
+    pub requested_at: String,
+    pub requested_by: String,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revocation_reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+    pub certificate_pem: Option<String>,
+}
+
+/// What a user sees as the status: an active certificate past `not_after` is `expired`.
+pub(super) fn visible_status(row: &CertificateRow) -> String {
+    let expired = row
+        .not_after
+        .as_deref()
+        .and_then(timestamp::parse)
+        .is_some_and(|end| end < OffsetDateTime::now_utc());
+    if row.status == "active" && expired {
+        "expired".into()
+    } else {
+        row.status.clone()
+    }
+}
+
+pub(super) fn view(row: CertificateRow) -> CertificateView {
+    let san: SanSet = serde_json::from_str(&row.san).unwrap_or_default();
+    CertificateView {
+        status: visible_status(&row),
+        certificate_pem: row
+            .certificate_der
+            .as_deref()
+            .map(|der| crate::pki::pem_encode("CERTIFICATE", der)),
+        subject: serde_json::from_str(&row.subject).unwrap_or_default(),
+        properties: serde_json::from_str(&row.properties).unwrap_or_default(),
+        san: san.all(),
+        requested_san: san,
+        id: row.id,
+        common_name: row.common_name,
+        serial_number: row.serial_number,
+        issuer_cn: row.issuer_cn,
+        not_before: row.not_before,
+        not_after: row.not_after,
+        key_type: row.key_type,
+        project_id: row.project_id,
+        ca_id: row.ca_id,
+        template_id: row.template_id,
+        key_storage_mode: row.key_storage_mode,
+        fingerprint_sha256: row.fingerprint_sha256,
+        requested_at: row.requested_at,
+        requested_by: row.requested_by,
+        decided_at: row.decided_at,
+        decided_by: row.decided_by,
+        rejection_reason: row.rejection_reason,
+        revoked_at: row.revoked_at,
+        revoked_by: row.revoked_by,
+        revocation_reason: row.revocation_reason,
+    }
+}
+
+const NOT_AVAILABLE: &str = "not available in this deployment";
+
+/// Submit Certificate Signing Request
+#[utoipa::path(post, path = "/api/v1/certificates/csr", tag = "certificates", request_body = SubmitCsr,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = SubmittedView), (status = 400, body = super::ErrorBody),
+              (status = 422, description = "Outside the template: every violation listed", body = super::ErrorBody)))]
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<SubmitCsr>,
+) -> Result<(StatusCode, Json<SubmittedView>)> {
+    state.authz.require(&caller, "certificate:request").await?;
+    if let Some(org) = &body.organization_id
+        && org != caller.organization_id()
+    {
+        return Err(Error::bad_request(
+            "organization_id",
+            "must be the caller's organization",
+        ));
+    }
+    let storage = match body.key_storage_mode.as_deref().unwrap_or("local") {
+        "local" => KeyStorage::Local,
+        "external" => {
+            return Err(Error::Unprocessable(vec![format!(
+                "key_storage_mode 'external' is {NOT_AVAILABLE}"
+            )]));
+        }
+        other => {
+            return Err(Error::bad_request(
+                "key_storage_mode",
+                format!("'{other}' is not local or external"),
+            ));
+        }
+    };
+    let mode = match body.csr_source_mode.as_str() {
+        "uploaded_csr" => {
+            let csr_pem = body
+                .csr_pem
+                .ok_or_else(|| Error::bad_request("csr_pem", "is required for uploaded_csr"))?;
+            SubmitMode::UploadedCsr { csr_pem }
+        }
+        "server_generated" | "mazevault_generated" => SubmitMode::Generated {
+            key_algorithm: body.requested_key_algorithm,
+            key_size: body.requested_key_size,
+            storage,
+        },
+        "azure_key_vault_generated" => {
+            return Err(Error::Unprocessable(vec![format!(
+                "csr_source_mode 'azure_key_vault_generated' is {NOT_AVAILABLE}"
+            )]));
+        }
+        other => {
+            return Err(Error::bad_request(
+                "csr_source_mode",
+                format!(
+                    "'{other}' is not uploaded_csr, server_generated (mazevault_generated) or azure_key_vault_generated"
+                ),
+            ));
+        }
+    };
+    let row = state
+        .pki
+        .submit(
+            &caller,
+            SubmitRequest {
+                template_id: body.template_id,
+                project_id: body.project_id,
+                mode,
+                requested_cn: body.requested_cn,
+                requested_subject: body.requested_subject,
+                requested_san: body.requested_san,
+                validity_days: body.validity_days,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SubmittedView {
+            id: row.id,
+            common_name: row.common_name,
+            status: row.status,
+            serial_number: row.serial_number,
+            ca_id: row.ca_id,
+            project_id: row.project_id,
+            requested_at: row.requested_at,
+            requested_by: row.requested_by,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub project_id: Option<String>,
+    /// `active`, `pending_approval`, `revoked`, `expired`, `rejected`, `archived`.
+    pub status: Option<String>,
+    pub ca_id: Option<String>,
+    /// Substring of the common name, case-insensitive.
+    pub common_name: Option<String>,
+    /// Certificates expiring within N days.
+    pub expiring_within_days: Option<i64>,
+    pub page: Option<i64>,
+    /// Items per page (max 100).
+    pub per_page: Option<i64>,
+}
+
+/// List certificates
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "certificates", params(ListQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Page<CertificateView>), (status = 400, body = super::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<CertificateView>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (_, per_page, offset) = page.resolve()?;
+    let (rows, total) = state
+        .pki
+        .list_certificates(
+            &caller,
+            CertificateQuery {
+                project_id: query.project_id,
+                status: query.status,
+                ca_id: query.ca_id,
+                common_name: query.common_name,
+                expiring_within_days: query.expiring_within_days,
+            },
+            offset,
+            per_page,
+        )
+        .await?;
+    Ok(Json(page.page(rows, total, view)?))
+}
+
+/// Get certificate details
+#[utoipa::path(get, path = "/api/v1/certificates/{id}", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    Ok(Json(view(state.pki.get_certificate(&caller, &id).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProperties {
+    pub tags: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// Free-form labels.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Update certificate properties (tags, description, metadata)
+#[utoipa::path(put, path = "/api/v1/certificates/{id}", tag = "certificates", params(("id" = String, Path)),
+    request_body = UpdateProperties, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateProperties>,
+) -> Result<Json<CertificateView>> {
+    state.authz.require(&caller, "certificate:write").await?;
+    let current = state.pki.get_certificate(&caller, &id).await?;
+    let mut properties: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&current.properties).unwrap_or_default();
+    if let Some(tags) = body.tags {
+        if tags.len() > 64 || tags.iter().any(|t| t.is_empty() || t.len() > 64) {
+            return Err(Error::bad_request(
+                "tags",
+                "at most 64 tags of 1 to 64 characters",
+            ));
+        }
+        properties.insert("tags".into(), tags.into());
+    }
+    if let Some(description) = body.description {
+        properties.insert("description".into(), description.into());
+    }
+    if let Some(metadata) = body.metadata {
+        properties.insert("metadata".into(), metadata.into());
+    }
+    let row = state
+        .pki
+        .update_properties(&caller, &id, properties.into())
+        .await?;
+    Ok(Json(view(row)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    pub id: String,
+    pub status: String,
+    pub serial_number: Option<String>,
+    pub revoked: bool,
+    pub revocation_reason: Option<String>,
+    pub revoked_at: Option<String>,
+    pub not_after: Option<String>,
+}
+
+/// Get revocation status
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/status", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = StatusView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<StatusView>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let row = state.pki.get_certificate(&caller, &id).await?;
+    Ok(Json(StatusView {
+        status: visible_status(&row),
+        revoked: row.revoked_at.is_some(),
+        id: row.id,
+        serial_number: row.serial_number,
+        revocation_reason: row.revocation_reason,
+        revoked_at: row.revoked_at,
+        not_after: row.not_after,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    /// Why (kept with the certificate and in the audit log).
+    pub comment: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// RFC 5280 reason name (`keyCompromise`, ...) or code (0-6). Default `unspecified`.
+    pub reason: Option<serde_json::Value>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedView {
+    pub id: String,
+    pub status: String,
+    pub revocation_reason: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    permission: &str,
+    transition: Transition,
+    comment: Option<String>,
+) -> Result<CertificateRow> {
+    state.authz.require(caller, permission).await?;
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 1024) {
+        return Err(Error::bad_request("comment", "at most 1024 characters"));
+    }
+    state
+        .pki
+        .transition(caller, id, transition, comment)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("transition removed the certificate")))
+}
+
+/// Approve pending CSR
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/approve", tag = "certificates", params(("id" = String, Path)),
+    request_body(content = Option<Comment>), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Comment>,
+) -> Result<Json<CertificateView>> {
+    Ok(Json(view(
+        apply(
+            &state,
+            &caller,
+            &id,
+            "certificate:approve",
+            Transition::Approve,
+            body.comment,
+        )
+        .await?,
+    )))
+}
+
+/// Reject pending CSR
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/reject", tag = "certificates", params(("id" = String, Path)),
+    request_body(content = Option<Comment>), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<Comment>,
+) -> Result<Json<CertificateView>> {
+    let comment = body.reason.or(body.comment);
+    Ok(Json(view(
+        apply(
+            &state,
+            &caller,
+            &id,
+            "certificate:approve",
+            Transition::Reject,
+            comment,
+        )
+        .await?,
+    )))
+}
+
+/// Revoke certificate
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "certificates", params(("id" = String, Path)),
+    request_body = RevokeBody, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = RevokedView), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RevokeBody>,
+) -> Result<Json<RevokedView>> {
+    let reason = match &body.reason {
+        None => RevocationReason::Unspecified,
+        Some(value) => {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            RevocationReason::parse(&text).ok_or_else(|| {
+                Error::bad_request(
+                    "reason",
+                    format!(
+                        "must be one of {} (or 0-6)",
+                        RevocationReason::NAMES.join(", ")
+                    ),
+                )
+            })?
+        }
+    };
+    let row = apply(
+        &state,
+        &caller,
+        &id,
+        "certificate:revoke",
+        Transition::Revoke(reason),
+        body.comment,
+    )
+    .await?;
+    Ok(Json(RevokedView {
+        id: row.id,
+        status: row.status,
+        revocation_reason: row.revocation_reason,
+        revoked_at: row.revoked_at,
+        revoked_by: row.revoked_by,
+    }))
+}
+
+/// Unrevoke certificate (only from certificateHold)
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/unrevoke", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn unrevoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>> {
+    Ok(Json(view(
+        apply(
+            &state,
+            &caller,
+            &id,
+            "certificate:revoke",
+            Transition::Unrevoke,
+            None,
+        )
+        .await?,
+    )))
+}
+
+/// Archive certificate
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/archive", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>> {
+    Ok(Json(view(
+        apply(
+            &state,
+            &caller,
+            &id,
+            "certificate:archive",
+            Transition::Archive,
+            None,
+        )
+        .await?,
+    )))
+}
+
+/// Restore archived certificate
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/restore", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = CertificateView), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateView>> {
+    Ok(Json(view(
+        apply(
+            &state,
+            &caller,
+            &id,
+            "certificate:archive",
+            Transition::Restore,
+            None,
+        )
+        .await?,
+    )))
+}
+
+/// Permanently delete certificate (archived or rejected ones)
+#[utoipa::path(delete, path = "/api/v1/certificates/{id}/permanent", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn permanent_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state
+        .authz
+        .require(&caller, "certificate:permanent_delete")
+        .await?;
+    state
+        .pki
+        .transition(&caller, &id, Transition::PermanentDelete, None)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,356 @@
+//! Certificate authorities: roots, intermediates signed here, and intermediates whose
+//! certificate comes from an outside parent.
+
+use std::sync::Arc;
+
+use rcgen::{Issuer, KeyPair, PublicKeyData};
+use serde_json::json;
+use uuid::Uuid;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::Pki;
+use super::issue::{self, CaUrls};
+use super::keys::{KeyAlgorithm, load_key};
+use super::names::Subject;
+use crate::audit::{AuditEvent, Outcome, Severity};
+use crate::auth::Caller;
+use crate::crypto::Sealed;
+use crate::store::{CaRow, is_unique_violation};
+use crate::{Error, Result, timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaKind {
+    Root,
+    Intermediate,
+}
+
+#[derive(Debug)]
+pub struct CreateCa {
+    pub name: String,
+    pub kind: CaKind,
+    /// For an intermediate: the parent CA here. `None` means an outside parent signs it.
+    pub parent_id: Option<String>,
+    pub subject: Subject,
+    pub key: KeyAlgorithm,
+    pub validity_days: u32,
+}
+
+/// A CA ready to sign: its record, its key and its chain up to the root (PEM, leaf-most first).
+pub struct LoadedCa {
+    pub row: CaRow,
+    pub issuer: Issuer<'static, KeyPair>,
+    pub chain_pem: Vec<String>,
+    pub urls: CaUrls,
+}
+
+pub const DEFAULT_CA_VALIDITY_DAYS: u32 = 3650;
+
+fn key_record(ca_id: &str) -> String {
+    format!("ca:{ca_id}")
+}
+
+impl Pki {
+    pub fn ca_urls(&self, ca_id: &str) -> CaUrls {
+        CaUrls::for_ca(&self.base_url, ca_id)
+    }
+
+    pub async fn create_ca(&self, caller: &Caller, request: CreateCa) -> Result<CaRow> {
+        let name = crate::tenancy::validate_name("name", request.name)?;
+        request.subject.validate()?;
+        if request.subject.common_name.is_none() {
+            return Err(Error::bad_request(
+                "subject.common_name",
+                "a CA needs a common name",
+            ));
+        }
+        if !(1..=9125).contains(&request.validity_days) {
+            return Err(Error::bad_request(
+                "validity_days",
+                "must be between 1 and 9125 (25 years)",
+            ));
+        }
+        let org = caller.organization_id();
+        let id = Uuid::new_v4().to_string();
+        let key = request.key.generate()?;
+        let now = timestamp::now_string();
+        let mut row = CaRow {
+            id: id.clone(),
+            organization_id: org.to_owned(),
+            name,
+            kind: match request.kind {
+                CaKind::Root => "root".into(),
+                CaKind::Intermediate => "intermediate".into(),
+            },
+            parent_id: request.parent_id.clone(),
+            status: "active".into(),
+            key_algorithm: request.key.label(),
+            subject: serde_json::to_string(&request.subject).map_err(Error::internal)?,
+            certificate_pem: None,
+            csr_pem: None,
+            sealed_key: self.master.seal(&key_record(&id), key.serialized_der()).0,
+            serial_number: None,
+            not_before: None,
+            not_after: None,
+            crl_number: 0,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let signed = match (request.kind, &request.parent_id) {
+            (CaKind::Root, Some(_)) => {
+                return Err(Error::bad_request("parent_id", "a root CA has no parent"));
+            }
+            (CaKind::Root, None) => Some(issue::self_signed_ca(
+                &request.subject,
+                request.validity_days,
+                &key,
+            )?),
+            (CaKind::Intermediate, Some(parent_id)) => {
+                let parent = self.loaded_ca(org, parent_id).await?;
+                if let Some(parent_end) = parent.row.not_after.as_deref().and_then(timestamp::parse)
+                {
+                    let end = time::OffsetDateTime::now_utc()
+                        + time::Duration::days(i64::from(request.validity_days));
+                    if end > parent_end {
+                        return Err(Error::bad_request(
+                            "validity_days",
+                            format!(
+                                "the intermediate would outlive its parent (which ends {})",
+                                timestamp::format(parent_end)
+                            ),
+                        ));
+                    }
+                }
+                Some(issue::intermediate_ca(
+                    &request.subject,
+                    request.validity_days,
+                    &key,
+                    &parent.issuer,
+                    &parent.urls,
+                )?)
+            }
+            (CaKind::Intermediate, None) => {
+                row.status = "pending_certificate".into();
+                row.csr_pem = Some(super::csr::make(
+                    &request.subject,
+                    &Default::default(),
+                    &key,
+                )?);
+                None
+            }
+        };
+        if let Some(signed) = signed {
+            row.certificate_pem = Some(signed.pem);
+            row.serial_number = Some(signed.serial_number);
+            row.not_before = Some(timestamp::format(signed.not_before));
+            row.not_after = Some(timestamp::format(signed.not_after));
+        }
+        self.store.ca_insert(&row).await.map_err(|err| {
+            if is_unique_violation(&err) {
+                Error::Conflict(format!("a CA named '{}' exists", row.name))
+            } else {
+                err.into()
+            }
+        })?;
+        self.record(caller, "ca.create", &row.id, Severity::High, Some(json!({
+            "name": row.name, "kind": row.kind, "key_algorithm": row.key_algorithm, "parent_id": row.parent_id,
+        })))
+        .await?;
+        Ok(row)
+    }
+
+    /// Completes an intermediate whose certificate an outside parent signed.
+    pub async fn upload_ca_certificate(
+        &self,
+        caller: &Caller,
+        id: &str,
+        certificate_pem: &str,
+    ) -> Result<CaRow> {
+        let mut row = self.get_ca(caller, id).await?;
+        if row.status != "pending_certificate" {
+            return Err(Error::Conflict(format!(
+                "CA '{}' is {}, not waiting for a certificate",
+                row.name, row.status
+            )));
+        }
+        let der = pem_certificate_der("certificate_pem", certificate_pem)?;
+        let key = self.ca_key(&row)?;
+        let (_, cert) = X509Certificate::from_der(&der)
+            .map_err(|_| Error::bad_request("certificate_pem", "not a valid X.509 certificate"))?;
+        if cert.public_key().raw != key.subject_public_key_info().as_slice() {
+            return Err(Error::bad_request(
+                "certificate_pem",
+                "the certificate is not for this CA's key",
+            ));
+        }
+        if !cert.is_ca() {
+            return Err(Error::bad_request(
+                "certificate_pem",
+                "the certificate is not a CA certificate (basicConstraints cA is false)",
+            ));
+        }
+        row.status = "active".into();
+        row.certificate_pem = Some(certificate_pem.trim().to_owned() + "\n");
+        row.serial_number = Some(issue::format_serial(cert.raw_serial()));
+        row.not_before = Some(timestamp::format(cert.validity().not_before.to_datetime()));
+        row.not_after = Some(timestamp::format(cert.validity().not_after.to_datetime()));
+        row.updated_at = timestamp::now_string();
+        self.store.ca_update(&row).await?;
+        self.forget_ca(id);
+        self.record(caller, "ca.certificate_upload", id, Severity::High, None)
+            .await?;
+        Ok(row)
+    }
+
+    pub async fn get_ca(&self, caller: &Caller, id: &str) -> Result<CaRow> {
+        self.store
+            .ca_get(Some(caller.organization_id()), id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))
+    }
+
+    pub async fn list_cas(
+        &self,
+        caller: &Caller,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<CaRow>, i64)> {
+        Ok(self
+            .store
+            .ca_list(caller.organization_id(), offset, limit)
+            .await?)
+    }
+
+    pub async fn disable_ca(&self, caller: &Caller, id: &str) -> Result<CaRow> {
+        let mut row = self.get_ca(caller, id).await?;
+        if row.status == "disabled" {
+            return Ok(row);
+        }
+        row.status = "disabled".into();
+        row.updated_at = timestamp::now_string();
+        self.store.ca_update(&row).await?;
+        self.forget_ca(id);
+        self.record(caller, "ca.disable", id, Severity::High, None)
+            .await?;
+        Ok(row)
+    }
+
+    /// The DER certificate of any CA, for the public CA-issuers URL.
+    pub async fn ca_certificate_der(&self, id: &str) -> Result<Vec<u8>> {
+        let row = self
+            .store
+            .ca_get(None, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))?;
+        let pem = row
+            .certificate_pem
+            .ok_or_else(|| Error::NotFound(format!("certificate of CA '{id}'")))?;
+        pem_certificate_der("certificate_pem", &pem).map_err(Error::internal)
+    }
+
+    fn ca_key(&self, row: &CaRow) -> Result<KeyPair> {
+        let der = self
+            .master
+            .open(&key_record(&row.id), &Sealed(row.sealed_key.clone()))
+            .map_err(Error::internal)?;
+        load_key(&der)
+    }
+
+    pub(super) fn forget_ca(&self, id: &str) {
+        if let Ok(mut cache) = self.ca_cache.write() {
+            cache.remove(id);
+        }
+    }
+
+    /// An active CA of `organization_id` (any organization when `None`), ready to sign.
+    pub(super) async fn loaded_ca_any(
+        &self,
+        organization_id: Option<&str>,
+        id: &str,
+    ) -> Result<Arc<LoadedCa>> {
+        let cached = self
+            .ca_cache
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(id).cloned());
+        if let Some(ca) = cached
+            && organization_id.is_none_or(|org| org == ca.row.organization_id)
+        {
+            return Ok(ca);
+        }
+        let row = self
+            .store
+            .ca_get(organization_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))?;
+        if row.status != "active" {
+            return Err(Error::Conflict(format!(
+                "CA '{}' is {}",
+                row.name, row.status
+            )));
+        }
+        let pem = row.certificate_pem.clone().unwrap_or_default();
+        let issuer = Issuer::from_ca_cert_pem(&pem, self.ca_key(&row)?).map_err(Error::internal)?;
+        let mut chain_pem = vec![pem];
+        let mut parent = row.parent_id.clone();
+        while let Some(parent_id) = parent {
+            let parent_row = self
+                .store
+                .ca_get(Some(&row.organization_id), &parent_id)
+                .await?
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("CA {parent_id} is missing")))?;
+            chain_pem.extend(parent_row.certificate_pem.clone());
+            parent = parent_row.parent_id;
+        }
+        let loaded = Arc::new(LoadedCa {
+            urls: self.ca_urls(&row.id),
+            row,
+            issuer,
+            chain_pem,
+        });
+        if let Ok(mut cache) = self.ca_cache.write() {
+            cache.insert(id.to_owned(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    pub(super) async fn loaded_ca(&self, organization_id: &str, id: &str) -> Result<Arc<LoadedCa>> {
+        self.loaded_ca_any(Some(organization_id), id).await
+    }
+
+    pub(super) async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        severity: Severity,
+        details: Option<serde_json::Value>,
+    ) -> Result<()> {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(caller.organization_id()),
+                actor: &caller.principal.actor(),
+                action,
+                target: Some(target),
+                severity,
+                outcome: Outcome::Success,
+                request_id: caller.request_id.as_deref(),
+                details,
+            })
+            .await
+    }
+}
+
+/// The DER inside one `CERTIFICATE` PEM block.
+pub fn pem_certificate_der(field: &str, pem: &str) -> Result<Vec<u8>> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim().as_bytes())
+        .map_err(|_| Error::bad_request(field, "not a PEM block"))?;
+    if block.label != "CERTIFICATE" {
+        return Err(Error::bad_request(
+            field,
+            format!("expected a CERTIFICATE PEM block, got {}", block.label),
+        ));
+    }
+    X509Certificate::from_der(&block.contents)
+        .map_err(|_| Error::bad_request(field, "not a valid X.509 certificate"))?;
+    Ok(block.contents)
+}

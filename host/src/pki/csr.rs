@@ -1,0 +1,176 @@
+//! Certificate signing requests: parsing and verifying uploaded ones, making our own.
+
+use rcgen::{CertificateParams, KeyPair};
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+
+use super::keys::KeyAlgorithm;
+use super::names::{SanSet, Subject};
+use crate::{Error, Result};
+
+/// Largest CSR accepted, in PEM characters.
+pub const MAX_CSR_PEM: usize = 64 * 1024;
+
+/// What a verified CSR asks for.
+#[derive(Debug)]
+pub struct ParsedCsr {
+    pub subject: Subject,
+    pub san: SanSet,
+    pub key: KeyAlgorithm,
+    pub der: Vec<u8>,
+}
+
+/// Parses a PEM CSR and verifies its self-signature (proof of possession).
+pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
+    if pem.len() > MAX_CSR_PEM {
+        return Err(Error::bad_request(
+            field,
+            format!("a CSR is at most {MAX_CSR_PEM} characters"),
+        ));
+    }
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim().as_bytes())
+        .map_err(|_| Error::bad_request(field, "not a PEM block"))?;
+    if !matches!(
+        block.label.as_str(),
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST"
+    ) {
+        return Err(Error::bad_request(
+            field,
+            format!(
+                "expected a CERTIFICATE REQUEST PEM block, got {}",
+                block.label
+            ),
+        ));
+    }
+    parse_der(field, block.contents)
+}
+
+pub fn parse_der(field: &str, der: Vec<u8>) -> Result<ParsedCsr> {
+    let (rest, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|_| Error::bad_request(field, "not a valid PKCS #10 certificate request"))?;
+    if !rest.is_empty() {
+        return Err(Error::bad_request(
+            field,
+            "trailing data after the certificate request",
+        ));
+    }
+    csr.verify_signature()
+        .map_err(|_| Error::bad_request(field, "the CSR's signature does not verify"))?;
+    let info = &csr.certification_request_info;
+    let key = key_algorithm(field, &info.subject_pki)?;
+    let mut san = SanSet::default();
+    if let Some(extensions) = csr.requested_extensions() {
+        for ext in extensions {
+            if let ParsedExtension::SubjectAlternativeName(names) = ext {
+                let found = SanSet::from_general_names(&names.general_names);
+                san.dns_names.extend(found.dns_names);
+                san.ip_addresses.extend(found.ip_addresses);
+                san.email_addresses.extend(found.email_addresses);
+                san.uris.extend(found.uris);
+            }
+        }
+    }
+    let subject = Subject::from_x509_name(&info.subject);
+    drop(csr);
+    Ok(ParsedCsr {
+        subject,
+        san,
+        key,
+        der,
+    })
+}
+
+fn key_algorithm(
+    field: &str,
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<KeyAlgorithm> {
+    use x509_parser::oid_registry::{
+        OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
+    };
+    let unsupported = || {
+        Error::bad_request(
+            field,
+            "the CSR's key type is not supported (use ECDSA P-256/P-384, RSA or Ed25519)",
+        )
+    };
+    let algorithm = &spki.algorithm.algorithm;
+    if *algorithm == OID_SIG_ED25519 {
+        return Ok(KeyAlgorithm::Ed25519);
+    }
+    let parsed = spki.parsed().map_err(|_| unsupported())?;
+    match parsed {
+        PublicKey::RSA(rsa) if *algorithm == OID_PKCS1_RSAENCRYPTION => {
+            let bits = rsa.key_size() as u32;
+            if !(2048..=8192).contains(&bits) {
+                return Err(Error::bad_request(
+                    field,
+                    format!("RSA keys of {bits} bits are not accepted; use 2048 to 8192"),
+                ));
+            }
+            Ok(KeyAlgorithm::Rsa(bits))
+        }
+        PublicKey::EC(point) if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY => {
+            match point.key_size() {
+                256 => Ok(KeyAlgorithm::EcdsaP256),
+                384 => Ok(KeyAlgorithm::EcdsaP384),
+                _ => Err(unsupported()),
+            }
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+/// Makes a CSR for a key generated here.
+pub fn make(subject: &Subject, san: &SanSet, key: &KeyPair) -> Result<String> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.to_distinguished_name();
+    params.subject_alt_names = san.to_rcgen()?;
+    let csr = params.serialize_request(key).map_err(Error::internal)?;
+    csr.pem().map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_through_our_own_csr() {
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let subject = Subject {
+            common_name: Some("api.example.com".into()),
+            ..Subject::default()
+        };
+        let san = SanSet {
+            dns_names: vec!["api.example.com".into()],
+            ..SanSet::default()
+        };
+        let pem = make(&subject, &san, &key).unwrap();
+        let parsed = parse_pem("csr_pem", &pem).unwrap();
+        assert_eq!(parsed.subject, subject);
+        assert_eq!(parsed.san, san);
+        assert_eq!(parsed.key, KeyAlgorithm::EcdsaP256);
+    }
+
+    #[test]
+    fn garbage_and_tampering_are_refused() {
+        assert!(parse_pem("csr_pem", "hello").is_err());
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let subject = Subject {
+            common_name: Some("a.example".into()),
+            ..Subject::default()
+        };
+        let pem = make(&subject, &SanSet::default(), &key).unwrap();
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let mut der = block.contents.clone();
+        // Flip a byte inside the subject: the signature no longer matches.
+        let at = der.windows(9).position(|w| w == b"a.example").unwrap();
+        der[at] = b'b';
+        let err = parse_der("csr_pem", der).unwrap_err();
+        assert!(
+            err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
+    }
+}

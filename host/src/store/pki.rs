@@ -1,0 +1,543 @@
+//! CAs, templates, certificates and CRLs, always scoped by organization.
+
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::Store;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CaRow {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub status: String,
+    pub key_algorithm: String,
+    pub subject: String,
+    pub certificate_pem: Option<String>,
+    pub csr_pem: Option<String>,
+    pub sealed_key: Vec<u8>,
+    pub serial_number: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub crl_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TemplateRow {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub ca_id: String,
+    pub rules: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CertificateRow {
+    pub id: String,
+    pub organization_id: String,
+    pub project_id: String,
+    pub ca_id: Option<String>,
+    pub template_id: Option<String>,
+    pub status: String,
+    pub archived_status: Option<String>,
+    pub common_name: String,
+    pub subject: String,
+    pub san: String,
+    pub key_type: String,
+    pub key_storage_mode: String,
+    pub validity_days: i64,
+    pub csr_pem: String,
+    pub serial_number: Option<String>,
+    pub certificate_der: Option<Vec<u8>>,
+    pub sealed_key: Option<Vec<u8>>,
+    pub fingerprint_sha256: Option<String>,
+    pub issuer_cn: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+    pub revocation_reason: Option<String>,
+    pub revocation_comment: Option<String>,
+    pub properties: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a certificate list is filtered by. `organization_id` is always set.
+#[derive(Debug, Default)]
+pub struct CertificateFilter {
+    pub organization_id: String,
+    pub project_id: Option<String>,
+    pub status: Option<String>,
+    /// `expired` is not stored: it means active with `not_after` before `now`.
+    pub expired: Option<bool>,
+    pub ca_id: Option<String>,
+    pub common_name: Option<String>,
+    pub not_after_before: Option<String>,
+    pub now: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RevokedEntry {
+    pub serial_number: String,
+    pub revoked_at: String,
+    pub revocation_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CrlRow {
+    pub ca_id: String,
+    pub crl_number: i64,
+    pub kind: String,
+    pub base_crl_number: Option<i64>,
+    pub der: Vec<u8>,
+    pub this_update: String,
+    pub next_update: String,
+}
+
+impl Store {
+    // ---- CAs ----
+
+    pub async fn ca_insert(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO cas (id, organization_id, name, kind, parent_id, status, key_algorithm, subject,
+                              certificate_pem, csr_pem, sealed_key, serial_number, not_before, not_after,
+                              crl_number, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(&row.name)
+        .bind(&row.kind)
+        .bind(&row.parent_id)
+        .bind(&row.status)
+        .bind(&row.key_algorithm)
+        .bind(&row.subject)
+        .bind(&row.certificate_pem)
+        .bind(&row.csr_pem)
+        .bind(&row.sealed_key)
+        .bind(&row.serial_number)
+        .bind(&row.not_before)
+        .bind(&row.not_after)
+        .bind(row.crl_number)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// A CA of one organization, or any organization's when `organization_id` is `None`
+    /// (public CRL and OCSP endpoints address CAs by id alone).
+    pub async fn ca_get(
+        &self,
+        organization_id: Option<&str>,
+        id: &str,
+    ) -> Result<Option<CaRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM cas WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)")
+            .bind(id)
+            .bind(organization_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn ca_list(
+        &self,
+        organization_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<CaRow>, i64), sqlx::Error> {
+        let rows = sqlx::query_as(
+            "SELECT * FROM cas WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+        )
+        .bind(organization_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM cas WHERE organization_id = ?")
+            .bind(organization_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
+    pub async fn ca_update(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE cas SET status = ?, certificate_pem = ?, csr_pem = ?, serial_number = ?,
+                            not_before = ?, not_after = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+        )
+        .bind(&row.status)
+        .bind(&row.certificate_pem)
+        .bind(&row.csr_pem)
+        .bind(&row.serial_number)
+        .bind(&row.not_before)
+        .bind(&row.not_after)
+        .bind(&row.updated_at)
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// Takes the next CRL number of a CA.
+    pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    // ---- templates ----
+
+    pub async fn template_insert(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO templates (id, organization_id, name, description, ca_id, rules, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.ca_id)
+        .bind(&row.rules)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn template_get(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<TemplateRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM templates WHERE organization_id = ? AND (id = ? OR name = ?)")
+            .bind(organization_id)
+            .bind(id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn template_list(
+        &self,
+        organization_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<TemplateRow>, i64), sqlx::Error> {
+        let rows = sqlx::query_as(
+            "SELECT * FROM templates WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+        )
+        .bind(organization_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE organization_id = ?")
+            .bind(organization_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
+    pub async fn template_update(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE templates SET name = ?, description = ?, ca_id = ?, rules = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+        )
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.ca_id)
+        .bind(&row.rules)
+        .bind(&row.updated_at)
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn template_delete(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM templates WHERE organization_id = ? AND id = ?")
+            .bind(organization_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn template_in_use(&self, id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE template_id = ?)")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    // ---- certificates ----
+
+    pub async fn certificate_insert(&self, row: &CertificateRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
+                archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
+                csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
+                not_before, not_after, requested_by, requested_at, decided_by, decided_at,
+                rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
+                properties, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(&row.project_id)
+        .bind(&row.ca_id)
+        .bind(&row.template_id)
+        .bind(&row.status)
+        .bind(&row.archived_status)
+        .bind(&row.common_name)
+        .bind(&row.subject)
+        .bind(&row.san)
+        .bind(&row.key_type)
+        .bind(&row.key_storage_mode)
+        .bind(row.validity_days)
+        .bind(&row.csr_pem)
+        .bind(&row.serial_number)
+        .bind(&row.certificate_der)
+        .bind(&row.sealed_key)
+        .bind(&row.fingerprint_sha256)
+        .bind(&row.issuer_cn)
+        .bind(&row.not_before)
+        .bind(&row.not_after)
+        .bind(&row.requested_by)
+        .bind(&row.requested_at)
+        .bind(&row.decided_by)
+        .bind(&row.decided_at)
+        .bind(&row.rejection_reason)
+        .bind(&row.revoked_at)
+        .bind(&row.revoked_by)
+        .bind(&row.revocation_reason)
+        .bind(&row.revocation_comment)
+        .bind(&row.properties)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// Writes every mutable column back. `expected_status` guards against a concurrent
+    /// transition: the update applies only when the stored status is still that one.
+    pub async fn certificate_update(
+        &self,
+        row: &CertificateRow,
+        expected_status: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE certificates SET status = ?, archived_status = ?, serial_number = ?,
+                certificate_der = ?, sealed_key = ?, fingerprint_sha256 = ?, issuer_cn = ?,
+                not_before = ?, not_after = ?, decided_by = ?, decided_at = ?, rejection_reason = ?,
+                revoked_at = ?, revoked_by = ?, revocation_reason = ?, revocation_comment = ?,
+                properties = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ? AND status = ?",
+        )
+        .bind(&row.status)
+        .bind(&row.archived_status)
+        .bind(&row.serial_number)
+        .bind(&row.certificate_der)
+        .bind(&row.sealed_key)
+        .bind(&row.fingerprint_sha256)
+        .bind(&row.issuer_cn)
+        .bind(&row.not_before)
+        .bind(&row.not_after)
+        .bind(&row.decided_by)
+        .bind(&row.decided_at)
+        .bind(&row.rejection_reason)
+        .bind(&row.revoked_at)
+        .bind(&row.revoked_by)
+        .bind(&row.revocation_reason)
+        .bind(&row.revocation_comment)
+        .bind(&row.properties)
+        .bind(&row.updated_at)
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(expected_status)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn certificate_get(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<CertificateRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM certificates WHERE organization_id = ? AND id = ?")
+            .bind(organization_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn certificate_by_serial(
+        &self,
+        ca_id: &str,
+        serial_number: &str,
+    ) -> Result<Option<CertificateRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM certificates WHERE ca_id = ? AND serial_number = ?")
+            .bind(ca_id)
+            .bind(serial_number)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn certificate_delete(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM certificates WHERE organization_id = ? AND id = ?")
+            .bind(organization_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn certificate_list(
+        &self,
+        filter: &CertificateFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<CertificateRow>, i64), sqlx::Error> {
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM certificates");
+        push_certificate_filter(&mut select, filter);
+        select.push(" ORDER BY created_at DESC, id LIMIT ");
+        select.push_bind(limit).push(" OFFSET ").push_bind(offset);
+        let rows = select.build_query_as().fetch_all(&self.pool).await?;
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM certificates");
+        push_certificate_filter(&mut count, filter);
+        let total = count.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok((rows, total))
+    }
+
+    /// Revocations of a CA's certificates (for CRLs); `since` limits to newer ones (delta CRLs).
+    /// Archived revoked certificates stay listed: archiving does not unrevoke.
+    pub async fn revoked_for_ca(
+        &self,
+        ca_id: &str,
+        since: Option<&str>,
+    ) -> Result<Vec<RevokedEntry>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT serial_number, revoked_at, revocation_reason FROM certificates
+             WHERE ca_id = ?1 AND revoked_at IS NOT NULL AND serial_number IS NOT NULL
+               AND (?2 IS NULL OR revoked_at >= ?2)
+             ORDER BY revoked_at",
+        )
+        .bind(ca_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    // ---- CRLs ----
+
+    pub async fn crl_insert(&self, row: &CrlRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO crls (ca_id, crl_number, kind, base_crl_number, der, this_update, next_update)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.ca_id)
+        .bind(row.crl_number)
+        .bind(&row.kind)
+        .bind(row.base_crl_number)
+        .bind(&row.der)
+        .bind(&row.this_update)
+        .bind(&row.next_update)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// The newest CRL of a kind (`full` or `delta`).
+    pub async fn crl_latest(&self, ca_id: &str, kind: &str) -> Result<Option<CrlRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT * FROM crls WHERE ca_id = ? AND kind = ? ORDER BY crl_number DESC LIMIT 1",
+        )
+        .bind(ca_id)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// CAs whose newest full CRL is due before `before`, or that have none yet.
+    pub async fn cas_needing_crl(&self, before: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM cas c WHERE c.status = 'active' AND NOT EXISTS (
+                 SELECT 1 FROM crls r WHERE r.ca_id = c.id AND r.kind = 'full' AND r.next_update > ?)",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
+
+fn push_certificate_filter<'a>(
+    query: &mut QueryBuilder<'a, Sqlite>,
+    filter: &'a CertificateFilter,
+) {
+    query
+        .push(" WHERE organization_id = ")
+        .push_bind(filter.organization_id.as_str());
+    if let Some(project) = &filter.project_id {
+        query.push(" AND project_id = ").push_bind(project.as_str());
+    }
+    if let Some(status) = &filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    match filter.expired {
+        Some(true) => {
+            query
+                .push(" AND not_after < ")
+                .push_bind(filter.now.as_str());
+        }
+        Some(false) => {
+            query
+                .push(" AND (not_after IS NULL OR not_after >= ")
+                .push_bind(filter.now.as_str())
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(ca) = &filter.ca_id {
+        query.push(" AND ca_id = ").push_bind(ca.as_str());
+    }
+    if let Some(cn) = &filter.common_name {
+        query
+            .push(" AND instr(lower(common_name), lower(")
+            .push_bind(cn.as_str())
+            .push(")) > 0");
+    }
+    if let Some(before) = &filter.not_after_before {
+        query.push(" AND not_after <= ").push_bind(before.as_str());
+    }
+}
