@@ -978,3 +978,140 @@ async fn rsa_and_ed25519_authorities_and_tenant_isolation() {
         .await;
     assert_eq!(body["field"], "ca_id", "{status} {body}");
 }
+
+#[tokio::test]
+async fn ocsp_answers_good_revoked_and_unknown_to_openssl() {
+    let server = Server::start();
+    let scratch = Scratch::new();
+    let (root, inter, template) = hierarchy(&server, BOOTSTRAP, json!({})).await;
+    let project = default_project(&server, BOOTSTRAP).await;
+    let inter_id = inter["id"].as_str().unwrap();
+    scratch.write("root.pem", pem(&root["certificate_pem"]));
+    scratch.write("inter.pem", pem(&inter["certificate_pem"]));
+    let csr = scratch.csr("leaf.csr", "/CN=ocsp.example.com", "DNS:ocsp.example.com");
+    let (_, done) = submit(&server, BOOTSTRAP, json!({
+        "template_id": template["id"], "project_id": project, "csr_source_mode": "uploaded_csr", "csr_pem": csr,
+    }))
+    .await;
+    let id = done["id"].as_str().unwrap();
+    let (_, cert) = server
+        .get(&format!("/api/v1/certificates/{id}"), BOOTSTRAP)
+        .await;
+    scratch.write("leaf.pem", pem(&cert["certificate_pem"]));
+    let url = format!("{}/api/v1/ocsp/{inter_id}", server.base);
+    let ask = |cert: &str| {
+        scratch.openssl(&[
+            "ocsp",
+            "-issuer",
+            "inter.pem",
+            "-cert",
+            cert,
+            "-url",
+            &url,
+            "-CAfile",
+            "root.pem",
+            "-verify_other",
+            "inter.pem",
+            "-resp_text",
+        ])
+    };
+
+    let (ok, text) = ask("leaf.pem");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("Response verify OK") && text.contains("leaf.pem: good"),
+        "{text}"
+    );
+
+    server
+        .post(
+            &format!("/api/v1/certificates/{id}/revoke"),
+            BOOTSTRAP,
+            json!({"reason": "keyCompromise"}),
+        )
+        .await;
+    let (_, text) = ask("leaf.pem");
+    assert!(
+        text.contains("Response verify OK") && text.contains("leaf.pem: revoked"),
+        "{text}"
+    );
+    assert!(text.contains("Reason: keyCompromise"), "{text}");
+    assert!(text.contains("Revocation Time:"), "{text}");
+
+    // A certificate this CA never issued (the intermediate itself, asked of its own key): unknown.
+    let (_, text) = scratch.openssl(&[
+        "ocsp",
+        "-issuer",
+        "inter.pem",
+        "-cert",
+        "inter.pem",
+        "-url",
+        &url,
+        "-CAfile",
+        "root.pem",
+        "-verify_other",
+        "inter.pem",
+        "-resp_text",
+    ]);
+    assert!(text.contains("inter.pem: unknown"), "{text}");
+
+    // GET form with the same request, base64 in the path.
+    let (ok, text) = scratch.openssl(&[
+        "ocsp",
+        "-issuer",
+        "inter.pem",
+        "-cert",
+        "leaf.pem",
+        "-reqout",
+        "req.der",
+    ]);
+    assert!(ok, "{text}");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(scratch.path("req.der")).unwrap());
+    let encoded: String = b64
+        .chars()
+        .map(|c| match c {
+            '/' => "%2F".into(),
+            '+' => "%2B".into(),
+            '=' => "%3D".into(),
+            c => c.to_string(),
+        })
+        .collect();
+    let response = server
+        .client
+        .get(format!("{url}/{encoded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/ocsp-response"
+    );
+    scratch.write("resp.der", response.bytes().await.unwrap());
+    let (_, text) = scratch.openssl(&["ocsp", "-respin", "resp.der", "-resp_text", "-noverify"]);
+    assert!(text.contains("Cert Status: revoked"), "{text}");
+
+    // Garbage is a malformed request; an unknown CA is a 404.
+    let response = server
+        .client
+        .post(&url)
+        .header("Content-Type", "application/ocsp-request")
+        .body("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    scratch.write("bad.der", response.bytes().await.unwrap());
+    let (_, text) = scratch.openssl(&["ocsp", "-respin", "bad.der", "-resp_text", "-noverify"]);
+    assert!(text.contains("malformedrequest"), "{text}");
+    let (status, body) = crate::harness::send(
+        server
+            .client
+            .post(format!("{}/api/v1/ocsp/nope", server.base))
+            .body("x"),
+    )
+    .await;
+    assert_error(status, &body, 404, "not_found");
+}

@@ -8,6 +8,7 @@ mod error;
 pub mod extract;
 mod health;
 mod keys;
+mod ocsp;
 mod openapi;
 mod organizations;
 mod pagination;
@@ -74,6 +75,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         cas::routes(),
         templates::routes(),
         certificates::routes(),
+        ocsp::routes(),
         openapi::routes(),
     ]
     .into_iter()

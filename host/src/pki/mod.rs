@@ -12,6 +12,7 @@ mod authorities;
 mod certificates;
 mod crl;
 mod delta;
+mod ocsp;
 mod templates;
 
 use std::collections::HashMap;
