@@ -31,6 +31,8 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
+    pub plugins: Vec<crate::plugins::PluginConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            plugins: crate::plugins::PluginConfig::defaults(),
         }
     }
 }
@@ -237,9 +240,9 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("keystead.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("keystead.db").display()))
     }
 
     pub fn master_key_path(&self) -> PathBuf {

@@ -1,17 +1,7 @@
 //! Keystead: a PKI platform extensible with WebAssembly plugins.
 //!
 //! Layers, with dependencies pointing one way:
-//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`).
+//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`, `plugins`).
 
-pub mod api;
-pub mod audit;
-pub mod auth;
 pub mod config;
-pub mod crypto;
-pub mod error;
-pub mod server;
-pub mod store;
-pub mod telemetry;
-pub mod tenancy;
-
-pub use error::{Error, Result};
+pub mod plugins;

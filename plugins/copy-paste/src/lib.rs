@@ -12,7 +12,9 @@ keystead_plugin_sdk::generate!("jwk-source", "../../wit");
 use exports::keystead::plugin::jwk_provider::{JwkRequest, Material, SourceType};
 
 /// Members every key may carry besides its key-type-specific ones.
-const COMMON: &[&str] = &["kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256"];
+const COMMON: &[&str] = &[
+    "kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256",
+];
 /// Largest accepted set; more is almost certainly a mistake.
 const MAX_KEYS: usize = 100;
 
@@ -25,18 +27,25 @@ fn invalid(index: usize, message: impl std::fmt::Display) -> PluginError {
 }
 
 fn b64(key: &Map<String, Value>, index: usize, member: &str) -> Result<Vec<u8>, PluginError> {
-    let text = key
-        .get(member)
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(index, format!("member '{member}' is missing or not a string")))?;
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| invalid(index, format!("member '{member}' is not unpadded base64url")))
+    let text = key.get(member).and_then(Value::as_str).ok_or_else(|| {
+        invalid(
+            index,
+            format!("member '{member}' is missing or not a string"),
+        )
+    })?;
+    URL_SAFE_NO_PAD.decode(text).map_err(|_| {
+        invalid(
+            index,
+            format!("member '{member}' is not unpadded base64url"),
+        )
+    })
 }
 
 /// Checks one key and returns its public members.
 fn public_jwk(key: &Value, index: usize) -> Result<Map<String, Value>, PluginError> {
-    let key = key.as_object().ok_or_else(|| invalid(index, "a JWK must be a JSON object"))?;
+    let key = key
+        .as_object()
+        .ok_or_else(|| invalid(index, "a JWK must be a JSON object"))?;
     let kty = key
         .get("kty")
         .and_then(Value::as_str)
@@ -47,7 +56,10 @@ fn public_jwk(key: &Value, index: usize) -> Result<Map<String, Value>, PluginErr
             let e = b64(key, index, "e")?;
             let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
             if bits < 2048 {
-                return Err(invalid(index, format!("RSA modulus of {bits} bits; at least 2048 required")));
+                return Err(invalid(
+                    index,
+                    format!("RSA modulus of {bits} bits; at least 2048 required"),
+                ));
             }
             if e.is_empty() || e.len() > 8 {
                 return Err(invalid(index, "RSA exponent 'e' has an invalid length"));
@@ -63,7 +75,10 @@ fn public_jwk(key: &Value, index: usize) -> Result<Map<String, Value>, PluginErr
             };
             for member in ["x", "y"] {
                 if b64(key, index, member)?.len() != size {
-                    return Err(invalid(index, format!("EC coordinate '{member}' must be {size} bytes")));
+                    return Err(invalid(
+                        index,
+                        format!("EC coordinate '{member}' must be {size} bytes"),
+                    ));
                 }
             }
             &["crv", "x", "y"]
@@ -76,7 +91,10 @@ fn public_jwk(key: &Value, index: usize) -> Result<Map<String, Value>, PluginErr
                 other => return Err(invalid(index, format!("unsupported OKP curve {other:?}"))),
             };
             if b64(key, index, "x")?.len() != size {
-                return Err(invalid(index, format!("OKP member 'x' must be {size} bytes")));
+                return Err(invalid(
+                    index,
+                    format!("OKP member 'x' must be {size} bytes"),
+                ));
             }
             &["crv", "x"]
         }
@@ -126,7 +144,9 @@ fn load(text: &str, kid: Option<&str>) -> Result<Vec<String>, PluginError> {
             // With a set, the kid selects one key.
             jwks.retain(|k| k.get("kid").and_then(Value::as_str) == Some(kid));
             if jwks.is_empty() {
-                return Err(PluginError::invalid(format!("no key with kid '{kid}' in the set")));
+                return Err(PluginError::invalid(format!(
+                    "no key with kid '{kid}' in the set"
+                )));
             }
         } else if let Some(jwk) = jwks.first_mut() {
             // With a single key, the caller's kid names it.
@@ -158,7 +178,9 @@ impl exports::keystead::plugin::plugin::Guest for Plugin {
 impl exports::keystead::plugin::jwk_provider::Guest for Plugin {
     fn load(request: JwkRequest, _config: String) -> Result<Vec<String>, PluginError> {
         if request.source_type != SourceType::CopyPaste {
-            return Err(PluginError::invalid("this source reads COPY_PASTE material only"));
+            return Err(PluginError::invalid(
+                "this source reads COPY_PASTE material only",
+            ));
         }
         match &request.material {
             Material::Text(text) => load(text, request.kid.as_deref()),

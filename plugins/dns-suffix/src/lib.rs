@@ -40,21 +40,40 @@ const SCHEMA: &str = r#"{
 }"#;
 
 fn normalize(suffix: &str) -> Result<String, PluginError> {
-    let s = suffix.trim().trim_start_matches("*.").trim_start_matches('.').to_ascii_lowercase();
+    let s = suffix
+        .trim()
+        .trim_start_matches("*.")
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
     let valid = !s.is_empty()
         && s.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if valid { Ok(s) } else { Err(PluginError::invalid(format!("'{suffix}' is not a DNS suffix"))) }
+    if valid {
+        Ok(s)
+    } else {
+        Err(PluginError::invalid(format!(
+            "'{suffix}' is not a DNS suffix"
+        )))
+    }
 }
 
 fn parse_config(json: &str) -> Result<Config, PluginError> {
     let mut c: Config = config::parse("config", json)?;
-    c.default = c.default.iter().map(|s| normalize(s)).collect::<Result<_, _>>()?;
+    c.default = c
+        .default
+        .iter()
+        .map(|s| normalize(s))
+        .collect::<Result<_, _>>()?;
     for list in c.tenants.values_mut() {
-        *list = list.iter().map(|s| normalize(s)).collect::<Result<_, _>>()?;
+        *list = list
+            .iter()
+            .map(|s| normalize(s))
+            .collect::<Result<_, _>>()?;
     }
     Ok(c)
 }
@@ -63,7 +82,10 @@ fn parse_config(json: &str) -> Result<Config, PluginError> {
 fn matches(name: &str, suffix: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let name = name.strip_prefix("*.").unwrap_or(&name);
-    name == suffix || name.strip_suffix(suffix).is_some_and(|head| head.ends_with('.'))
+    name == suffix
+        || name
+            .strip_suffix(suffix)
+            .is_some_and(|head| head.ends_with('.'))
 }
 
 struct Plugin;
@@ -92,18 +114,25 @@ impl exports::keystead::plugin::validator::Guest for Plugin {
         tenant_config: String,
     ) -> Result<Verdict, PluginError> {
         let config = parse_config(&config)?;
-        let tenant: TenantConfig = keystead_plugin_sdk::config::parse("tenant config", &tenant_config)?;
+        let tenant: TenantConfig =
+            keystead_plugin_sdk::config::parse("tenant config", &tenant_config)?;
         let operator = config
             .tenants
             .get(&request.tenant.organization_id)
             .unwrap_or(&config.default);
         let narrowed = match tenant.allowed_suffixes {
-            Some(list) => Some(list.iter().map(|s| normalize(s)).collect::<Result<Vec<_>, _>>()?),
+            Some(list) => Some(
+                list.iter()
+                    .map(|s| normalize(s))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
             None => None,
         };
         let allowed = |name: &str| {
             operator.iter().any(|s| matches(name, s))
-                && narrowed.as_ref().is_none_or(|n| n.iter().any(|s| matches(name, s)))
+                && narrowed
+                    .as_ref()
+                    .is_none_or(|n| n.iter().any(|s| matches(name, s)))
         };
 
         let mut names: Vec<(String, &str)> = request
@@ -126,14 +155,24 @@ impl exports::keystead::plugin::validator::Guest for Plugin {
             .filter(|(_, name)| !allowed(name))
             .map(|(field, name)| Violation {
                 message: if operator.is_empty() {
-                    format!("no DNS suffix is allowed for organization '{}'", request.tenant.organization_id)
+                    format!(
+                        "no DNS suffix is allowed for organization '{}'",
+                        request.tenant.organization_id
+                    )
                 } else {
-                    format!("'{name}' is not under an allowed suffix ({})", operator.join(", "))
+                    format!(
+                        "'{name}' is not under an allowed suffix ({})",
+                        operator.join(", ")
+                    )
                 },
                 field,
             })
             .collect();
-        Ok(if violations.is_empty() { Verdict::Allow } else { Verdict::Deny(violations) })
+        Ok(if violations.is_empty() {
+            Verdict::Allow
+        } else {
+            Verdict::Deny(violations)
+        })
     }
 }
 

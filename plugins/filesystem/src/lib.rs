@@ -22,7 +22,9 @@ struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { root: "/certs".into() }
+        Self {
+            root: "/certs".into(),
+        }
     }
 }
 
@@ -41,7 +43,13 @@ fn safe_stem(name: &str) -> Option<String> {
     let stem: String = name
         .trim_start_matches("*.")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     (!stem.is_empty() && !stem.starts_with('.') && stem.len() <= 200).then_some(stem)
 }
@@ -51,7 +59,9 @@ fn relative_dir(dir: &str) -> Result<PathBuf, PluginError> {
     if path.components().all(|c| matches!(c, Component::Normal(_))) {
         Ok(path.to_path_buf())
     } else {
-        Err(PluginError::invalid(format!("target directory '{dir}' must be relative, without '..'")))
+        Err(PluginError::invalid(format!(
+            "target directory '{dir}' must be relative, without '..'"
+        )))
     }
 }
 
@@ -93,7 +103,12 @@ impl exports::keystead::plugin::plugin::Guest for Plugin {
 }
 
 impl exports::keystead::plugin::rotator::Guest for Plugin {
-    fn push(bundle: Bundle, target: String, _: Credentials, config: String) -> Result<Receipt, PluginError> {
+    fn push(
+        bundle: Bundle,
+        target: String,
+        _: Credentials,
+        config: String,
+    ) -> Result<Receipt, PluginError> {
         let config: Config = config::parse("config", &config)?;
         let target: Target = config::parse("target", &target)?;
         let root = PathBuf::from(&config.root);
@@ -107,8 +122,9 @@ impl exports::keystead::plugin::rotator::Guest for Plugin {
             Some(d) => root.join(relative_dir(d)?),
             None => root,
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|err| PluginError::unavailable(format!("cannot create {}: {err}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|err| {
+            PluginError::unavailable(format!("cannot create {}: {err}", dir.display()))
+        })?;
         let stem = target
             .name
             .as_deref()
@@ -117,12 +133,19 @@ impl exports::keystead::plugin::rotator::Guest for Plugin {
             .or_else(|| safe_stem(&bundle.certificate_id))
             .ok_or_else(|| PluginError::invalid("no usable file name; set 'name' in the target"))?;
 
-        if !bundle.certificate_pem.contains("-----BEGIN CERTIFICATE-----") {
+        if !bundle
+            .certificate_pem
+            .contains("-----BEGIN CERTIFICATE-----")
+        {
             return Err(PluginError::invalid("the bundle's certificate is not PEM"));
         }
         write_atomically(&dir, &format!("{stem}.crt"), &bundle.certificate_pem)?;
         write_atomically(&dir, &format!("{stem}.chain.pem"), &bundle.chain_pem)?;
-        let full = format!("{}\n{}", bundle.certificate_pem.trim_end(), bundle.chain_pem);
+        let full = format!(
+            "{}\n{}",
+            bundle.certificate_pem.trim_end(),
+            bundle.chain_pem
+        );
         write_atomically(&dir, &format!("{stem}.fullchain.pem"), &full)?;
         if let Some(key) = &bundle.private_key_pem
             && target.include_key.unwrap_or(true)

@@ -42,7 +42,10 @@ fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> Result<String, Plugi
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 struct Plugin;
@@ -86,7 +89,10 @@ impl exports::keystead::plugin::webhook_sender::Guest for Plugin {
             "data": payload,
         }))?
         .into_bytes();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
 
         let timeout = Duration::from_millis(u64::from(config.timeout_ms));
         let mut request = Request::post(&endpoint.url, body.clone());
@@ -95,7 +101,9 @@ impl exports::keystead::plugin::webhook_sender::Guest for Plugin {
             if reserved.contains(&name.to_ascii_lowercase().as_str())
                 || name.eq_ignore_ascii_case(SIGNATURE_HEADER)
             {
-                return Err(PluginError::invalid(format!("header '{name}' is set by the transport")));
+                return Err(PluginError::invalid(format!(
+                    "header '{name}' is set by the transport"
+                )));
             }
             request = request.header(name, value);
         }

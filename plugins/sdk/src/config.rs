@@ -15,5 +15,6 @@ pub fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, PluginErr
 
 /// Serializes a value the host receives as JSON. Failing here is a plugin bug.
 pub fn to_json<T: Serialize>(value: &T) -> Result<String, PluginError> {
-    serde_json::to_string(value).map_err(|err| PluginError::Internal(format!("cannot encode JSON: {err}")))
+    serde_json::to_string(value)
+        .map_err(|err| PluginError::Internal(format!("cannot encode JSON: {err}")))
 }

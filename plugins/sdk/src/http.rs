@@ -111,7 +111,9 @@ impl From<HttpError> for PluginError {
             HttpError::InvalidRequest(_) => PluginError::InvalidInput(message),
             HttpError::Denied(_) => PluginError::Denied(message),
             HttpError::Timeout(_) => PluginError::retryable(message, None),
-            HttpError::TooLarge { .. } | HttpError::Transport(_) => PluginError::Unavailable(message),
+            HttpError::TooLarge { .. } | HttpError::Transport(_) => {
+                PluginError::Unavailable(message)
+            }
         }
     }
 }
@@ -137,16 +139,24 @@ fn split_url(url: &str) -> Result<(Scheme, &str, String), HttpError> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         (Scheme::Http, rest)
     } else {
-        return Err(HttpError::InvalidRequest(format!("{url}: only http and https URLs")));
+        return Err(HttpError::InvalidRequest(format!(
+            "{url}: only http and https URLs"
+        )));
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     if authority.is_empty() || authority.contains('@') {
-        return Err(HttpError::InvalidRequest(format!("{url}: missing host or has credentials")));
+        return Err(HttpError::InvalidRequest(format!(
+            "{url}: missing host or has credentials"
+        )));
     }
-    let path = if path.starts_with('?') { format!("/{path}") } else { path.to_owned() };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
     Ok((scheme, authority, path))
 }
 
@@ -180,10 +190,18 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
         .collect();
     let headers = Fields::from_list(&entries).map_err(|e| invalid(&format!("header ({e:?})")))?;
     let outgoing = OutgoingRequest::new(headers);
-    outgoing.set_method(&method(&request.method)).map_err(|()| invalid("method"))?;
-    outgoing.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
-    outgoing.set_authority(Some(authority)).map_err(|()| invalid("authority"))?;
-    outgoing.set_path_with_query(Some(&path)).map_err(|()| invalid("path"))?;
+    outgoing
+        .set_method(&method(&request.method))
+        .map_err(|()| invalid("method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(authority))
+        .map_err(|()| invalid("authority"))?;
+    outgoing
+        .set_path_with_query(Some(&path))
+        .map_err(|()| invalid("path"))?;
     let body = outgoing.body().map_err(|()| invalid("body"))?;
 
     let options = RequestOptions::new();
@@ -195,7 +213,8 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
         let _ = options.set_first_byte_timeout(Some(nanos(t)));
         let _ = options.set_between_bytes_timeout(Some(nanos(t)));
     }
-    let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|c| from_code(url, c))?;
+    let pending =
+        outgoing_handler::handle(outgoing, Some(options)).map_err(|c| from_code(url, c))?;
 
     write_body(&body, &request.body).map_err(|e| match e {
         Some(code) => from_code(url, code),
@@ -234,7 +253,9 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), Option<ErrorCode>
 
 fn stream_code(err: StreamError) -> Option<ErrorCode> {
     match err {
-        StreamError::LastOperationFailed(e) => crate::bindings::wasi::http::types::http_error_code(&e),
+        StreamError::LastOperationFailed(e) => {
+            crate::bindings::wasi::http::types::http_error_code(&e)
+        }
         StreamError::Closed => None,
     }
 }

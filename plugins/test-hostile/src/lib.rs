@@ -16,7 +16,10 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// Reports a value back to the test through a violation.
 fn report(field: &str, message: String) -> Result<Verdict, PluginError> {
-    Ok(Verdict::Deny(vec![Violation { field: field.into(), message }]))
+    Ok(Verdict::Deny(vec![Violation {
+        field: field.into(),
+        message,
+    }]))
 }
 
 struct Plugin;
@@ -70,7 +73,10 @@ impl exports::keystead::plugin::validator::Guest for Plugin {
             _ => {
                 if let Some(url) = template.strip_prefix("http:") {
                     let response = http::send(&Request::get(url))?;
-                    return report("http", format!("{} {}", response.status, response.body.len()));
+                    return report(
+                        "http",
+                        format!("{} {}", response.status, response.body.len()),
+                    );
                 }
                 if let Some(path) = template.strip_prefix("read:") {
                     return match std::fs::read_to_string(path) {
