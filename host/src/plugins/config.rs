@@ -301,6 +301,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_declares_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/keystead.toml");
+        let config = crate::config::Config::from_file(std::path::Path::new(path)).unwrap();
+        assert_eq!(config.plugins, PluginConfig::defaults());
+        for entry in &config.plugins {
+            validate(entry, false).unwrap();
+        }
+    }
+
+    #[test]
     fn bad_grants_name_the_plugin() {
         let base = "name = \"p\"\nkind = \"jwk-source\"\nbuiltin = \"copy-paste\"\n";
         let cases = [
