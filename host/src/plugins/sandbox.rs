@@ -227,7 +227,7 @@ impl<W: WorldPre> Sandbox<W> {
         };
         let outcome = tokio::time::timeout(self.grants.limits.timeout(), fut).await;
         let (info, checked) = self.map_outcome(&mut store, outcome)?;
-        Ok((info, checked.map_err(|e| self.from_wit(e, &store))))
+        Ok((info, checked.map_err(|e| self.map_plugin_error(e, &store))))
     }
 
     /// A fresh store: WASI without environment, sockets or files except the
@@ -345,7 +345,7 @@ impl<W: WorldPre> Sandbox<W> {
         let trapped = !matches!(outcome, Ok(Ok(_)));
         let result = self
             .map_outcome(&mut lease.store, outcome)
-            .and_then(|r| r.map_err(|e| self.from_wit(e, &lease.store)));
+            .and_then(|r| r.map_err(|e| self.map_plugin_error(e, &lease.store)));
         self.stats.record(
             started.elapsed(),
             result.as_ref().err().map(PluginError::label),
@@ -448,7 +448,7 @@ impl<W: WorldPre> Sandbox<W> {
 
     /// Maps the plugin's own error, adding the host's denial reason if the
     /// network policy refused something during the call.
-    fn from_wit(&self, err: WitError, store: &Store<State>) -> PluginError {
+    fn map_plugin_error(&self, err: WitError, store: &Store<State>) -> PluginError {
         let plugin = self.plugin();
         match err {
             WitError::InvalidInput(message) => PluginError::Invalid { plugin, message },
