@@ -31,6 +31,8 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
+    pub plugins: Vec<crate::plugins::PluginConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            plugins: crate::plugins::PluginConfig::defaults(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Keystead: a PKI platform extensible with WebAssembly plugins.
 //!
 //! Layers, with dependencies pointing one way:
-//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`).
+//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`, `plugins`).
 
 pub mod api;
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod pki;
+pub mod plugins;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,279 @@
+//! One test per first-party plugin; `assert_test_exists` makes a plugin
+//! without one a compile error.
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use keystead::config::Config;
+use keystead::plugins::jwk_source::{JwkRequest, Material, SourceType};
+use keystead::plugins::rotation_target::{Bundle, Credentials};
+use keystead::plugins::template_validator::Verdict;
+use keystead::plugins::webhook_transport::{Endpoint, Event};
+use keystead::plugins::{PluginConfig, PluginError, Registry, Tenant};
+
+use crate::harness::{self, request};
+
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[allow(unused_imports)]
+        use self::$name as _;
+    };
+}
+keystead::foreach_builtin_plugin!(assert_test_exists);
+
+fn tenant(org: &str) -> Tenant {
+    Tenant {
+        organization_id: org.into(),
+        project_id: None,
+    }
+}
+
+fn builtin(name: &str) -> PluginConfig {
+    PluginConfig::defaults()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap()
+}
+
+async fn load(entry: PluginConfig) -> Registry {
+    harness::load(vec![entry]).await
+}
+
+#[tokio::test]
+async fn dns_suffix() {
+    let mut e = builtin("dns-suffix");
+    e.config = toml::from_str("default = [\"example.com\"]\n[tenants]\norg-b = [\"corp.test\"]\n")
+        .unwrap();
+    let registry = load(e).await;
+    let v = registry.template_validator("dns-suffix").unwrap();
+    let ok = v
+        .validate(
+            &request("org-a", "web", &["a.example.com", "example.com"]),
+            "{}",
+        )
+        .await;
+    assert_eq!(ok.unwrap(), Verdict::Allow);
+    let Verdict::Deny(violations) = v
+        .validate(
+            &request(
+                "org-a",
+                "web",
+                &["a.example.com", "evil.com", "badexample.com"],
+            ),
+            "{}",
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("expected a denial")
+    };
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(fields, ["sans.dns[1]", "sans.dns[2]"]);
+    // Per tenant: org-b has its own list, and its tenant config can narrow it.
+    let req = request("org-b", "web", &["x.corp.test"]);
+    assert_eq!(v.validate(&req, "{}").await.unwrap(), Verdict::Allow);
+    let narrowed = v
+        .validate(&req, r#"{"allowed_suffixes": ["other.corp.test"]}"#)
+        .await;
+    assert!(matches!(narrowed.unwrap(), Verdict::Deny(_)));
+    let bad = v.validate(&req, r#"{"allowed": 1}"#).await.unwrap_err();
+    assert!(matches!(bad, PluginError::Invalid { .. }), "{bad:?}");
+    assert_eq!(bad.http_status(), 422);
+
+    let mut e = builtin("dns-suffix");
+    e.config = toml::from_str("default = [\"not a suffix\"]").unwrap();
+    let err = Registry::load(&[e], &harness::options())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("plugin dns-suffix: rejected its config"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn copy_paste() {
+    let registry = load(builtin("copy-paste")).await;
+    let source = registry.jwk_source("copy-paste").unwrap();
+    let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    let set = format!(
+        r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","d":"jpsQnnGQmL-YBIffH1136cLjlmUzT5ulyQ-YoTGdjvE","kid":"k1","use":"sig"}}]}}"#
+    );
+    let req = |text: &str, kid: Option<&str>| JwkRequest {
+        tenant: tenant("org-a"),
+        source_type: SourceType::CopyPaste,
+        material: Material::Text(text.into()),
+        kid: kid.map(str::to_owned),
+    };
+    let keys = source.load(&req(&set, None)).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let jwk: serde_json::Value = serde_json::from_str(&keys[0]).unwrap();
+    assert_eq!(jwk["kid"], "k1");
+    assert_eq!(jwk["x"], x);
+    assert!(
+        jwk.get("d").is_none(),
+        "the private member must not come back"
+    );
+
+    let cases = [
+        (r#"{"kty":"oct","k":"AAAA"}"#, "symmetric"),
+        (
+            r#"{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}"#,
+            "32 bytes",
+        ),
+        (r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#, "2048"),
+        ("not json", "not valid JSON"),
+        (r#"{"keys":[]}"#, "no keys"),
+    ];
+    for (text, needle) in cases {
+        let err = source.load(&req(text, None)).await.unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains(needle)),
+            "{text}: {err:?}"
+        );
+    }
+    let err = source.load(&req(&set, Some("nope"))).await.unwrap_err();
+    assert!(err.to_string().contains("no key with kid"), "{err}");
+}
+
+#[tokio::test]
+async fn filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = builtin("filesystem");
+    e.directories = vec![keystead::plugins::DirectoryGrant {
+        host: dir.path().to_owned(),
+        guest: "/certs".into(),
+        read_only: false,
+    }];
+    let registry = load(e).await;
+    let target = registry.rotation_target("filesystem").unwrap();
+    let bundle = Bundle {
+        tenant: tenant("org-a"),
+        certificate_id: "cert-1".into(),
+        serial: "01ab".into(),
+        version: 3,
+        names: vec!["www.example.com".into()],
+        certificate_pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+        chain_pem: "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n".into(),
+        private_key_pem: Some(
+            "-----BEGIN PRIVATE KEY-----\nCCCC\n-----END PRIVATE KEY-----\n".into(),
+        ),
+        not_after: 1_900_000_000,
+    };
+    let creds = Credentials {
+        id: None,
+        secret: None,
+    };
+    let receipt = target
+        .push(&bundle, r#"{"directory": "web"}"#, &creds)
+        .await
+        .unwrap();
+    assert_eq!(receipt.location, "/certs/web/www.example.com.crt");
+    assert_eq!(receipt.version.as_deref(), Some("3"));
+    let web = dir.path().join("web");
+    let read = |f: &str| std::fs::read_to_string(web.join(f)).unwrap();
+    assert!(read("www.example.com.crt").contains("AAAA"));
+    assert!(read("www.example.com.chain.pem").contains("BBBB"));
+    assert!(read("www.example.com.fullchain.pem").contains("AAAA"));
+    assert!(read("www.example.com.key").contains("CCCC"));
+    let leftovers: Vec<_> = std::fs::read_dir(&web)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+
+    let err = target
+        .push(&bundle, r#"{"directory": "../escape"}"#, &creds)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err:?}");
+
+    // Without a directory grant the plugin has nowhere to write.
+    let registry = load(builtin("filesystem")).await;
+    let target = registry.rotation_target("filesystem").unwrap();
+    let err = target.push(&bundle, "{}", &creds).await.unwrap_err();
+    assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn http_hmac() {
+    let (addr, seen) = harness::serve(204, Bytes::new()).await;
+    let mut e = builtin("http-hmac");
+    e.allowed_hosts = vec!["127.0.0.1".into()];
+    e.allow_loopback = true;
+    let registry = load(e).await;
+    let transport = registry.webhook_transport("http-hmac").unwrap();
+    let event = Event {
+        id: "evt-1".into(),
+        event_type: "certificate.issued".into(),
+        timestamp: 1_700_000_000,
+        tenant: tenant("org-a"),
+        payload: r#"{"certificate_id":"c1"}"#.into(),
+    };
+    let endpoint = Endpoint {
+        url: format!("http://{addr}/hook"),
+        secret: Some("s3cret".into()),
+        config: r#"{"headers": {"X-Extra": "1"}}"#.into(),
+    };
+    let delivery = transport.deliver(&event, &endpoint).await.unwrap();
+    assert_eq!(delivery.status_code, 204);
+
+    let (headers, body) = seen.lock().unwrap().pop().unwrap();
+    let sig = headers["x-keystead-signature"].to_str().unwrap();
+    let (t, v1) = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&body);
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+    assert_eq!(headers["x-extra"], "1");
+    assert_eq!(headers["x-keystead-event"], "certificate.issued");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["data"]["certificate_id"], "c1");
+
+    // Without the loopback grant the same endpoint is refused.
+    let mut e = builtin("http-hmac");
+    e.name = "strict".into();
+    let registry = load(e).await;
+    let strict = registry.webhook_transport("strict").unwrap();
+    let err = strict.deliver(&event, &endpoint).await.unwrap_err();
+    assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
+    let data = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: data.path().to_owned(),
+        ..Config::default()
+    };
+    let registry = Registry::from_config(&config).await.unwrap();
+    let names: Vec<&str> = registry.iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["copy-paste", "dns-suffix", "filesystem", "http-hmac"]
+    );
+    let v = registry.template_validator("dns-suffix").unwrap();
+    let _ = v
+        .validate(&request("o", "t", &["a.example.com"]), "{}")
+        .await
+        .unwrap();
+    let stats = registry.snapshot();
+    let dns = stats.iter().find(|s| s.name == "dns-suffix").unwrap();
+    assert_eq!((dns.calls, dns.builtin), (1, true));
+    assert!(dns.latency_p50_us.is_some());
+    let metrics = registry.render_prometheus();
+    assert!(metrics.contains(
+        "keystead_plugin_calls_total{plugin=\"dns-suffix\",kind=\"template-validator\"} 1"
+    ));
+    // The compile cache was written under the data dir.
+    let cached = std::fs::read_dir(data.path().join("plugin-cache"))
+        .unwrap()
+        .count();
+    assert_eq!(cached, 4);
+}
