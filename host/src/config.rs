@@ -31,6 +31,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    pub jwks: JwksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +69,25 @@ pub struct RateLimitConfig {
     pub burst: u32,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwksConfig {
+    /// How long a deprecated (rotated) JWT key stays in its project's JWKS, in seconds,
+    /// so that tokens signed before the rotation keep verifying.
+    pub rollover_secs: u64,
+    /// `Cache-Control: public, max-age` of the public JWKS, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for JwksConfig {
+    fn default() -> Self {
+        Self {
+            rollover_secs: 86_400,
+            max_age_secs: 300,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -82,6 +102,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            jwks: JwksConfig::default(),
         }
     }
 }
@@ -219,6 +240,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "rate_limit.requests_per_second and rate_limit.burst must be at least 1".into(),
+            ));
+        }
+        // Ten years: beyond it a duration is a typo, and time arithmetic stays in range.
+        const MAX_JWKS_SECS: u64 = 10 * 365 * 86_400;
+        if self.jwks.rollover_secs > MAX_JWKS_SECS || self.jwks.max_age_secs > MAX_JWKS_SECS {
+            return Err(ConfigError::Invalid(
+                "jwks.rollover_secs and jwks.max_age_secs must be at most ten years".into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -15,6 +15,7 @@ use crate::auth::tokens::TokenSigner;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::jwt_keys::JwtKeys;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -38,6 +39,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let audit = AuditLog::new(store.clone());
     let tenancy = Tenancy::new(store.clone());
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
+    let jwt_keys = JwtKeys::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        Arc::new(master),
+        Duration::from_secs(config.jwks.rollover_secs),
+    );
+    jwt_keys.load_jwks().await?;
 
     let default_org = tenancy.ensure_default().await?;
     match &config.bootstrap_token {
@@ -69,6 +78,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store,
         audit,
         api_keys: Arc::new(api_keys),
+        jwt_keys: Arc::new(jwt_keys),
         tenancy,
     })
 }

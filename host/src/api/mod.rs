@@ -5,6 +5,7 @@ mod audit_events;
 mod error;
 pub mod extract;
 mod health;
+mod jwt_keys;
 mod keys;
 mod openapi;
 mod organizations;
@@ -31,6 +32,7 @@ use crate::audit::AuditLog;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
+use crate::jwt_keys::JwtKeys;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -43,6 +45,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub authz: Authorizer,
     pub api_keys: Arc<ApiKeys>,
+    pub jwt_keys: Arc<JwtKeys>,
     pub tenancy: Tenancy,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
@@ -63,6 +66,7 @@ pub(crate) fn route_table() -> Vec<Route> {
     [
         health::routes(),
         keys::routes(),
+        jwt_keys::routes(),
         organizations::routes(),
         projects::routes(),
         audit_events::routes(),

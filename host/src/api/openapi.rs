@@ -8,7 +8,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{Route, audit_events, health, keys, organizations, projects};
+use super::{Route, audit_events, health, jwt_keys, keys, organizations, projects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{Route, audit_events, health, keys, organizations, projects};
     paths(
         health::healthz, health::readyz, health::metrics,
         keys::list_keys, keys::create_key, keys::update_key, keys::delete_key, keys::issue_token,
+        jwt_keys::list, jwt_keys::generate, jwt_keys::get_one, jwt_keys::delete,
+        jwt_keys::public_key, jwt_keys::rotate, jwt_keys::sign, jwt_keys::verify, jwt_keys::jwks,
         organizations::list, organizations::create, organizations::get_one,
         organizations::update, organizations::delete,
         projects::list_projects, projects::create_project, projects::get_project,
@@ -29,6 +31,7 @@ use super::{Route, audit_events, health, keys, organizations, projects};
     modifiers(&SecuritySchemes),
     tags(
         (name = "keys", description = "API keys"),
+        (name = "jwt-keys", description = "JWT signing keys and the public JWKS"),
         (name = "tenancy", description = "Organizations, projects and environments"),
         (name = "audit", description = "Security events"),
         (name = "health", description = "Liveness, readiness, metrics"),

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod jwt_keys;
 mod meta;
 mod tenancy;
 
@@ -14,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+pub use jwt_keys::JwtKeyRow;
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 
 #[derive(Debug, thiserror::Error)]
