@@ -5,6 +5,7 @@ mod harness;
 
 mod api_keys;
 mod errors;
+mod jwt_keys;
 mod lifecycle;
 mod roles;
 mod tenancy;
