@@ -1,7 +1,7 @@
 //! Keystead: a PKI platform extensible with WebAssembly plugins.
 //!
 //! Layers, with dependencies pointing one way:
-//! `api` -> (`auth`, `tenancy`, `audit`, `jwt_keys`) -> (`store`, `crypto`).
+//! `api` -> (`auth`, `tenancy`, `audit`, `jwt_keys`, `key_material`) -> (`store`, `crypto`).
 
 pub mod api;
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod jwt_keys;
+pub mod key_material;
 pub mod server;
 pub mod store;
 pub mod telemetry;

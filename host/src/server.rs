@@ -16,6 +16,7 @@ use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::jwt_keys::JwtKeys;
+use crate::key_material::KeyMaterial;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -39,13 +40,15 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let audit = AuditLog::new(store.clone());
     let tenancy = Tenancy::new(store.clone());
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
+    let master = Arc::new(master);
     let jwt_keys = JwtKeys::new(
         store.clone(),
         audit.clone(),
         tenancy.clone(),
-        Arc::new(master),
+        master.clone(),
         Duration::from_secs(config.jwks.rollover_secs),
     );
+    let key_material = KeyMaterial::new(store.clone(), audit.clone(), tenancy.clone(), master);
     jwt_keys.load_jwks().await?;
 
     let default_org = tenancy.ensure_default().await?;
@@ -79,6 +82,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audit,
         api_keys: Arc::new(api_keys),
         jwt_keys: Arc::new(jwt_keys),
+        key_material: Arc::new(key_material),
         tenancy,
     })
 }

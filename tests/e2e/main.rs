@@ -6,6 +6,7 @@ mod harness;
 mod api_keys;
 mod errors;
 mod jwt_keys;
+mod key_material;
 mod lifecycle;
 mod roles;
 mod tenancy;

@@ -6,6 +6,7 @@ mod error;
 pub mod extract;
 mod health;
 mod jwt_keys;
+mod key_material;
 mod keys;
 mod openapi;
 mod organizations;
@@ -33,6 +34,7 @@ use crate::auth::rate_limit::RateLimits;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::jwt_keys::JwtKeys;
+use crate::key_material::KeyMaterial;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -46,6 +48,7 @@ pub struct AppState {
     pub authz: Authorizer,
     pub api_keys: Arc<ApiKeys>,
     pub jwt_keys: Arc<JwtKeys>,
+    pub key_material: Arc<KeyMaterial>,
     pub tenancy: Tenancy,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
@@ -67,6 +70,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         health::routes(),
         keys::routes(),
         jwt_keys::routes(),
+        key_material::routes(),
         organizations::routes(),
         projects::routes(),
         audit_events::routes(),

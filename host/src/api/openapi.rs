@@ -8,7 +8,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{Route, audit_events, health, jwt_keys, keys, organizations, projects};
+use super::{Route, audit_events, health, jwt_keys, key_material, keys, organizations, projects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,9 @@ use super::{Route, audit_events, health, jwt_keys, keys, organizations, projects
         projects::update_project, projects::delete_project,
         projects::list_environments, projects::create_environment, projects::get_environment,
         projects::update_environment, projects::delete_environment,
+        key_material::list_keys, key_material::upload_key, key_material::get_key,
+        key_material::delete_key, key_material::list_keystores, key_material::upload_keystore,
+        key_material::get_keystore, key_material::delete_keystore,
         audit_events::list,
         openapi_json, docs_page,
     ),
@@ -32,6 +35,7 @@ use super::{Route, audit_events, health, jwt_keys, keys, organizations, projects
     tags(
         (name = "keys", description = "API keys"),
         (name = "jwt-keys", description = "JWT signing keys and the public JWKS"),
+        (name = "key-material", description = "Keys and keystores that JWK sources read"),
         (name = "tenancy", description = "Organizations, projects and environments"),
         (name = "audit", description = "Security events"),
         (name = "health", description = "Liveness, readiness, metrics"),

@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod jwt_keys;
+mod key_material;
 mod meta;
 mod tenancy;
 
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
 pub use jwt_keys::JwtKeyRow;
+pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 
 #[derive(Debug, thiserror::Error)]
