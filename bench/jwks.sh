@@ -51,6 +51,9 @@ jwks_url="http://127.0.0.1:$port/api/keys/jwt/jwks/$project"
 # nginx serves the very same bytes as a static file.
 mkdir -p "$work/www" "$work/nginx"
 curl -sf "$jwks_url" -o "$work/www/jwks.json"
+# nginx workers run as an unprivileged user: let them read the file.
+chmod 755 "$work" "$work/www"
+chmod 644 "$work/www/jwks.json"
 nginx_port=$(free_port)
 cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes auto;

@@ -717,6 +717,16 @@ async fn jwks_is_public_cached_and_answers_304() {
     let (status, _, body) = fetch_jwks(&server, other, None).await;
     assert_error(status, &body, 404, "not_found");
 
+    // The JWKS bypasses the request middleware but is still counted.
+    let (_, metrics) = server.get("/metrics", "").await;
+    let metrics = metrics.as_str().unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("keystead_jwks_requests_total"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let served: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(served >= 8.0, "{line}");
+
     // After a restart the document is rebuilt from the database: same bytes, same tag.
     server.restart();
     let (status, headers, after) = fetch_jwks(&server, &project, None).await;

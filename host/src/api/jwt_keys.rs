@@ -1,7 +1,9 @@
 //! JWT signing keys at `/api/keys/jwt` and each project's public JWKS at
 //! `/api/keys/jwt/jwks/{accountId}` (reference API 000), camelCase JSON.
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,9 +14,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::Caller;
-use crate::jwt_keys::{Algorithm, GenerateKey, JwksDocument, SignRequest};
+use crate::jwt_keys::{Algorithm, GenerateKey, JwksDocument, JwtKeys, SignRequest};
 use crate::store::JwtKeyRow;
+use crate::telemetry::HttpMetrics;
 use crate::{Error, Result, timestamp};
+
+/// The public JWKS route. It bypasses the middleware stack (see `super::UNLAYERED`).
+pub(super) const JWKS_PATH: &str = "/api/keys/jwt/jwks/{accountId}";
+const JWKS_PREFIX: &str = "/api/keys/jwt/jwks/";
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -54,7 +61,7 @@ pub(super) fn routes() -> Vec<Route> {
             handlers: post(verify),
         },
         Route {
-            path: "/api/keys/jwt/jwks/{accountId}",
+            path: JWKS_PATH,
             methods: &[Method::GET],
             handlers: get(jwks),
         },
@@ -396,17 +403,34 @@ pub(super) async fn verify(
                "e": "AQAB", "alg": "RS256", "use": "sig", "kid": "NzbLsXh8..."}]})),
               (status = 304, description = "Not modified (`If-None-Match`)"),
               (status = 404, body = super::ErrorBody)))]
-pub(super) async fn jwks(
-    State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
-    let document = state.jwt_keys.jwks(&account_id).await?;
-    Ok(jwks_response(
-        &document,
-        &headers,
-        state.config.jwks.max_age_secs,
-    ))
+pub(super) async fn jwks(State(serving): State<JwksServing>, request: Request) -> Result<Response> {
+    // The router matched one path segment after the prefix; read it without the Path
+    // extractor's allocations. A percent-encoded id matches no project.
+    let account_id = request
+        .uri()
+        .path()
+        .strip_prefix(JWKS_PREFIX)
+        .unwrap_or_default();
+    serving.metrics.count_jwks_request();
+    let document = serving.keys.jwks(account_id).await?;
+    Ok(jwks_response(&document, request.headers(), serving.max_age))
+}
+
+/// What the JWKS handler needs of the state: cheaper to take per request than all of it.
+pub(super) struct JwksServing {
+    keys: Arc<JwtKeys>,
+    metrics: Arc<HttpMetrics>,
+    max_age: u64,
+}
+
+impl FromRef<AppState> for JwksServing {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            keys: state.jwt_keys.clone(),
+            metrics: state.metrics.clone(),
+            max_age: state.config.jwks.max_age_secs,
+        }
+    }
 }
 
 fn jwks_response(document: &JwksDocument, headers: &HeaderMap, max_age: u64) -> Response {
@@ -417,11 +441,11 @@ fn jwks_response(document: &JwksDocument, headers: &HeaderMap, max_age: u64) -> 
     });
     let cache_control = HeaderValue::from_str(&format!("public, max-age={max_age}"))
         .unwrap_or(HeaderValue::from_static("no-cache"));
-    let etag = HeaderValue::from_str(&document.etag).ok();
+    let etag = HeaderValue::from_maybe_shared(document.etag.clone()).ok();
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|list| etag_matches(list, &document.etag));
+        .is_some_and(|list| etag_matches(list, document.etag_str()));
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

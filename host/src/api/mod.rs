@@ -84,11 +84,14 @@ pub(crate) fn route_table() -> Vec<Route> {
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let request_id = HeaderName::from_static(extract::REQUEST_ID_HEADER);
+    let (bare, layered): (Vec<Route>, Vec<Route>) = route_table()
+        .into_iter()
+        .partition(|route| UNLAYERED.contains(&route.path));
     let mut router = Router::new();
-    for route in route_table() {
+    for route in layered {
         router = router.route(route.path, route.handlers);
     }
-    router
+    let mut router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
@@ -98,9 +101,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    // Added after the layers, so that they bypass them.
+    for route in bare {
+        router = router.route(route.path, route.handlers);
+    }
+    router.with_state(state)
 }
+
+/// Routes served without the per-request middleware (request ids, tracing spans, latency
+/// histograms, panic catching): public reads answered from memory, where that work costs
+/// more than the answer itself. Their handlers cannot panic and count their own requests.
+const UNLAYERED: &[&str] = &[jwt_keys::JWKS_PATH];
 
 async fn not_found() -> Error {
     Error::NotFound("route".into())

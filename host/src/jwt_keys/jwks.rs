@@ -6,7 +6,7 @@
 //! are re-rendered from memory when it passes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -19,10 +19,16 @@ use crate::timestamp;
 #[derive(Debug, Clone)]
 pub struct JwksDocument {
     pub body: Bytes,
-    /// A strong entity tag, quoted.
-    pub etag: Arc<str>,
+    /// A strong entity tag, quoted (ASCII).
+    pub etag: Bytes,
     /// When this document stops being current (a deprecated key's window closes).
     pub valid_until: Option<OffsetDateTime>,
+}
+
+impl JwksDocument {
+    pub fn etag_str(&self) -> &str {
+        std::str::from_utf8(&self.etag).unwrap_or_default()
+    }
 }
 
 #[derive(Debug)]
@@ -138,7 +144,7 @@ fn render(keys: &[PublishedKey], now: OffsetDateTime) -> JwksDocument {
     let etag = format!("\"{}\"", hex::encode(&digest[..16]));
     JwksDocument {
         body: Bytes::from(body),
-        etag: Arc::from(etag),
+        etag: Bytes::from(etag),
         valid_until,
     }
 }
