@@ -24,6 +24,8 @@ pub struct Config {
     pub bootstrap_token: Option<String>,
     /// Public base URL of this server, used in links it hands out.
     pub public_base_url: Option<String>,
+    /// Where compiled plugins are cached; defaults to `plugin-cache` under `data_dir`.
+    pub plugin_cache_dir: Option<PathBuf>,
     /// Lets outgoing calls reach plain-http loopback addresses (development and tests only).
     pub allow_loopback: bool,
     /// Largest accepted request body, in bytes.
@@ -33,6 +35,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
     pub plugins: Vec<crate::plugins::PluginConfig>,
+    pub jwks: JwksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +73,25 @@ pub struct RateLimitConfig {
     pub burst: u32,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwksConfig {
+    /// How long a deprecated (rotated) JWT key stays in its project's JWKS, in seconds,
+    /// so that tokens signed before the rotation keep verifying.
+    pub rollover_secs: u64,
+    /// `Cache-Control: public, max-age` of the public JWKS, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for JwksConfig {
+    fn default() -> Self {
+        Self {
+            rollover_secs: 86_400,
+            max_age_secs: 300,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -79,12 +101,14 @@ impl Default for Config {
             master_key_file: None,
             bootstrap_token: None,
             public_base_url: None,
+            plugin_cache_dir: None,
             allow_loopback: false,
             max_body_bytes: 2 * 1024 * 1024,
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             plugins: crate::plugins::PluginConfig::defaults(),
+            jwks: JwksConfig::default(),
         }
     }
 }
@@ -186,6 +210,9 @@ impl Config {
         if let Some(v) = var("KEYSTEAD_BOOTSTRAP_TOKEN").filter(|v| !v.is_empty()) {
             self.bootstrap_token = Some(v);
         }
+        if let Some(v) = var("KEYSTEAD_PLUGIN_CACHE_DIR") {
+            self.plugin_cache_dir = Some(PathBuf::from(v));
+        }
         if let Some(v) = var("KEYSTEAD_PUBLIC_BASE_URL") {
             self.public_base_url = Some(v);
         }
@@ -222,6 +249,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "rate_limit.requests_per_second and rate_limit.burst must be at least 1".into(),
+            ));
+        }
+        // Ten years: beyond it a duration is a typo, and time arithmetic stays in range.
+        const MAX_JWKS_SECS: u64 = 10 * 365 * 86_400;
+        if self.jwks.rollover_secs > MAX_JWKS_SECS || self.jwks.max_age_secs > MAX_JWKS_SECS {
+            return Err(ConfigError::Invalid(
+                "jwks.rollover_secs and jwks.max_age_secs must be at most ten years".into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -35,6 +35,9 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("rate limit exceeded; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// A plugin refused or failed; the message names the plugin and the cause.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginError),
     /// A fault on our side. The source is logged, never shown to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

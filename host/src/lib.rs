@@ -1,7 +1,8 @@
 //! Keystead: a PKI platform extensible with WebAssembly plugins.
 //!
 //! Layers, with dependencies pointing one way:
-//! `api` -> (`auth`, `tenancy`, `audit`) -> (`store`, `crypto`, `plugins`).
+//! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`)
+//! -> (`store`, `crypto`, `plugins`).
 
 pub mod api;
 pub mod audit;
@@ -9,6 +10,8 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod jwt_keys;
+pub mod key_material;
 pub mod pki;
 pub mod plugins;
 pub mod server;

@@ -15,7 +15,10 @@ use crate::auth::tokens::TokenSigner;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::jwt_keys::JwtKeys;
+use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
+use crate::plugins::Registry;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -39,13 +42,29 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     .await?;
     let audit = AuditLog::new(store.clone());
     let tenancy = Tenancy::new(store.clone());
+    let plugins = Arc::new(
+        Registry::from_config(&config)
+            .await
+            .context("cannot load the configured plugins")?,
+    );
+    tracing::info!(count = plugins.snapshot().len(), "plugins loaded");
     let pki = Pki::new(
         store.clone(),
         master.clone(),
         audit.clone(),
         config.public_base_url(),
+        plugins.clone(),
     );
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
+    let jwt_keys = JwtKeys::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        master.clone(),
+        Duration::from_secs(config.jwks.rollover_secs),
+    );
+    let key_material = KeyMaterial::new(store.clone(), audit.clone(), tenancy.clone(), master);
+    jwt_keys.load_jwks().await?;
 
     let default_org = tenancy.ensure_default().await?;
     match &config.bootstrap_token {
@@ -77,8 +96,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store,
         audit,
         api_keys: Arc::new(api_keys),
+        jwt_keys: Arc::new(jwt_keys),
+        key_material: Arc::new(key_material),
         tenancy,
         pki: Arc::new(pki),
+        plugins,
     })
 }
 

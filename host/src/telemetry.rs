@@ -44,6 +44,8 @@ pub struct HttpMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    /// The public JWKS bypasses the request middleware; it is counted here instead.
+    jwks_requests: Counter,
 }
 
 impl Default for HttpMetrics {
@@ -64,10 +66,17 @@ impl Default for HttpMetrics {
             "HTTP request latency by method and route",
             latency.clone(),
         );
+        let jwks_requests = Counter::default();
+        registry.register(
+            "keystead_jwks_requests",
+            "Public JWKS requests (not in keystead_http_requests)",
+            jwks_requests.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            jwks_requests,
         }
     }
 }
@@ -91,6 +100,10 @@ impl HttpMetrics {
 
     /// Prometheus text exposition, without the trailing `# EOF` so that more
     /// sections can follow.
+    pub fn count_jwks_request(&self) {
+        self.jwks_requests.inc();
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.

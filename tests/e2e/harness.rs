@@ -77,6 +77,12 @@ impl Server {
             .env("KEYSTEAD_DATA_DIR", &self.data_dir)
             .env("KEYSTEAD_LISTEN", "127.0.0.1:0")
             .env("KEYSTEAD_LOG_FORMAT", "json")
+            // Compiled plugins are shared between test servers: a cold compile per server
+            // would only repeat the same work.
+            .env(
+                "KEYSTEAD_PLUGIN_CACHE_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/plugin-cache"),
+            )
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

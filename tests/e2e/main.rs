@@ -5,6 +5,8 @@ mod harness;
 
 mod api_keys;
 mod errors;
+mod jwt_keys;
+mod key_material;
 mod lifecycle;
 mod pki;
 mod roles;

@@ -1115,3 +1115,104 @@ async fn ocsp_answers_good_revoked_and_unknown_to_openssl() {
     .await;
     assert_error(status, &body, 404, "not_found");
 }
+
+#[tokio::test]
+async fn a_validator_plugin_for_one_tenant_denies_there_and_not_in_another() {
+    // The operator allows two suffixes; each tenant's template may narrow that.
+    let server = Server::start_with(crate::harness::Options {
+        config: "[[plugins]]\nname = \"dns-suffix\"\nkind = \"template-validator\"\nbuiltin = \"dns-suffix\"\n\
+                 [plugins.config]\ndefault = [\"a.example\", \"b.example\"]\n"
+            .into(),
+        ..Default::default()
+    });
+    let scratch = Scratch::new();
+    // Tenant A: its template runs the dns-suffix plugin, narrowed to a.example.
+    let (_, _, template_a) = hierarchy(
+        &server,
+        BOOTSTRAP,
+        json!({
+            "validators": [{"plugin": "dns-suffix", "config": {"allowed_suffixes": ["a.example"]}}],
+        }),
+    )
+    .await;
+    let project_a = default_project(&server, BOOTSTRAP).await;
+    // Tenant B: same request shape, no validator.
+    let (_, org) = server
+        .post(
+            "/api/v1/organizations",
+            BOOTSTRAP,
+            json!({"name": "tenant-b"}),
+        )
+        .await;
+    let (b, _) = server
+        .create_key(
+            BOOTSTRAP,
+            json!({"organization_id": org["id"], "role": "admin"}),
+        )
+        .await;
+    let (_, project_b) = server
+        .post("/api/v1/projects", &b, json!({"name": "web"}))
+        .await;
+    let (_, _, template_b) = hierarchy(&server, &b, json!({})).await;
+
+    let csr = scratch.csr("x.csr", "/CN=www.b.example", "DNS:www.b.example");
+    let body = |template: &Value, project: &Value| {
+        json!({
+            "template_id": template["id"], "project_id": project, "csr_source_mode": "uploaded_csr", "csr_pem": csr,
+        })
+    };
+    let (status, denied) = submit(&server, BOOTSTRAP, body(&template_a, &json!(project_a))).await;
+    assert_error(status, &denied, 422, "unprocessable_entity");
+    let violations = denied["violations"].to_string();
+    assert!(
+        violations.contains("dns-suffix") && violations.contains("www.b.example"),
+        "{violations}"
+    );
+    let (status, allowed) = submit(&server, &b, body(&template_b, &project_b["id"])).await;
+    assert_eq!(status, 201, "{allowed}");
+    let csr_a = scratch.csr("y.csr", "/CN=www.a.example", "DNS:www.a.example");
+    let (status, ok) = submit(&server, BOOTSTRAP, json!({
+        "template_id": template_a["id"], "project_id": project_a, "csr_source_mode": "uploaded_csr", "csr_pem": csr_a,
+    }))
+    .await;
+    assert_eq!(status, 201, "{ok}");
+
+    // A template naming a plugin that is not loaded is refused up front.
+    let (status, body_) = server
+        .post("/api/v1/templates", BOOTSTRAP, json!({"name": "x", "ca_id": template_a["ca_id"], "rules": {"validators": [{"plugin": "nope"}]}}))
+        .await;
+    assert_eq!(
+        assert_error(status, &body_, 400, "bad_request")
+            .split(':')
+            .next(),
+        Some("validators[0].plugin")
+    );
+
+    // The calls show in the plugin list and in /metrics.
+    let (status, plugins) = server.get("/api/v1/plugins", BOOTSTRAP).await;
+    assert_eq!(status, 200);
+    let dns = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "dns-suffix")
+        .expect("dns-suffix listed");
+    assert_eq!(dns["calls"], 2, "{dns}");
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"keystead_plugin_calls_total{plugin="dns-suffix",kind="template-validator"} 2"#
+        ),
+        "{metrics}"
+    );
+    let requester = server.key_with_role("requester").await;
+    assert_eq!(server.get("/api/v1/plugins", &requester).await.0, 403);
+}

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::Error;
+use crate::plugins::PluginError;
 
 /// The error body every route answers with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,6 +38,14 @@ impl Error {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Plugin(err) => match err {
+                PluginError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                PluginError::Denied { .. } => StatusCode::FORBIDDEN,
+                PluginError::Retryable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                PluginError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                // A crashed or failing plugin is a failed dependency, like an upstream server.
+                _ => StatusCode::BAD_GATEWAY,
+            },
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,6 +61,7 @@ impl Error {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable(_) => "unprocessable_entity",
             Self::RateLimited { .. } => "too_many_requests",
+            Self::Plugin(_) => "plugin_error",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -82,6 +92,14 @@ impl IntoResponse for Error {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            Self::Plugin(PluginError::Retryable {
+                after_seconds: Some(secs),
+                ..
+            }) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
             Self::Unauthorized(_) => {
                 response

@@ -64,6 +64,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> axum::response::Res
     responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
+    text.push_str(&state.plugins.render_prometheus());
     text.push_str("# EOF\n");
     (
         [(

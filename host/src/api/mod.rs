@@ -7,11 +7,14 @@ mod certificates;
 mod error;
 pub mod extract;
 mod health;
+mod jwt_keys;
+mod key_material;
 mod keys;
 mod ocsp;
 mod openapi;
 mod organizations;
 mod pagination;
+mod plugins;
 mod projects;
 mod templates;
 
@@ -35,7 +38,10 @@ use crate::audit::AuditLog;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
+use crate::jwt_keys::JwtKeys;
+use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
+use crate::plugins::Registry;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -48,8 +54,11 @@ pub struct AppState {
     pub audit: AuditLog,
     pub authz: Authorizer,
     pub api_keys: Arc<ApiKeys>,
+    pub jwt_keys: Arc<JwtKeys>,
+    pub key_material: Arc<KeyMaterial>,
     pub tenancy: Tenancy,
     pub pki: Arc<Pki>,
+    pub plugins: Arc<Registry>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -69,6 +78,8 @@ pub(crate) fn route_table() -> Vec<Route> {
     [
         health::routes(),
         keys::routes(),
+        jwt_keys::routes(),
+        key_material::routes(),
         organizations::routes(),
         projects::routes(),
         audit_events::routes(),
@@ -76,6 +87,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         templates::routes(),
         certificates::routes(),
         ocsp::routes(),
+        plugins::routes(),
         openapi::routes(),
     ]
     .into_iter()
@@ -86,11 +98,14 @@ pub(crate) fn route_table() -> Vec<Route> {
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let request_id = HeaderName::from_static(extract::REQUEST_ID_HEADER);
+    let (bare, layered): (Vec<Route>, Vec<Route>) = route_table()
+        .into_iter()
+        .partition(|route| UNLAYERED.contains(&route.path));
     let mut router = Router::new();
-    for route in route_table() {
+    for route in layered {
         router = router.route(route.path, route.handlers);
     }
-    router
+    let mut router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
@@ -100,9 +115,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    // Added after the layers, so that they bypass them.
+    for route in bare {
+        router = router.route(route.path, route.handlers);
+    }
+    router.with_state(state)
 }
+
+/// Routes served without the per-request middleware (request ids, tracing spans, latency
+/// histograms, panic catching): public reads answered from memory, where that work costs
+/// more than the answer itself. Their handlers cannot panic and count their own requests.
+const UNLAYERED: &[&str] = &[jwt_keys::JWKS_PATH];
 
 async fn not_found() -> Error {
     Error::NotFound("route".into())

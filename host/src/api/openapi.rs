@@ -9,7 +9,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Route, audit_events, cas, certificates, health, keys, ocsp, organizations, projects, templates,
+    Route, audit_events, cas, certificates, health, jwt_keys, key_material, keys, ocsp,
+    organizations, plugins, projects, templates,
 };
 
 #[derive(OpenApi)]
@@ -18,12 +19,17 @@ use super::{
     paths(
         health::healthz, health::readyz, health::metrics,
         keys::list_keys, keys::create_key, keys::update_key, keys::delete_key, keys::issue_token,
+        jwt_keys::list, jwt_keys::generate, jwt_keys::get_one, jwt_keys::delete,
+        jwt_keys::public_key, jwt_keys::rotate, jwt_keys::sign, jwt_keys::verify, jwt_keys::jwks,
         organizations::list, organizations::create, organizations::get_one,
         organizations::update, organizations::delete,
         projects::list_projects, projects::create_project, projects::get_project,
         projects::update_project, projects::delete_project,
         projects::list_environments, projects::create_environment, projects::get_environment,
         projects::update_environment, projects::delete_environment,
+        key_material::list_keys, key_material::upload_key, key_material::get_key,
+        key_material::delete_key, key_material::list_keystores, key_material::upload_keystore,
+        key_material::get_keystore, key_material::delete_keystore,
         audit_events::list,
         cas::list, cas::create, cas::get_one, cas::disable, cas::certificate, cas::upload_certificate,
         cas::crl, cas::regenerate_crl,
@@ -33,17 +39,21 @@ use super::{
         certificates::unrevoke, certificates::archive, certificates::restore,
         certificates::permanent_delete,
         ocsp::ocsp_post, ocsp::ocsp_get,
+        plugins::list,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "keys", description = "API keys"),
+        (name = "jwt-keys", description = "JWT signing keys and the public JWKS"),
+        (name = "key-material", description = "Keys and keystores that JWK sources read"),
         (name = "tenancy", description = "Organizations, projects and environments"),
         (name = "audit", description = "Security events"),
         (name = "cas", description = "Certificate authorities, CRLs"),
         (name = "templates", description = "Certificate templates"),
         (name = "certificates", description = "Certificate requests and lifecycle"),
+        (name = "plugins", description = "Loaded WebAssembly plugins"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

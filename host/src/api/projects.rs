@@ -188,6 +188,7 @@ pub(super) async fn delete_project(
 ) -> Result<StatusCode> {
     state.authz.require(&caller, "projects:write").await?;
     state.tenancy.delete_project(&caller, &id).await?;
+    state.jwt_keys.forget_project(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,6 +4,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::CrlKind;
 use super::Pki;
 use super::csr::{self, ParsedCsr};
 use super::issue::{self, LeafProfile};
@@ -12,7 +13,7 @@ use super::lifecycle::{self, RevocationReason, Status, Transition};
 use super::names::{SanSet, Subject};
 use super::template::{ApprovalMode, RequestFacts, TemplateRules};
 use super::templates::rules_of;
-use super::{CrlKind, ValidationRequest};
+use super::validators::ValidationInput;
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::Sealed;
@@ -245,30 +246,19 @@ impl Pki {
             key,
             validity_days,
         });
-        if !rules.validators.is_empty() {
-            let request = ValidationRequest {
-                organization_id: caller.organization_id().to_owned(),
-                project_id: project_id.to_owned(),
-                template: template_name.to_owned(),
-                subject: subject.clone(),
-                san: san.clone(),
-                key_algorithm: key.family().to_owned(),
-                key_size: key.size(),
+        violations.extend(
+            self.run_validators(&ValidationInput {
+                organization_id: caller.organization_id(),
+                project_id,
+                template: template_name,
+                rules,
+                subject,
+                san,
+                key,
                 validity_days,
-            };
-            for validator in &rules.validators {
-                match &self.validators {
-                    Some(host) => violations.extend(
-                        host.validate(caller.organization_id(), validator, &request)
-                            .await?,
-                    ),
-                    None => violations.push(format!(
-                        "validator plugin '{}' is not available",
-                        validator.plugin
-                    )),
-                }
-            }
-        }
+            })
+            .await?,
+        );
         if violations.is_empty() {
             Ok(())
         } else {

@@ -26,6 +26,7 @@ impl Pki {
     ) -> Result<TemplateRow> {
         let name = crate::tenancy::validate_name("name", input.name)?;
         input.rules.validate()?;
+        self.check_validator_names(&input.rules)?;
         self.store
             .ca_get(Some(caller.organization_id()), &input.ca_id)
             .await?

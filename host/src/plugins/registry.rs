@@ -101,7 +101,10 @@ impl LoadOptions {
 }
 
 pub fn cache_dir(config: &crate::config::Config) -> PathBuf {
-    config.data_dir.join("plugin-cache")
+    config
+        .plugin_cache_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("plugin-cache"))
 }
 
 /// The plugins of this process.

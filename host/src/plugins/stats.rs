@@ -109,7 +109,9 @@ pub fn render_prometheus(stats: &[PluginStats]) -> String {
     let mut out = String::new();
     let label =
         |s: &PluginStats| format!("plugin=\"{}\",kind=\"{}\"", escape(&s.name), s.kind.world());
-    out.push_str("# HELP keystead_plugin_calls_total Plugin calls.\n# TYPE keystead_plugin_calls_total counter\n");
+    out.push_str(
+        "# HELP keystead_plugin_calls Plugin calls.\n# TYPE keystead_plugin_calls counter\n",
+    );
     for s in stats {
         let _ = writeln!(
             out,
@@ -118,7 +120,7 @@ pub fn render_prometheus(stats: &[PluginStats]) -> String {
             s.calls
         );
     }
-    out.push_str("# HELP keystead_plugin_errors_total Failed plugin calls by cause.\n# TYPE keystead_plugin_errors_total counter\n");
+    out.push_str("# HELP keystead_plugin_errors Failed plugin calls by cause.\n# TYPE keystead_plugin_errors counter\n");
     for s in stats {
         for (cause, n) in &s.errors_by_cause {
             let _ = writeln!(

@@ -3,6 +3,8 @@
 
 mod api_keys;
 mod audit;
+mod jwt_keys;
+mod key_material;
 mod meta;
 mod pki;
 mod tenancy;
@@ -15,6 +17,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+pub use jwt_keys::JwtKeyRow;
+pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use pki::{CaRow, CertificateFilter, CertificateRow, CrlRow, RevokedEntry, TemplateRow};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 

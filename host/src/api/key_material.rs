@@ -1,0 +1,307 @@
+//! Named key material per project and environment, for the JWK sources:
+//! `/api/v1/projects/{id}/environments/{env}/keys` and `.../keystores`.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{Json, Path};
+use super::{AppState, Route};
+use crate::Result;
+use crate::auth::Caller;
+use crate::key_material::{UploadKey, UploadKeystore};
+use crate::store::{KeystoreRow, StoredKeyRow};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/v1/projects/{id}/environments/{env}/keys",
+            methods: &[Method::GET, Method::POST],
+            handlers: get(list_keys).post(upload_key),
+        },
+        Route {
+            path: "/api/v1/projects/{id}/environments/{env}/keys/{name}",
+            methods: &[Method::GET, Method::DELETE],
+            handlers: get(get_key).delete(delete_key),
+        },
+        Route {
+            path: "/api/v1/projects/{id}/environments/{env}/keystores",
+            methods: &[Method::GET, Method::POST],
+            handlers: get(list_keystores).post(upload_keystore),
+        },
+        Route {
+            path: "/api/v1/projects/{id}/environments/{env}/keystores/{name}",
+            methods: &[Method::GET, Method::DELETE],
+            handlers: get(get_keystore).delete(delete_keystore),
+        },
+    ]
+}
+
+/// An uploaded key. A private key is never returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredKeyView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub environment_id: String,
+    /// `PUBLIC_KEY` or `PRIVATE_KEY`.
+    pub key_type: String,
+    /// The key's encoding, from its PEM label: `SPKI` (`PUBLIC KEY`), `PKCS1`
+    /// (`RSA PUBLIC KEY`, `RSA PRIVATE KEY`), `PKCS8` (`PRIVATE KEY`) or `SEC1`
+    /// (`EC PRIVATE KEY`).
+    pub encoding: String,
+    /// The PEM, for public keys only.
+    pub public_key_pem: Option<String>,
+    pub created_at: String,
+}
+
+impl From<StoredKeyRow> for StoredKeyView {
+    fn from(row: StoredKeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            project_id: row.project_id,
+            environment_id: row.environment_id,
+            key_type: row.key_type,
+            encoding: row.encoding,
+            public_key_pem: row.public_pem,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// An uploaded keystore. Its content and password are never returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeystoreView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub environment_id: String,
+    /// `PKCS12` or `JKS`.
+    pub format: String,
+    pub size_bytes: i64,
+    pub created_at: String,
+}
+
+impl From<KeystoreRow> for KeystoreView {
+    fn from(row: KeystoreRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            project_id: row.project_id,
+            environment_id: row.environment_id,
+            format: row.format,
+            size_bytes: row.size_bytes,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadKeyRequest {
+    /// Unique among the environment's keys; letters, digits, `-`, `_`, `.`.
+    #[schema(example = "my-key")]
+    pub name: String,
+    pub description: Option<String>,
+    /// One PEM block: `PUBLIC KEY`, `RSA PUBLIC KEY`, `PRIVATE KEY`, `RSA PRIVATE KEY` or
+    /// `EC PRIVATE KEY`. Private keys are encrypted at rest.
+    pub pem: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadKeystoreRequest {
+    /// Unique among the environment's keystores; letters, digits, `-`, `_`, `.`.
+    #[schema(example = "my-keystore")]
+    pub name: String,
+    pub description: Option<String>,
+    /// `PKCS12` or `JKS`.
+    #[schema(example = "PKCS12")]
+    pub format: String,
+    /// The keystore file, base64.
+    pub content: String,
+    /// The keystore password; encrypted at rest, never returned.
+    pub password: String,
+}
+
+/// List uploaded keys
+#[utoipa::path(get, path = "/api/v1/projects/{id}/environments/{env}/keys", tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = [StoredKeyView]), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env)): Path<(String, String)>,
+) -> Result<Json<Vec<StoredKeyView>>> {
+    state.authz.require(&caller, "keys:read").await?;
+    let rows = state.key_material.list_keys(&caller, &id, &env).await?;
+    Ok(Json(rows.into_iter().map(StoredKeyView::from).collect()))
+}
+
+/// Upload a PEM key
+#[utoipa::path(post, path = "/api/v1/projects/{id}/environments/{env}/keys", tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name")),
+    request_body = UploadKeyRequest, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = StoredKeyView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn upload_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env)): Path<(String, String)>,
+    Json(body): Json<UploadKeyRequest>,
+) -> Result<(StatusCode, Json<StoredKeyView>)> {
+    state.authz.require(&caller, "keys:write").await?;
+    let row = state
+        .key_material
+        .upload_key(
+            &caller,
+            &id,
+            &env,
+            UploadKey {
+                name: body.name,
+                description: body.description,
+                pem: body.pem,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Get an uploaded key
+#[utoipa::path(get, path = "/api/v1/projects/{id}/environments/{env}/keys/{name}",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name"),
+           ("name" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = StoredKeyView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env, name)): Path<(String, String, String)>,
+) -> Result<Json<StoredKeyView>> {
+    state.authz.require(&caller, "keys:read").await?;
+    let row = state
+        .key_material
+        .get_key(&caller, &id, &env, &name)
+        .await?;
+    Ok(Json(row.into()))
+}
+
+/// Delete an uploaded key
+#[utoipa::path(delete, path = "/api/v1/projects/{id}/environments/{env}/keys/{name}",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name"),
+           ("name" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn delete_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env, name)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    state.authz.require(&caller, "keys:write").await?;
+    state
+        .key_material
+        .delete_key(&caller, &id, &env, &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// List keystores
+#[utoipa::path(get, path = "/api/v1/projects/{id}/environments/{env}/keystores",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = [KeystoreView]), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn list_keystores(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env)): Path<(String, String)>,
+) -> Result<Json<Vec<KeystoreView>>> {
+    state.authz.require(&caller, "keys:read").await?;
+    let rows = state
+        .key_material
+        .list_keystores(&caller, &id, &env)
+        .await?;
+    Ok(Json(rows.into_iter().map(KeystoreView::from).collect()))
+}
+
+/// Upload a keystore (PKCS#12 or JKS) with its password
+#[utoipa::path(post, path = "/api/v1/projects/{id}/environments/{env}/keystores",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name")),
+    request_body = UploadKeystoreRequest, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = KeystoreView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn upload_keystore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env)): Path<(String, String)>,
+    Json(body): Json<UploadKeystoreRequest>,
+) -> Result<(StatusCode, Json<KeystoreView>)> {
+    state.authz.require(&caller, "keys:write").await?;
+    let row = state
+        .key_material
+        .upload_keystore(
+            &caller,
+            &id,
+            &env,
+            UploadKeystore {
+                name: body.name,
+                description: body.description,
+                format: body.format,
+                content: body.content,
+                password: body.password,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Get a keystore
+#[utoipa::path(get, path = "/api/v1/projects/{id}/environments/{env}/keystores/{name}",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name"),
+           ("name" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = KeystoreView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_keystore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env, name)): Path<(String, String, String)>,
+) -> Result<Json<KeystoreView>> {
+    state.authz.require(&caller, "keys:read").await?;
+    let row = state
+        .key_material
+        .get_keystore(&caller, &id, &env, &name)
+        .await?;
+    Ok(Json(row.into()))
+}
+
+/// Delete a keystore
+#[utoipa::path(delete, path = "/api/v1/projects/{id}/environments/{env}/keystores/{name}",
+    tag = "key-material",
+    params(("id" = String, Path), ("env" = String, Path, description = "Environment id or name"),
+           ("name" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn delete_keystore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, env, name)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    state.authz.require(&caller, "keys:write").await?;
+    state
+        .key_material
+        .delete_keystore(&caller, &id, &env, &name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,31 @@
+//! `/api/v1/plugins`: what is loaded, with limits and call statistics.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::get;
+
+use super::extract::Json;
+use super::{AppState, Route};
+use crate::Result;
+use crate::auth::Caller;
+use crate::plugins::PluginStats;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![Route {
+        path: "/api/v1/plugins",
+        methods: &[Method::GET],
+        handlers: get(list),
+    }]
+}
+
+/// Loaded plugins: name, kind, version, limits, calls, errors by cause, latency percentiles (µs).
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "One entry per plugin", body = Vec<Object>),
+              (status = 403, body = super::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<PluginStats>>> {
+    state.authz.require(&caller, "plugins:read").await?;
+    Ok(Json(state.plugins.snapshot()))
+}

@@ -1,0 +1,588 @@
+//! Named key material per project and environment, for the JWK sources to read: uploaded
+//! PEM keys (public or private) and keystores (PKCS#12, JKS) with their passwords.
+//!
+//! The host checks only the envelope of what it stores (PEM armor, base64, a keystore's
+//! magic bytes); parsing the key material itself is the sources' job. Private keys,
+//! keystores and passwords are sealed under the master key, bound to their record.
+//! Nothing here knows HTTP.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::auth::Caller;
+use crate::crypto::{MasterKey, Sealed};
+use crate::store::{EnvironmentRow, KeystoreRow, Store, StoredKeyRow, is_unique_violation};
+use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
+use crate::{Error, Result, timestamp};
+
+/// The largest PEM key accepted, in bytes.
+pub const MAX_PEM_LEN: usize = 64 * 1024;
+/// The largest keystore accepted, in bytes (decoded).
+pub const MAX_KEYSTORE_LEN: usize = 1024 * 1024;
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+const PUBLIC_LABELS: [&str; 2] = ["PUBLIC KEY", "RSA PUBLIC KEY"];
+const PRIVATE_LABELS: [&str; 3] = ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"];
+
+/// The encoding a PEM label stands for (RFC 7468): stored instead of the label, so that
+/// no private-key marker appears in the database in the clear.
+fn encoding(label: &str) -> &'static str {
+    match label {
+        "PUBLIC KEY" => "SPKI",
+        "PRIVATE KEY" => "PKCS8",
+        "EC PRIVATE KEY" => "SEC1",
+        _ => "PKCS1",
+    }
+}
+const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    PublicKey,
+    PrivateKey,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PublicKey => "PUBLIC_KEY",
+            Self::PrivateKey => "PRIVATE_KEY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeystoreFormat {
+    Pkcs12,
+    Jks,
+}
+
+impl KeystoreFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pkcs12 => "PKCS12",
+            Self::Jks => "JKS",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "PKCS12" => Some(Self::Pkcs12),
+            "JKS" => Some(Self::Jks),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct UploadKey {
+    pub name: String,
+    pub description: Option<String>,
+    pub pem: String,
+}
+
+pub struct UploadKeystore {
+    pub name: String,
+    pub description: Option<String>,
+    pub format: String,
+    /// Base64 (standard alphabet) of the keystore file.
+    pub content: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for UploadKeystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "UploadKeystore({}, {}, [secret elided])",
+            self.name, self.format
+        )
+    }
+}
+
+/// A keystore opened for a JWK source: its bytes and password.
+pub struct OpenedKeystore {
+    pub format: KeystoreFormat,
+    pub content: Vec<u8>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for OpenedKeystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenedKeystore({:?}, [secret elided])", self.format)
+    }
+}
+
+pub struct KeyMaterial {
+    store: Store,
+    audit: AuditLog,
+    tenancy: Tenancy,
+    master: Arc<MasterKey>,
+}
+
+impl KeyMaterial {
+    pub fn new(store: Store, audit: AuditLog, tenancy: Tenancy, master: Arc<MasterKey>) -> Self {
+        Self {
+            store,
+            audit,
+            tenancy,
+            master,
+        }
+    }
+
+    async fn environment(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+    ) -> Result<EnvironmentRow> {
+        self.tenancy.get_environment(caller, project, env).await
+    }
+
+    // ---- keys ----
+
+    pub async fn upload_key(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        upload: UploadKey,
+    ) -> Result<StoredKeyRow> {
+        let environment = self.environment(caller, project, env).await?;
+        let name = validate_name("name", upload.name)?;
+        let description = validate_description(upload.description)?;
+        let (key_type, label, pem) = check_pem(&upload.pem)?;
+        let id = Uuid::new_v4().to_string();
+        let row = StoredKeyRow {
+            id: id.clone(),
+            organization_id: caller.organization_id().to_owned(),
+            project_id: environment.project_id.clone(),
+            environment_id: environment.id.clone(),
+            name,
+            description,
+            key_type: key_type.as_str().to_owned(),
+            encoding: encoding(&label).to_owned(),
+            public_pem: (key_type == KeyType::PublicKey).then(|| pem.clone()),
+            created_at: timestamp::now_string(),
+        };
+        let sealed =
+            (key_type == KeyType::PrivateKey).then(|| self.master.seal(&id, pem.as_bytes()));
+        self.store
+            .stored_key_insert(&row, sealed.as_ref().map(|s| s.0.as_slice()))
+            .await
+            .map_err(|e| name_conflict(e, "key", &row.name, &environment.name))?;
+        self.record(
+            caller,
+            "key_material.key_upload",
+            Severity::Medium,
+            &row.id,
+            &row.name,
+            &environment,
+        )
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+    ) -> Result<Vec<StoredKeyRow>> {
+        let environment = self.environment(caller, project, env).await?;
+        Ok(self.store.stored_key_list(&environment.id).await?)
+    }
+
+    pub async fn get_key(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<StoredKeyRow> {
+        let environment = self.environment(caller, project, env).await?;
+        self.store
+            .stored_key_get(&environment.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "key '{name}' in environment '{}'",
+                    environment.name
+                ))
+            })
+    }
+
+    pub async fn delete_key(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<()> {
+        let environment = self.environment(caller, project, env).await?;
+        let row = self.get_key(caller, project, env, name).await?;
+        self.store
+            .stored_key_delete(&environment.id, &row.id)
+            .await?;
+        self.record(
+            caller,
+            "key_material.key_delete",
+            Severity::High,
+            &row.id,
+            &row.name,
+            &environment,
+        )
+        .await
+    }
+
+    /// The key's PEM, opened for a JWK source (private keys are unsealed here only).
+    pub async fn open_key(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<(KeyType, String)> {
+        let row = self.get_key(caller, project, env, name).await?;
+        if let Some(pem) = row.public_pem {
+            return Ok((KeyType::PublicKey, pem));
+        }
+        let sealed = self
+            .store
+            .stored_key_sealed(&row.id)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("stored key {} has no content", row.id))
+            })?;
+        let pem = self
+            .master
+            .open(&row.id, &Sealed(sealed))
+            .map_err(Error::internal)?;
+        let pem = String::from_utf8(pem).map_err(Error::internal)?;
+        Ok((KeyType::PrivateKey, pem))
+    }
+
+    // ---- keystores ----
+
+    pub async fn upload_keystore(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        upload: UploadKeystore,
+    ) -> Result<KeystoreRow> {
+        let environment = self.environment(caller, project, env).await?;
+        let name = validate_name("name", upload.name)?;
+        let description = validate_description(upload.description)?;
+        let format = KeystoreFormat::parse(&upload.format).ok_or_else(|| {
+            Error::bad_request(
+                "format",
+                format!(
+                    "'{}' is not a keystore format; use PKCS12 or JKS",
+                    upload.format
+                ),
+            )
+        })?;
+        let content = check_keystore(format, &upload.content)?;
+        if upload.password.is_empty() || upload.password.chars().count() > MAX_PASSWORD_LEN {
+            return Err(Error::bad_request(
+                "password",
+                format!("required, at most {MAX_PASSWORD_LEN} characters"),
+            ));
+        }
+        let id = Uuid::new_v4().to_string();
+        let row = KeystoreRow {
+            id: id.clone(),
+            organization_id: caller.organization_id().to_owned(),
+            project_id: environment.project_id.clone(),
+            environment_id: environment.id.clone(),
+            name,
+            description,
+            format: format.as_str().to_owned(),
+            size_bytes: i64::try_from(content.len()).unwrap_or(i64::MAX),
+            created_at: timestamp::now_string(),
+        };
+        let sealed_content = self.master.seal(&id, &content);
+        let sealed_password = self
+            .master
+            .seal(&password_record(&id), upload.password.as_bytes());
+        self.store
+            .keystore_insert(&row, &sealed_content.0, &sealed_password.0)
+            .await
+            .map_err(|e| name_conflict(e, "keystore", &row.name, &environment.name))?;
+        self.record(
+            caller,
+            "key_material.keystore_upload",
+            Severity::Medium,
+            &row.id,
+            &row.name,
+            &environment,
+        )
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn list_keystores(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+    ) -> Result<Vec<KeystoreRow>> {
+        let environment = self.environment(caller, project, env).await?;
+        Ok(self.store.keystore_list(&environment.id).await?)
+    }
+
+    pub async fn get_keystore(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<KeystoreRow> {
+        let environment = self.environment(caller, project, env).await?;
+        self.store
+            .keystore_get(&environment.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "keystore '{name}' in environment '{}'",
+                    environment.name
+                ))
+            })
+    }
+
+    pub async fn delete_keystore(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<()> {
+        let environment = self.environment(caller, project, env).await?;
+        let row = self.get_keystore(caller, project, env, name).await?;
+        self.store.keystore_delete(&environment.id, &row.id).await?;
+        self.record(
+            caller,
+            "key_material.keystore_delete",
+            Severity::High,
+            &row.id,
+            &row.name,
+            &environment,
+        )
+        .await
+    }
+
+    /// A keystore's bytes and password, opened for a JWK source.
+    pub async fn open_keystore(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<OpenedKeystore> {
+        let row = self.get_keystore(caller, project, env, name).await?;
+        let format = KeystoreFormat::parse(&row.format).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "keystore {} has format {}",
+                row.id,
+                row.format
+            ))
+        })?;
+        let (content, password) = self
+            .store
+            .keystore_sealed(&row.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("keystore '{name}'")))?;
+        let content = self
+            .master
+            .open(&row.id, &Sealed(content))
+            .map_err(Error::internal)?;
+        let password = self
+            .master
+            .open(&password_record(&row.id), &Sealed(password))
+            .map_err(Error::internal)?;
+        Ok(OpenedKeystore {
+            format,
+            content,
+            password: String::from_utf8(password).map_err(Error::internal)?,
+        })
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        severity: Severity,
+        id: &str,
+        name: &str,
+        environment: &EnvironmentRow,
+    ) -> Result<()> {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(caller.organization_id()),
+                actor: &caller.principal.actor(),
+                action,
+                target: Some(id),
+                severity,
+                outcome: Outcome::Success,
+                request_id: caller.request_id.as_deref(),
+                details: Some(json!({
+                    "name": name, "projectId": environment.project_id,
+                    "environment": environment.name,
+                })),
+            })
+            .await
+    }
+}
+
+/// The record id a keystore's password is sealed under: distinct from the content's, so
+/// the two ciphertexts cannot be swapped.
+fn password_record(id: &str) -> String {
+    format!("{id}:password")
+}
+
+fn validate_description(text: Option<String>) -> Result<Option<String>> {
+    match text {
+        Some(t) if t.chars().count() > MAX_DESCRIPTION_LEN => Err(Error::bad_request(
+            "description",
+            format!("at most {MAX_DESCRIPTION_LEN} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn name_conflict(err: sqlx::Error, kind: &str, name: &str, environment: &str) -> Error {
+    if is_unique_violation(&err) {
+        Error::Conflict(format!(
+            "a {kind} named '{name}' exists in environment '{environment}'"
+        ))
+    } else {
+        err.into()
+    }
+}
+
+/// Checks that `text` is exactly one PEM block with a key label and a base64 body.
+/// Returns the key type, the label and the PEM, trimmed, with one final newline.
+fn check_pem(text: &str) -> Result<(KeyType, String, String)> {
+    let bad = |message: String| Error::bad_request("pem", message);
+    if text.len() > MAX_PEM_LEN {
+        return Err(bad(format!("larger than {MAX_PEM_LEN} bytes")));
+    }
+    let text = text.trim();
+    let label = text
+        .strip_prefix("-----BEGIN ")
+        .and_then(|rest| rest.split_once("-----"))
+        .map(|(label, _)| label.to_owned())
+        .ok_or_else(|| bad("not PEM: expected '-----BEGIN ...-----'".into()))?;
+    let key_type = if PUBLIC_LABELS.contains(&label.as_str()) {
+        KeyType::PublicKey
+    } else if PRIVATE_LABELS.contains(&label.as_str()) {
+        KeyType::PrivateKey
+    } else if label == "ENCRYPTED PRIVATE KEY" {
+        return Err(bad(
+            "an encrypted private key: upload it unencrypted (it is \
+                        encrypted at rest), or as a keystore with its password"
+                .into(),
+        ));
+    } else if label == "CERTIFICATE" {
+        return Err(bad(
+            "a certificate, not a key: certificates come from the certificate store".into(),
+        ));
+    } else {
+        let known = [PUBLIC_LABELS.as_slice(), PRIVATE_LABELS.as_slice()].concat();
+        return Err(bad(format!(
+            "'{label}' is not a key label; expected one of {}",
+            known.join(", ")
+        )));
+    };
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = text
+        .strip_prefix(&begin)
+        .and_then(|rest| rest.strip_suffix(&end))
+        .ok_or_else(|| {
+            bad(format!(
+                "expected exactly one PEM block ending with '{end}'"
+            ))
+        })?;
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = STANDARD
+        .decode(&compact)
+        .map_err(|_| bad("the PEM body is not valid base64".into()))?;
+    if der.is_empty() {
+        return Err(bad("the PEM body is empty".into()));
+    }
+    Ok((key_type, label, format!("{text}\n")))
+}
+
+/// Decodes a keystore and checks its magic bytes (a DER SEQUENCE for PKCS#12, FEEDFEED
+/// for JKS).
+fn check_keystore(format: KeystoreFormat, content: &str) -> Result<Vec<u8>> {
+    let compact: String = content
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = STANDARD
+        .decode(&compact)
+        .map_err(|_| Error::bad_request("content", "not valid base64"))?;
+    if bytes.is_empty() || bytes.len() > MAX_KEYSTORE_LEN {
+        return Err(Error::bad_request(
+            "content",
+            format!("a keystore must be 1 to {MAX_KEYSTORE_LEN} bytes"),
+        ));
+    }
+    let looks_right = match format {
+        KeystoreFormat::Pkcs12 => bytes.first() == Some(&0x30),
+        KeystoreFormat::Jks => bytes.starts_with(&JKS_MAGIC),
+    };
+    if !looks_right {
+        return Err(Error::bad_request(
+            "content",
+            format!("this is not a {} keystore", format.as_str()),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn pem_envelopes() {
+        let (kind, label, pem) = check_pem(PUBLIC).unwrap();
+        assert_eq!((kind, label.as_str()), (KeyType::PublicKey, "PUBLIC KEY"));
+        assert_eq!(pem, PUBLIC);
+        let private = PUBLIC.replace("PUBLIC KEY", "PRIVATE KEY");
+        assert_eq!(check_pem(&private).unwrap().0, KeyType::PrivateKey);
+        for bad in [
+            "hello",
+            &PUBLIC.replace("PUBLIC KEY", "CERTIFICATE"),
+            &PUBLIC.replace("PUBLIC KEY", "ENCRYPTED PRIVATE KEY"),
+            &PUBLIC.replace("MCow", "!!!!"),
+            &format!("{PUBLIC}{PUBLIC}"),
+            "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----",
+        ] {
+            let err = check_pem(bad).unwrap_err();
+            assert!(err.to_string().starts_with("pem:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn keystore_magic() {
+        let jks = STANDARD.encode([0xFE, 0xED, 0xFE, 0xED, 0]);
+        assert!(check_keystore(KeystoreFormat::Jks, &jks).is_ok());
+        let p12 = STANDARD.encode([0x30, 0x82, 0]);
+        assert!(check_keystore(KeystoreFormat::Pkcs12, &p12).is_ok());
+        assert!(check_keystore(KeystoreFormat::Jks, &p12).is_err());
+        assert!(check_keystore(KeystoreFormat::Pkcs12, "***").is_err());
+        assert!(check_keystore(KeystoreFormat::Pkcs12, "").is_err());
+    }
+}
