@@ -33,6 +33,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    pub jobs: JobsConfig,
     /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
     pub plugins: Vec<crate::plugins::PluginConfig>,
     pub jwks: JwksConfig,
@@ -107,8 +108,28 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            jobs: JobsConfig::default(),
             plugins: crate::plugins::PluginConfig::defaults(),
             jwks: JwksConfig::default(),
+        }
+    }
+}
+
+/// Background job intervals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How often CRLs close to their `nextUpdate` are re-signed, in seconds.
+    pub crl_refresh_secs: u64,
+    /// How often certificates inside their renew-before window are renewed or queued.
+    pub renewal_scan_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            crl_refresh_secs: 600,
+            renewal_scan_secs: 3600,
         }
     }
 }

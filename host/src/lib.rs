@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod jobs;
 pub mod jwt_keys;
 pub mod key_material;
 pub mod pki;

@@ -117,17 +117,12 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let state = build_state(config).await?;
     tracing::info!(addr = %local, "listening");
 
-    let rate_limits = state.rate_limits.clone();
+    let jobs = crate::jobs::spawn(
+        &state.config.jobs,
+        state.pki.clone(),
+        state.rate_limits.clone(),
+    );
     let store = state.store.clone();
-    let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            rate_limits.shrink();
-        }
-    });
-
     let app = api::router(state);
     axum::serve(
         listener,
@@ -136,7 +131,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
-    housekeeping.abort();
+    drop(jobs);
     store.pool().close().await;
     tracing::info!("stopped");
     Ok(())

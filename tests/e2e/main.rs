@@ -9,5 +9,6 @@ mod jwt_keys;
 mod key_material;
 mod lifecycle;
 mod pki;
+mod renewal;
 mod roles;
 mod tenancy;

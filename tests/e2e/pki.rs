@@ -585,7 +585,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     let (_, _, template) = hierarchy(&server, BOOTSTRAP, json!({
         "allowed_subject_fields": ["common_name"], "allowed_san_types": ["dns"],
         "dns_patterns": ["*.example.com"], "allowed_key_algorithms": ["RSA"], "max_validity_days": 30,
-        "default_validity_days": 30,
+        "default_validity_days": 30, "renew_before_days": 7,
     }))
     .await;
     let project = default_project(&server, BOOTSTRAP).await;
@@ -698,8 +698,12 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
 #[tokio::test]
 async fn server_generated_keys_are_sealed_and_lists_filter() {
     let mut server = Server::start();
-    let (_, inter, template) =
-        hierarchy(&server, BOOTSTRAP, json!({"default_validity_days": 30})).await;
+    let (_, inter, template) = hierarchy(
+        &server,
+        BOOTSTRAP,
+        json!({"default_validity_days": 30, "renew_before_days": 7}),
+    )
+    .await;
     let project = default_project(&server, BOOTSTRAP).await;
     for (cn, alg, size) in [
         ("rsa.example.com", "RSA", 2048),

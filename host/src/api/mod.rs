@@ -16,6 +16,7 @@ mod organizations;
 mod pagination;
 mod plugins;
 mod projects;
+mod renewal;
 mod templates;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         certificates::routes(),
         ocsp::routes(),
         plugins::routes(),
+        renewal::routes(),
         openapi::routes(),
     ]
     .into_iter()

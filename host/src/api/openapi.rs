@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     Route, audit_events, cas, certificates, health, jwt_keys, key_material, keys, ocsp,
-    organizations, plugins, projects, templates,
+    organizations, plugins, projects, renewal, templates,
 };
 
 #[derive(OpenApi)]
@@ -40,6 +40,7 @@ use super::{
         certificates::permanent_delete,
         ocsp::ocsp_post, ocsp::ocsp_get,
         plugins::list,
+        renewal::renew, renewal::history, renewal::queue, renewal::approve, renewal::cancel,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),

@@ -9,6 +9,9 @@ pub mod tokens;
 
 pub use api_keys::{ApiKeys, CreateKey, CreatedKey, UpdateKey};
 
+/// Actor names of background jobs start with this; API key identifiers never do.
+const SYSTEM_PREFIX: &str = "system:";
+
 /// The authenticated caller: one API key, its tenant and what it may do.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -32,7 +35,24 @@ impl Principal {
 
     /// The name audit events record for this caller.
     pub fn actor(&self) -> String {
-        format!("api_key:{}", self.public_key)
+        if self.public_key.starts_with(SYSTEM_PREFIX) {
+            self.public_key.clone()
+        } else {
+            format!("api_key:{}", self.public_key)
+        }
+    }
+
+    /// The platform itself acting for a tenant (background jobs), e.g. `system:renewal`.
+    pub fn system(job: &str, organization_id: &str) -> Self {
+        Self {
+            public_key: format!("{SYSTEM_PREFIX}{job}"),
+            organization_id: organization_id.to_owned(),
+            project_id: None,
+            role: None,
+            permissions: vec!["*".into()],
+            platform_admin: false,
+            allowed_ips: Vec::new(),
+        }
     }
 
     /// Whether the key may see `project_id` (project-scoped keys see one project).

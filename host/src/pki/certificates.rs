@@ -66,7 +66,7 @@ pub const LIST_STATUSES: &[&str] = &[
     "archived",
 ];
 
-fn key_record(certificate_id: &str) -> String {
+pub(super) fn key_record(certificate_id: &str) -> String {
     format!("certificate:{certificate_id}")
 }
 
@@ -207,6 +207,7 @@ impl Pki {
             properties: "{}".into(),
             created_at: now.clone(),
             updated_at: now,
+            renewed_from: None,
         };
         if rules.approval == ApprovalMode::Automatic {
             self.sign_into(&mut row, &rules, &der).await?;
@@ -229,7 +230,7 @@ impl Pki {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn check_template(
+    pub(super) async fn check_template(
         &self,
         caller: &Caller,
         template_name: &str,
@@ -288,7 +289,7 @@ impl Pki {
     }
 
     /// Signs the request held in `row` with its template's CA.
-    async fn sign_into(
+    pub(super) async fn sign_into(
         &self,
         row: &mut CertificateRow,
         rules: &TemplateRules,

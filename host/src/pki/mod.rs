@@ -13,6 +13,7 @@ mod certificates;
 mod crl;
 mod delta;
 mod ocsp;
+mod renewal;
 mod templates;
 mod validators;
 
@@ -24,6 +25,7 @@ pub use certificates::{
     CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
+pub use renewal::RenewalScan;
 pub use templates::TemplateInput;
 
 use crate::audit::AuditLog;

@@ -172,6 +172,13 @@ impl TemplateRules {
                 "must not exceed max_validity_days",
             ));
         }
+        if self.renew_before_days >= self.default_validity_days {
+            // Otherwise every renewal would be due again at once.
+            return Err(Error::bad_request(
+                "renew_before_days",
+                "must be less than default_validity_days",
+            ));
+        }
         if self.max_validity_days > 3650 {
             return Err(Error::bad_request("max_validity_days", "at most 3650 days"));
         }

@@ -19,7 +19,9 @@ pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
 pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
-pub use pki::{CaRow, CertificateFilter, CertificateRow, CrlRow, RevokedEntry, TemplateRow};
+pub use pki::{
+    CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
+};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 
 #[derive(Debug, thiserror::Error)]

@@ -72,6 +72,23 @@ pub struct CertificateRow {
     pub properties: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The certificate this one renewed.
+    pub renewed_from: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RenewalRow {
+    pub id: String,
+    pub organization_id: String,
+    pub certificate_id: String,
+    pub status: String,
+    pub reason: String,
+    pub not_after: String,
+    pub new_certificate_id: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
 }
 
 /// What a certificate list is filtered by. `organization_id` is always set.
@@ -303,9 +320,9 @@ impl Store {
                 csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
                 not_before, not_after, requested_by, requested_at, decided_by, decided_at,
                 rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
-                properties, created_at, updated_at)
+                properties, created_at, updated_at, renewed_from)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                     ?, ?, ?, ?, ?, ?)",
+                     ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.organization_id)
@@ -340,6 +357,7 @@ impl Store {
         .bind(&row.properties)
         .bind(&row.created_at)
         .bind(&row.updated_at)
+        .bind(&row.renewed_from)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -457,6 +475,131 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await
+    }
+
+    // ---- renewal ----
+
+    /// Certificates that renewed `id`.
+    pub async fn certificate_renewals(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Vec<CertificateRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM certificates WHERE organization_id = ? AND renewed_from = ? ORDER BY created_at")
+            .bind(organization_id)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Active templated certificates ending before `before` that nothing renewed yet and
+    /// that never had a queue entry (a cancelled or failed one stays decided), with their
+    /// template's rules (JSON).
+    pub async fn renewal_candidates(
+        &self,
+        before: &str,
+    ) -> Result<Vec<(CertificateRow, String)>, sqlx::Error> {
+        let rows: Vec<CertificateRow> = sqlx::query_as(
+            "SELECT c.* FROM certificates c
+             WHERE c.status = 'active' AND c.template_id IS NOT NULL AND c.not_after <= ?
+               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.id)
+               AND NOT EXISTS (SELECT 1 FROM renewal_queue q WHERE q.certificate_id = c.id)
+             ORDER BY c.not_after LIMIT 500",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let rules: Option<String> =
+                sqlx::query_scalar("SELECT rules FROM templates WHERE id = ?")
+                    .bind(&row.template_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(rules) = rules {
+                out.push((row, rules));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn renewal_insert(&self, row: &RenewalRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO renewal_queue (id, organization_id, certificate_id, status, reason, not_after,
+                new_certificate_id, decided_by, decided_at, error, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(&row.certificate_id)
+        .bind(&row.status)
+        .bind(&row.reason)
+        .bind(&row.not_after)
+        .bind(&row.new_certificate_id)
+        .bind(&row.decided_by)
+        .bind(&row.decided_at)
+        .bind(&row.error)
+        .bind(&row.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn renewal_get(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<RenewalRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM renewal_queue WHERE organization_id = ? AND id = ?")
+            .bind(organization_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Moves an entry out of `pending`; false when it was no longer pending.
+    pub async fn renewal_decide(&self, row: &RenewalRow) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE renewal_queue SET status = ?, new_certificate_id = ?, decided_by = ?, decided_at = ?, error = ?
+             WHERE id = ? AND organization_id = ? AND status = 'pending'",
+        )
+        .bind(&row.status)
+        .bind(&row.new_certificate_id)
+        .bind(&row.decided_by)
+        .bind(&row.decided_at)
+        .bind(&row.error)
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn renewal_list(
+        &self,
+        organization_id: &str,
+        status: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RenewalRow>, i64), sqlx::Error> {
+        let rows = sqlx::query_as(
+            "SELECT * FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+        )
+        .bind(organization_id)
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        )
+        .bind(organization_id)
+        .bind(status)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((rows, total))
     }
 
     // ---- CRLs ----

@@ -1,0 +1,188 @@
+//! Renewal at the reference API's paths: renew now, renewal history, the renewal queue.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::certificates::{CertificateView, view};
+use super::extract::{Json, Path, Query};
+use super::pagination::{Page, PageQuery};
+use super::{AppState, Route};
+use crate::Result;
+use crate::auth::Caller;
+use crate::store::RenewalRow;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/v1/certificates/{id}/renew",
+            methods: &[Method::POST],
+            handlers: post(renew),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/renewal-history",
+            methods: &[Method::GET],
+            handlers: get(history),
+        },
+        Route {
+            path: "/api/v1/renewal-queue",
+            methods: &[Method::GET],
+            handlers: get(queue),
+        },
+        Route {
+            path: "/api/v1/renewal-queue/{id}/approve",
+            methods: &[Method::POST],
+            handlers: post(approve),
+        },
+        Route {
+            path: "/api/v1/renewal-queue/{id}/cancel",
+            methods: &[Method::POST],
+            handlers: post(cancel),
+        },
+    ]
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenewalView {
+    pub id: String,
+    pub certificate_id: String,
+    /// `pending`, `renewed`, `cancelled` or `failed`.
+    pub status: String,
+    pub reason: String,
+    /// When the certificate to renew expires.
+    pub not_after: String,
+    pub new_certificate_id: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub error: Option<String>,
+    pub created_at: String,
+}
+
+impl From<RenewalRow> for RenewalView {
+    fn from(row: RenewalRow) -> Self {
+        Self {
+            id: row.id,
+            certificate_id: row.certificate_id,
+            status: row.status,
+            reason: row.reason,
+            not_after: row.not_after,
+            new_certificate_id: row.new_certificate_id,
+            decided_by: row.decided_by,
+            decided_at: row.decided_at,
+            error: row.error,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub id: String,
+    pub serial_number: Option<String>,
+    pub status: String,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub renewed_from: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// `pending`, `renewed`, `cancelled` or `failed`.
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// Trigger certificate renewal: same subject, SANs and template; a new key where the key was made here.
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/renew", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = CertificateView), (status = 404, body = super::ErrorBody),
+              (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub(super) async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<CertificateView>)> {
+    state.authz.require(&caller, "certificate:write").await?;
+    let row = state.pki.renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(view(row))))
+}
+
+/// Get renewal history: the chain of certificates that renewed each other, oldest first.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/renewal-history", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let chain = state.pki.renewal_history(&caller, &id).await?;
+    Ok(Json(
+        chain
+            .into_iter()
+            .map(|row| HistoryEntry {
+                status: super::certificates::visible_status(&row),
+                id: row.id,
+                serial_number: row.serial_number,
+                not_before: row.not_before,
+                not_after: row.not_after,
+                renewed_from: row.renewed_from,
+                created_at: row.created_at,
+            })
+            .collect(),
+    ))
+}
+
+/// List certificates pending renewal (and what became of earlier entries).
+#[utoipa::path(get, path = "/api/v1/renewal-queue", tag = "certificates", params(QueueQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Page<RenewalView>), (status = 400, body = super::ErrorBody)))]
+pub(super) async fn queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json<Page<RenewalView>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (_, per_page, offset) = page.resolve()?;
+    let (rows, total) = state
+        .pki
+        .renewal_queue(&caller, query.status.as_deref(), offset, per_page)
+        .await?;
+    Ok(Json(page.page(rows, total, RenewalView::from)?))
+}
+
+/// Approve renewal: the certificate is renewed now.
+#[utoipa::path(post, path = "/api/v1/renewal-queue/{id}/approve", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = RenewalView), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RenewalView>> {
+    state.authz.require(&caller, "certificate:write").await?;
+    Ok(Json(state.pki.approve_renewal(&caller, &id).await?.into()))
+}
+
+/// Cancel renewal.
+#[utoipa::path(post, path = "/api/v1/renewal-queue/{id}/cancel", tag = "certificates", params(("id" = String, Path)),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = RenewalView), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RenewalView>> {
+    state.authz.require(&caller, "certificate:write").await?;
+    Ok(Json(state.pki.cancel_renewal(&caller, &id).await?.into()))
+}

@@ -1,0 +1,81 @@
+//! Background jobs: CRL refresh before `nextUpdate`, the renewal scan, and housekeeping.
+//! Each runs on its own interval; a failed run is logged and the next tick tries again.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::auth::rate_limit::RateLimits;
+use crate::config::JobsConfig;
+use crate::pki::Pki;
+
+/// CRLs are re-signed when they have less than this left.
+const CRL_MARGIN: time::Duration = time::Duration::hours(6);
+
+/// Starts every job; dropping or aborting the returned set stops them.
+pub fn spawn(config: &JobsConfig, pki: Arc<Pki>, rate_limits: Arc<RateLimits>) -> JoinSet<()> {
+    let mut jobs = JoinSet::new();
+    let crl_pki = pki.clone();
+    jobs.spawn(every(
+        Duration::from_secs(config.crl_refresh_secs),
+        "crl-refresh",
+        move || {
+            let pki = crl_pki.clone();
+            async move {
+                let n = pki.refresh_due_crls(CRL_MARGIN).await?;
+                if n > 0 {
+                    tracing::info!(cas = n, "re-signed CRLs before nextUpdate");
+                }
+                Ok(())
+            }
+        },
+    ));
+    jobs.spawn(every(
+        Duration::from_secs(config.renewal_scan_secs),
+        "renewal-scan",
+        move || {
+            let pki = pki.clone();
+            async move {
+                let scan = pki.scan_renewals().await?;
+                if scan != Default::default() {
+                    tracing::info!(
+                        renewed = scan.renewed,
+                        queued = scan.queued,
+                        failed = scan.failed,
+                        "renewal scan"
+                    );
+                }
+                Ok(())
+            }
+        },
+    ));
+    jobs.spawn(every(
+        Duration::from_secs(60),
+        "rate-limit-shrink",
+        move || {
+            let limits = rate_limits.clone();
+            async move {
+                limits.shrink();
+                Ok(())
+            }
+        },
+    ));
+    jobs
+}
+
+async fn every<F, Fut>(period: Duration, name: &'static str, mut run: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::Result<()>>,
+{
+    let mut tick = tokio::time::interval(period.max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if let Err(err) = run().await {
+            tracing::warn!(job = name, error = %err, "background job failed; retrying at the next tick");
+        }
+    }
+}

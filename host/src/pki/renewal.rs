@@ -1,0 +1,294 @@
+//! Renewal: a new certificate with the same subject, SANs and template (and a new key
+//! where the key was made here); the history of renewals; and the queue a background
+//! scan fills with certificates inside their template's renew-before window.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::Pki;
+use super::csr;
+use super::keys::KeyAlgorithm;
+use super::lifecycle::Status;
+use super::names::{SanSet, Subject};
+use super::template::TemplateRules;
+use super::templates::rules_of;
+use crate::audit::Severity;
+use crate::auth::{Caller, Principal};
+use crate::store::{CertificateRow, RenewalRow};
+use crate::{Error, Result, timestamp};
+
+/// What one scan did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RenewalScan {
+    pub renewed: usize,
+    pub queued: usize,
+    pub failed: usize,
+}
+
+/// Certificates further out than this are never candidates (no template allows more).
+const LONGEST_WINDOW_DAYS: i64 = 3650;
+
+impl Pki {
+    /// Renews an active certificate now; returns the new one.
+    pub async fn renew(&self, caller: &Caller, id: &str) -> Result<CertificateRow> {
+        let old = self.get_certificate(caller, id).await?;
+        self.renew_row(caller, &old).await
+    }
+
+    async fn renew_row(&self, caller: &Caller, old: &CertificateRow) -> Result<CertificateRow> {
+        if old.status != Status::Active.as_str() {
+            return Err(Error::Conflict(format!(
+                "only an active certificate can be renewed; this one is {}",
+                old.status
+            )));
+        }
+        let template_id = old.template_id.clone().ok_or_else(|| {
+            Error::Conflict(
+                "the certificate has no template (it was imported); it cannot be renewed here"
+                    .into(),
+            )
+        })?;
+        let template = self.get_template(caller, &template_id).await?;
+        let rules: TemplateRules = rules_of(&template)?;
+        let subject: Subject = serde_json::from_str(&old.subject).map_err(Error::internal)?;
+        let san: SanSet = serde_json::from_str(&old.san).map_err(Error::internal)?;
+        // A renewal is a fresh certificate of the template, whatever the old one asked for.
+        let validity_days = rules.default_validity_days;
+        let key = KeyAlgorithm::from_label(&old.key_type)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown key type {}", old.key_type)))?;
+        self.check_template(
+            caller,
+            &template.name,
+            &rules,
+            &old.project_id,
+            &subject,
+            &san,
+            key,
+            validity_days,
+        )
+        .await?;
+
+        let id = Uuid::new_v4().to_string();
+        let now = timestamp::now_string();
+        let (csr_pem, sealed_key) = if old.sealed_key.is_some() {
+            // The key was made here: renewal makes a new one.
+            let new_key = key.generate()?;
+            let pem = csr::make(&subject, &san, &new_key)?;
+            (
+                pem,
+                Some(
+                    self.master
+                        .seal(
+                            &super::certificates::key_record(&id),
+                            new_key.serialized_der(),
+                        )
+                        .0,
+                ),
+            )
+        } else {
+            // The client holds the key: sign its public key again.
+            (old.csr_pem.clone(), None)
+        };
+        let csr_der = csr::parse_pem("csr_pem", &csr_pem)?.der;
+        let mut row = CertificateRow {
+            id: id.clone(),
+            status: Status::Active.as_str().into(),
+            archived_status: None,
+            validity_days: i64::from(validity_days),
+            csr_pem,
+            serial_number: None,
+            certificate_der: None,
+            sealed_key,
+            fingerprint_sha256: None,
+            not_before: None,
+            not_after: None,
+            requested_by: caller.principal.actor(),
+            requested_at: now.clone(),
+            decided_by: Some(caller.principal.actor()),
+            decided_at: Some(now.clone()),
+            rejection_reason: None,
+            revoked_at: None,
+            revoked_by: None,
+            revocation_reason: None,
+            revocation_comment: None,
+            created_at: now.clone(),
+            updated_at: now,
+            renewed_from: Some(old.id.clone()),
+            ..old.clone()
+        };
+        self.sign_into(&mut row, &rules, &csr_der).await?;
+        self.store.certificate_insert(&row).await?;
+        self.record(
+            caller,
+            "certificate.renew",
+            &row.id,
+            Severity::Medium,
+            Some(serde_json::json!({
+                "renewed_from": old.id, "new_key": row.sealed_key.is_some(),
+            })),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    /// Every certificate in the renewal chain of `id`, oldest first.
+    pub async fn renewal_history(&self, caller: &Caller, id: &str) -> Result<Vec<CertificateRow>> {
+        let start = self.get_certificate(caller, id).await?;
+        let mut chain = vec![start.clone()];
+        let mut back = start.renewed_from.clone();
+        while let Some(previous) = back {
+            let Some(row) = self
+                .store
+                .certificate_get(caller.organization_id(), &previous)
+                .await?
+            else {
+                break;
+            };
+            back = row.renewed_from.clone();
+            chain.insert(0, row);
+        }
+        let mut forward = start.id.clone();
+        while let Some(next) = self
+            .store
+            .certificate_renewals(caller.organization_id(), &forward)
+            .await?
+            .into_iter()
+            .next()
+        {
+            forward = next.id.clone();
+            chain.push(next);
+        }
+        Ok(chain)
+    }
+
+    /// Finds certificates inside their template's renew-before window: renews them where
+    /// the template allows automatic renewal, queues them for approval otherwise.
+    pub async fn scan_renewals(&self) -> Result<RenewalScan> {
+        let now = OffsetDateTime::now_utc();
+        let horizon = timestamp::format(now + Duration::days(LONGEST_WINDOW_DAYS));
+        let mut scan = RenewalScan::default();
+        for (row, rules) in self.store.renewal_candidates(&horizon).await? {
+            let rules: TemplateRules = serde_json::from_str(&rules).map_err(Error::internal)?;
+            let Some(not_after) = row.not_after.as_deref().and_then(timestamp::parse) else {
+                continue;
+            };
+            if not_after - Duration::days(i64::from(rules.renew_before_days)) > now {
+                continue;
+            }
+            let system = Caller {
+                principal: Principal::system("renewal", &row.organization_id),
+                request_id: None,
+            };
+            let mut entry = RenewalRow {
+                id: Uuid::new_v4().to_string(),
+                organization_id: row.organization_id.clone(),
+                certificate_id: row.id.clone(),
+                status: "pending".into(),
+                reason: format!(
+                    "expires {} (renew {} days before)",
+                    timestamp::format(not_after),
+                    rules.renew_before_days
+                ),
+                not_after: timestamp::format(not_after),
+                new_certificate_id: None,
+                decided_by: None,
+                decided_at: None,
+                error: None,
+                created_at: timestamp::now_string(),
+            };
+            if rules.auto_renew {
+                entry.decided_by = Some(system.principal.actor());
+                entry.decided_at = Some(timestamp::now_string());
+                match self.renew_row(&system, &row).await {
+                    Ok(new) => {
+                        entry.status = "renewed".into();
+                        entry.new_certificate_id = Some(new.id);
+                        scan.renewed += 1;
+                    }
+                    Err(err) => {
+                        // Kept as `failed` so that the next scan does not retry it forever;
+                        // an operator sees the error in the queue.
+                        entry.status = "failed".into();
+                        entry.error = Some(err.to_string());
+                        scan.failed += 1;
+                    }
+                }
+            } else {
+                scan.queued += 1;
+            }
+            self.store.renewal_insert(&entry).await?;
+        }
+        Ok(scan)
+    }
+
+    pub async fn renewal_queue(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RenewalRow>, i64)> {
+        if let Some(s) = status
+            && !matches!(s, "pending" | "renewed" | "cancelled" | "failed")
+        {
+            return Err(Error::bad_request(
+                "status",
+                "must be pending, renewed, cancelled or failed",
+            ));
+        }
+        Ok(self
+            .store
+            .renewal_list(caller.organization_id(), status, offset, limit)
+            .await?)
+    }
+
+    /// Approves a queued renewal: the certificate is renewed now.
+    pub async fn approve_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+        let mut entry = self.pending_renewal(caller, id).await?;
+        let old = self.get_certificate(caller, &entry.certificate_id).await?;
+        let new = self.renew_row(caller, &old).await?;
+        entry.status = "renewed".into();
+        entry.new_certificate_id = Some(new.id);
+        self.decide(caller, entry).await
+    }
+
+    pub async fn cancel_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+        let mut entry = self.pending_renewal(caller, id).await?;
+        entry.status = "cancelled".into();
+        self.decide(caller, entry).await
+    }
+
+    async fn pending_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+        let entry = self
+            .store
+            .renewal_get(caller.organization_id(), id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("renewal '{id}'")))?;
+        if entry.status != "pending" {
+            return Err(Error::Conflict(format!(
+                "the renewal is {}, not pending",
+                entry.status
+            )));
+        }
+        Ok(entry)
+    }
+
+    async fn decide(&self, caller: &Caller, mut entry: RenewalRow) -> Result<RenewalRow> {
+        entry.decided_by = Some(caller.principal.actor());
+        entry.decided_at = Some(timestamp::now_string());
+        if !self.store.renewal_decide(&entry).await? {
+            return Err(Error::Conflict("the renewal was decided meanwhile".into()));
+        }
+        let action = format!(
+            "renewal.{}",
+            if entry.status == "renewed" {
+                "approve"
+            } else {
+                "cancel"
+            }
+        );
+        self.record(caller, &action, &entry.id, Severity::Low, None)
+            .await?;
+        Ok(entry)
+    }
+}
