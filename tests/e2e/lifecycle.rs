@@ -156,3 +156,32 @@ async fn the_bucket_empties_then_429_with_retry_after() {
     // Each key has its own bucket.
     assert_eq!(server.get("/keys", &other).await.0, 200);
 }
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests() {
+    let mut server = Server::start();
+    let (_, _, template) = crate::pki::hierarchy(&server, BOOTSTRAP, json!({})).await;
+    let project = crate::pki::default_project(&server, BOOTSTRAP).await;
+    // Generating an RSA-4096 key takes long enough to still be running at SIGTERM.
+    let request = server
+        .request(reqwest::Method::POST, "/api/v1/certificates/csr", BOOTSTRAP)
+        .json(&json!({
+            "template_id": template["id"], "project_id": project, "csr_source_mode": "server_generated",
+            "requested_cn": "slow.example.com", "requested_key_algorithm": "RSA", "requested_key_size": 4096,
+        }))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.stop();
+        (status, server)
+    });
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(response.status(), 201);
+    let (exit, server) = status.await.unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(server.logs().contains("finishing in-flight requests"));
+}
