@@ -1,7 +1,8 @@
 //! Keystead: a PKI platform extensible with WebAssembly plugins.
 //!
 //! Layers, with dependencies pointing one way:
-//! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`)
+//! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`,
+//! `jwk_objects`)
 //! -> (`store`, `crypto`, `plugins`).
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod jobs;
+pub mod jwk_objects;
 pub mod jwt_keys;
 pub mod key_material;
 pub mod pki;

@@ -15,6 +15,7 @@ use crate::auth::tokens::TokenSigner;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::jwk_objects::JwkObjects;
 use crate::jwt_keys::JwtKeys;
 use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
@@ -63,7 +64,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         master.clone(),
         Duration::from_secs(config.jwks.rollover_secs),
     );
-    let key_material = KeyMaterial::new(store.clone(), audit.clone(), tenancy.clone(), master);
+    let key_material = Arc::new(KeyMaterial::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        master,
+    ));
+    let jwk_objects = JwkObjects::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        key_material.clone(),
+        plugins.clone(),
+    );
     jwt_keys.load_jwks().await?;
 
     let default_org = tenancy.ensure_default().await?;
@@ -97,7 +110,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audit,
         api_keys: Arc::new(api_keys),
         jwt_keys: Arc::new(jwt_keys),
-        key_material: Arc::new(key_material),
+        key_material,
+        jwk_objects: Arc::new(jwk_objects),
         tenancy,
         pki: Arc::new(pki),
         plugins,

@@ -5,6 +5,7 @@ mod harness;
 
 mod api_keys;
 mod errors;
+mod jwk_objects;
 mod jwt_keys;
 mod key_material;
 mod lifecycle;

@@ -256,7 +256,15 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
     let names: Vec<&str> = registry.iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["copy-paste", "dns-suffix", "filesystem", "http-hmac"]
+        [
+            "copy-paste",
+            "dns-suffix",
+            "filesystem",
+            "http-hmac",
+            "jwk-certificate",
+            "jwk-key",
+            "jwk-url"
+        ]
     );
     let v = registry.template_validator("dns-suffix").unwrap();
     let _ = v
@@ -275,5 +283,325 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
     let cached = std::fs::read_dir(data.path().join("plugin-cache"))
         .unwrap()
         .count();
-    assert_eq!(cached, 4);
+    assert_eq!(cached, 7);
+}
+
+/// Runs the OpenSSL command line in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn read(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn jwk_request(source_type: SourceType, material: Material, kid: Option<&str>) -> JwkRequest {
+    JwkRequest {
+        tenant: tenant("org-a"),
+        source_type,
+        material,
+        kid: kid.map(str::to_owned),
+    }
+}
+
+fn one_jwk(keys: Vec<String>) -> serde_json::Value {
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    serde_json::from_str(&keys[0]).unwrap()
+}
+
+#[tokio::test]
+async fn jwk_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "rsa.pem",
+        ],
+    );
+    openssl(
+        d,
+        &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa-pub.pem"],
+    );
+    openssl(
+        d,
+        &[
+            "rsa",
+            "-in",
+            "rsa.pem",
+            "-traditional",
+            "-out",
+            "rsa-pkcs1.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ec.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            "ec.pem",
+            "-out",
+            "ec-pkcs8.pem",
+        ],
+    );
+    openssl(d, &["ec", "-in", "ec.pem", "-pubout", "-out", "ec-pub.pem"]);
+    openssl(d, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
+    openssl(
+        d,
+        &["pkey", "-in", "ed.pem", "-pubout", "-out", "ed-pub.pem"],
+    );
+    openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+            "small.pem",
+        ],
+    );
+
+    let registry = load(builtin("jwk-key")).await;
+    let source = registry.jwk_source("jwk-key").unwrap();
+    let load = |t: SourceType, file: &str| {
+        let text = read(d, file);
+        let source = source.clone();
+        async move {
+            source
+                .load(&jwk_request(t, Material::Text(text), None))
+                .await
+        }
+    };
+    let public = one_jwk(load(SourceType::PublicKey, "rsa-pub.pem").await.unwrap());
+    assert_eq!(public["kty"], "RSA");
+    assert_eq!(public["e"], "AQAB");
+    for file in ["rsa.pem", "rsa-pkcs1.pem"] {
+        let private = one_jwk(load(SourceType::PrivateKey, file).await.unwrap());
+        assert_eq!(private, public, "{file}");
+    }
+    let ec_public = one_jwk(load(SourceType::PublicKey, "ec-pub.pem").await.unwrap());
+    assert_eq!(ec_public["crv"], "P-256");
+    for file in ["ec.pem", "ec-pkcs8.pem"] {
+        let private = one_jwk(load(SourceType::PrivateKey, file).await.unwrap());
+        assert_eq!(private, ec_public, "{file}");
+        assert!(private.get("d").is_none());
+    }
+    let ed = one_jwk(load(SourceType::PublicKey, "ed-pub.pem").await.unwrap());
+    assert_eq!((&ed["kty"], &ed["crv"]), (&"OKP".into(), &"Ed25519".into()));
+    // The caller's kid names the key.
+    let named = source
+        .load(&jwk_request(
+            SourceType::PublicKey,
+            Material::Text(read(d, "ed-pub.pem")),
+            Some("k-1"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(one_jwk(named)["kid"], "k-1");
+
+    let cases = [
+        (
+            SourceType::PrivateKey,
+            "ed.pem",
+            "does not carry its public key",
+        ),
+        (SourceType::PublicKey, "rsa.pem", "needs a public key"),
+        (SourceType::PrivateKey, "rsa-pub.pem", "needs a private key"),
+        (SourceType::PrivateKey, "small.pem", "2048"),
+    ];
+    for (t, file, needle) in cases {
+        let err = load(t, file).await.unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains(needle)),
+            "{file}: {err:?}"
+        );
+    }
+    for text in [
+        "garbage",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    ] {
+        let req = jwk_request(SourceType::PublicKey, Material::Text(text.into()), None);
+        let err = source.load(&req).await.unwrap_err();
+        assert!(matches!(err, PluginError::Invalid { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn jwk_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cert = |name: &str, curve: &str| {
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                &format!("ec_paramgen_curve:{curve}"),
+                "-nodes",
+                "-subj",
+                "/CN=jwk",
+                "-days",
+                "1",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-in",
+                &format!("{name}.pem"),
+                "-outform",
+                "DER",
+                "-out",
+                &format!("{name}.der"),
+            ],
+        );
+    };
+    cert("p384", "P-384");
+    cert("brainpool", "brainpoolP256r1");
+
+    let registry = load(builtin("jwk-certificate")).await;
+    let source = registry.jwk_source("jwk-certificate").unwrap();
+    let der = std::fs::read(d.join("p384.der")).unwrap();
+    let jwk = one_jwk(
+        source
+            .load(&jwk_request(
+                SourceType::Certificate,
+                Material::Binary(der.clone()),
+                None,
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((&jwk["kty"], &jwk["crv"]), (&"EC".into(), &"P-384".into()));
+    use base64::Engine as _;
+    let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+    assert_eq!(jwk["x5c"][0], x5c.as_str());
+    // PEM works too.
+    let from_pem = source
+        .load(&jwk_request(
+            SourceType::Certificate,
+            Material::Text(read(d, "p384.pem")),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(one_jwk(from_pem), jwk);
+
+    let unsupported = std::fs::read(d.join("brainpool.der")).unwrap();
+    let cases = [
+        (Material::Binary(unsupported), "unsupported EC curve"),
+        (
+            Material::Binary(b"not a certificate".to_vec()),
+            "not a DER X.509",
+        ),
+        (
+            Material::Text(read(d, "p384.key")),
+            "expected a CERTIFICATE",
+        ),
+    ];
+    for (material, needle) in cases {
+        let err = source
+            .load(&jwk_request(SourceType::Certificate, material, None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains(needle)),
+            "{needle}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwk_url() {
+    use keystead::plugins::jwk_source::Remote;
+    let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    let set = format!(
+        r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}","kid":"a"}},{{"kty":"OKP","crv":"Ed25519","x":"{x}","kid":"b"}}]}}"#
+    );
+    let (addr, seen) = harness::serve(200, Bytes::from(set)).await;
+    let (broken, _) = harness::serve(500, Bytes::from_static(b"oops")).await;
+    let (junk, _) = harness::serve(200, Bytes::from_static(b"{not json")).await;
+    let mut e = builtin("jwk-url");
+    e.allow_loopback = true;
+    let registry = load(e).await;
+    let source = registry.jwk_source("jwk-url").unwrap();
+    let req = |addr: std::net::SocketAddr, kid: Option<&str>, max_bytes: u32| {
+        jwk_request(
+            SourceType::Url,
+            Material::Url(Remote {
+                url: format!("http://{addr}/jwks.json"),
+                connect_timeout_ms: 2000,
+                read_timeout_ms: 2000,
+                max_bytes,
+            }),
+            kid,
+        )
+    };
+    let keys = source.load(&req(addr, None, 1 << 20)).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    let picked = one_jwk(source.load(&req(addr, Some("b"), 1 << 20)).await.unwrap());
+    assert_eq!(picked["crv"], "Ed25519");
+    assert!(!seen.lock().unwrap().is_empty());
+
+    let cases = [
+        (req(addr, None, 10), "larger than 10 bytes"),
+        (req(addr, Some("zz"), 1 << 20), "no key with kid"),
+        (req(broken, None, 1 << 20), "HTTP 500"),
+        (req(junk, None, 1 << 20), "not valid JSON"),
+    ];
+    for (request, needle) in cases {
+        let err = source.load(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains(needle)),
+            "{needle}: {err:?}"
+        );
+    }
+
+    // The default grants keep loopback out.
+    let mut e = builtin("jwk-url");
+    e.name = "strict".into();
+    let registry = load(e).await;
+    let strict = registry.jwk_source("strict").unwrap();
+    let err = strict.load(&req(addr, None, 1 << 20)).await.unwrap_err();
+    assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
 }

@@ -7,6 +7,7 @@ mod certificates;
 mod error;
 pub mod extract;
 mod health;
+mod jwk_objects;
 mod jwt_keys;
 mod key_material;
 mod keys;
@@ -39,6 +40,7 @@ use crate::audit::AuditLog;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::{ApiKeys, Authorizer};
 use crate::config::Config;
+use crate::jwk_objects::JwkObjects;
 use crate::jwt_keys::JwtKeys;
 use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
@@ -57,6 +59,7 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeys>,
     pub jwt_keys: Arc<JwtKeys>,
     pub key_material: Arc<KeyMaterial>,
+    pub jwk_objects: Arc<JwkObjects>,
     pub tenancy: Tenancy,
     pub pki: Arc<Pki>,
     pub plugins: Arc<Registry>,
@@ -81,6 +84,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         keys::routes(),
         jwt_keys::routes(),
         key_material::routes(),
+        jwk_objects::routes(),
         organizations::routes(),
         projects::routes(),
         audit_events::routes(),

@@ -9,8 +9,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Route, audit_events, cas, certificates, health, jwt_keys, key_material, keys, ocsp,
-    organizations, plugins, projects, renewal, templates,
+    Route, audit_events, cas, certificates, health, jwk_objects, jwt_keys, key_material, keys,
+    ocsp, organizations, plugins, projects, renewal, templates,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +30,8 @@ use super::{
         key_material::list_keys, key_material::upload_key, key_material::get_key,
         key_material::delete_key, key_material::list_keystores, key_material::upload_keystore,
         key_material::get_keystore, key_material::delete_keystore,
+        jwk_objects::list, jwk_objects::create, jwk_objects::update, jwk_objects::get_one,
+        jwk_objects::update_one, jwk_objects::delete, jwk_objects::environment_jwks,
         audit_events::list,
         cas::list, cas::create, cas::get_one, cas::disable, cas::certificate, cas::upload_certificate,
         cas::crl, cas::regenerate_crl,
@@ -48,6 +50,7 @@ use super::{
     tags(
         (name = "keys", description = "API keys"),
         (name = "jwt-keys", description = "JWT signing keys and the public JWKS"),
+        (name = "jwks", description = "JWK objects and the environments' public JWKS"),
         (name = "key-material", description = "Keys and keystores that JWK sources read"),
         (name = "tenancy", description = "Organizations, projects and environments"),
         (name = "audit", description = "Security events"),

@@ -142,9 +142,15 @@ impl PluginConfig {
         let mut webhooks = Self::builtin("http-hmac", PluginKind::WebhookTransport);
         // Webhook endpoints are anywhere public; private ranges stay blocked.
         webhooks.allowed_hosts = vec!["*".into()];
+        // JWK URLs are anywhere public; private ranges stay blocked.
+        let mut jwk_url = Self::builtin("jwk-url", PluginKind::JwkSource);
+        jwk_url.allowed_hosts = vec!["*".into()];
         vec![
             Self::builtin("dns-suffix", PluginKind::TemplateValidator),
             Self::builtin("copy-paste", PluginKind::JwkSource),
+            jwk_url,
+            Self::builtin("jwk-certificate", PluginKind::JwkSource),
+            Self::builtin("jwk-key", PluginKind::JwkSource),
             Self::builtin("filesystem", PluginKind::RotationTarget),
             webhooks,
         ]

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod jwk_objects;
 mod jwt_keys;
 mod key_material;
 mod meta;
@@ -17,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+pub use jwk_objects::JwkObjectRow;
 pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use pki::{
