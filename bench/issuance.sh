@@ -50,13 +50,15 @@ ca=$(k -d '{"name":"bench-root","kind":"root","subject":{"common_name":"Bench Ro
 template=$(k -d "{\"name\":\"bench\",\"ca_id\":\"$ca\",\"rules\":{\"approval\":\"automatic\"}}" \
   "http://127.0.0.1:$kport/api/v1/templates" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 project=$(k "http://127.0.0.1:$kport/api/v1/projects" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+# Bodies live in files: Lua string literals would turn the JSON's \n escapes into newlines.
+echo "{\"template_id\":\"$template\",\"project_id\":\"$project\",\"csr_source_mode\":\"uploaded_csr\",\"csr_pem\":$csr_json}" >"$work/keystead.json"
 cat >"$work/keystead.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["X-API-Key"] = "bench-token"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"template_id":"$template","project_id":"$project","csr_source_mode":"uploaded_csr","csr_pem":$csr_json}'
+wrk.body = io.open("$work/keystead.json"):read("*a")
 LUA
-k -o /dev/null -d "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/keystead.lua")" "http://127.0.0.1:$kport/api/v1/certificates/csr"
+k -o /dev/null --data-binary @"$work/keystead.json" "http://127.0.0.1:$kport/api/v1/certificates/csr"
 
 # ---- OpenBao, raft storage ----
 bport=$(free_port); cport=$(free_port)
@@ -88,13 +90,14 @@ for _ in $(seq 100); do "$bao" secrets list >/dev/null 2>&1 && break; sleep 0.2;
 "$bao" secrets tune -max-lease-ttl=87600h pki >/dev/null
 "$bao" write -field=certificate pki/root/generate/internal common_name="Bao Bench Root" key_type=ec key_bits=256 ttl=8760h >/dev/null
 "$bao" write pki/roles/bench allow_any_name=true key_type=ec key_bits=256 ttl=720h >/dev/null
+echo "{\"csr\":$csr_json,\"common_name\":\"bench.example.com\"}" >"$work/bao.json"
 cat >"$work/bao.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["X-Vault-Token"] = "$BAO_TOKEN"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"csr":$csr_json,"common_name":"bench.example.com"}'
+wrk.body = io.open("$work/bao.json"):read("*a")
 LUA
-curl -sf -o /dev/null -H "X-Vault-Token: $BAO_TOKEN" -d "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/bao.lua")" "$BAO_ADDR/v1/pki/sign/bench"
+curl -sf -o /dev/null -H "X-Vault-Token: $BAO_TOKEN" --data-binary @"$work/bao.json" "$BAO_ADDR/v1/pki/sign/bench"
 
 run() { # name url script
   echo "== $1: wrk -t2 -c$connections -d${duration}s"
