@@ -206,6 +206,11 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<StoredKeyRow> {
         let environment = self.environment(caller, project, env).await?;
+        self.key_in(&environment, name).await
+    }
+
+    /// A key by name in an environment already resolved for the caller.
+    async fn key_in(&self, environment: &EnvironmentRow, name: &str) -> Result<StoredKeyRow> {
         self.store
             .stored_key_get(&environment.id, name)
             .await?
@@ -225,7 +230,7 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<()> {
         let environment = self.environment(caller, project, env).await?;
-        let row = self.get_key(caller, project, env, name).await?;
+        let row = self.key_in(&environment, name).await?;
         self.store
             .stored_key_delete(&environment.id, &row.id)
             .await?;
@@ -345,6 +350,11 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<KeystoreRow> {
         let environment = self.environment(caller, project, env).await?;
+        self.keystore_in(&environment, name).await
+    }
+
+    /// A keystore by name in an environment already resolved for the caller.
+    async fn keystore_in(&self, environment: &EnvironmentRow, name: &str) -> Result<KeystoreRow> {
         self.store
             .keystore_get(&environment.id, name)
             .await?
@@ -364,7 +374,7 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<()> {
         let environment = self.environment(caller, project, env).await?;
-        let row = self.get_keystore(caller, project, env, name).await?;
+        let row = self.keystore_in(&environment, name).await?;
         self.store.keystore_delete(&environment.id, &row.id).await?;
         self.record(
             caller,
