@@ -69,6 +69,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audit.clone(),
         tenancy.clone(),
         master,
+        plugins.clone(),
     ));
     let jwk_objects = JwkObjects::new(
         store.clone(),

@@ -35,6 +35,11 @@ builtin = "jwk-certificate"
 name = "jwk-key"
 kind = "jwk-source"
 builtin = "jwk-key"
+
+[[plugins]]
+name = "jwk-keystore"
+kind = "jwk-source"
+builtin = "jwk-keystore"
 "#;
 
 const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
@@ -722,7 +727,7 @@ async fn key_certificate_and_keystore_sources() {
         "Certificate (name: my-certificate) is not found!",
     );
 
-    // KEYSTORE: no keystore source is configured here; a clear 400.
+    // KEYSTORE: an entry of a PKCS#12 (OpenSSL) or a JKS (keytool) keystore.
     openssl(
         d,
         &[
@@ -748,10 +753,87 @@ async fn key_certificate_and_keystore_sources() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, answer) = server.post(&jwks, BOOTSTRAP, json!({
-        "name": "ks", "sourceType": "KEYSTORE", "keyStoreName": "ks", "environmentName": "production",
-        "aliasName": "my-alias", "useType": "SIGNATURE", "algorithm": "RS256"})).await;
-    assert_bad_contains(status, &answer, "KEYSTORE");
+    let keytool = std::process::Command::new("keytool")
+        .args([
+            "-importkeystore",
+            "-srckeystore",
+            "ks.p12",
+            "-srcstoretype",
+            "PKCS12",
+            "-srcstorepass",
+            "pw",
+            "-destkeystore",
+            "ks.jks",
+            "-deststoretype",
+            "JKS",
+            "-deststorepass",
+            "jks-pw",
+            "-destkeypass",
+            "jks-pw",
+            "-noprompt",
+        ])
+        .current_dir(d)
+        .output()
+        .expect("keytool (a Java runtime) is installed");
+    assert!(keytool.status.success(), "{keytool:?}");
+    let jks =
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(d.join("ks.jks")).unwrap());
+    let (status, body) = server
+        .post(
+            &stores,
+            BOOTSTRAP,
+            json!({"name": "java", "format": "JKS", "content": jks, "password": "jks-pw"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let from_store = |name: &str, store: &str, alias: &str| {
+        json!({"name": name, "sourceType": "KEYSTORE", "keyStoreName": store,
+               "environmentName": "production", "aliasName": alias, "useType": "SIGNATURE",
+               "algorithm": "RS256"})
+    };
+    let ks_cert = std::fs::read_to_string(d.join("ks.pem")).unwrap();
+    let ks_der = pem_der(&ks_cert);
+    for (name, store) in [("from-p12", "ks"), ("from-jks", "java")] {
+        let (status, answer) = server
+            .post(&jwks, BOOTSTRAP, from_store(name, store, "My-Alias"))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        let (_, got) = server.get(&format!("{jwks}{name}/"), BOOTSTRAP).await;
+        assert_eq!(got["jwk"]["kty"], "RSA", "{got}");
+        assert_eq!(got["jwk"]["alg"], "RS256");
+        assert_eq!(got["jwk"]["x5c"], json!([ks_der]), "{got}");
+        assert!(
+            got["jwk"].get("d").is_none(),
+            "never a private member: {got}"
+        );
+    }
+    let (status, answer) = server
+        .post(&jwks, BOOTSTRAP, from_store("x", "java", "nobody"))
+        .await;
+    assert_bad_contains(
+        status,
+        &answer,
+        "alias 'nobody' is not in the keystore (its aliases: my-alias)",
+    );
+    let (status, answer) = server
+        .post(
+            &jwks,
+            BOOTSTRAP,
+            from_store("x", "no-such-store", "my-alias"),
+        )
+        .await;
+    assert_bad(
+        status,
+        &answer,
+        "Key store (name: no-such-store) is not found!",
+    );
+}
+
+/// The base64 DER of a PEM certificate, as `x5c` carries it.
+fn pem_der(pem: &str) -> String {
+    pem.lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
 }
 
 /// A raw HTTP server for URL sources: `/jwks.json` (a set of two keys), `/big`

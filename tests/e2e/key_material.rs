@@ -24,8 +24,9 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// An Ed25519 private and public key and a PKCS#12 keystore (password "s3cr3t-pw"), made
-/// by the OpenSSL command line.
-fn material(dir: &Path) -> (String, String, Vec<u8>) {
+/// by the OpenSSL command line, and the same keystore as a JKS (password "changeit"),
+/// made by Java's keytool.
+fn material(dir: &Path) -> (String, String, Vec<u8>, Vec<u8>) {
     openssl(
         dir,
         &["genpkey", "-algorithm", "ed25519", "-out", "key.pem"],
@@ -71,11 +72,35 @@ fn material(dir: &Path) -> (String, String, Vec<u8>) {
             "ks.p12",
         ],
     );
+    let keytool = Command::new("keytool")
+        .args([
+            "-importkeystore",
+            "-srckeystore",
+            "ks.p12",
+            "-srcstoretype",
+            "PKCS12",
+            "-srcstorepass",
+            "s3cr3t-pw",
+            "-destkeystore",
+            "ks.jks",
+            "-deststoretype",
+            "JKS",
+            "-deststorepass",
+            "changeit",
+            "-destkeypass",
+            "changeit",
+            "-noprompt",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("keytool (a Java runtime) is installed");
+    assert!(keytool.status.success(), "{keytool:?}");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     (
         String::from_utf8(read("key.pem")).unwrap(),
         String::from_utf8(read("pub.pem")).unwrap(),
         read("ks.p12"),
+        read("ks.jks"),
     )
 }
 
@@ -88,7 +113,7 @@ async fn default_project(server: &Server) -> String {
 async fn keys_and_keystores_are_stored_sealed_per_environment() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let (private_pem, public_pem, p12) = material(dir.path());
+    let (private_pem, public_pem, p12, jks) = material(dir.path());
     let project = default_project(&server).await;
     let keys = format!("/api/v1/projects/{project}/environments/production/keys");
     let keystores = format!("/api/v1/projects/{project}/environments/production/keystores");
@@ -177,9 +202,9 @@ async fn keys_and_keystores_are_stored_sealed_per_environment() {
     assert_eq!(status, 201, "{keystore}");
     assert_eq!(keystore["format"], "PKCS12");
     assert_eq!(keystore["size_bytes"], p12.len());
+    assert_eq!(keystore["aliases"], json!(["my-alias"]));
     assert!(!keystore.to_string().contains("s3cr3t-pw"));
-    let jks = [&[0xFE, 0xED, 0xFE, 0xED][..], &[0, 0, 0, 2, 0, 0, 0, 0]].concat();
-    let (status, _) = server
+    let (status, java) = server
         .post(
             &keystores,
             BOOTSTRAP,
@@ -187,7 +212,28 @@ async fn keys_and_keystores_are_stored_sealed_per_environment() {
                    "password": "changeit"}),
         )
         .await;
-    assert_eq!(status, 201);
+    assert_eq!(status, 201, "{java}");
+    assert_eq!(java["aliases"], json!(["my-alias"]));
+    // A keystore that does not open with its password is refused at upload.
+    let empty_jks = [&[0xFE, 0xED, 0xFE, 0xED][..], &[0, 0, 0, 2, 0, 0, 0, 0]].concat();
+    for (format, content, password) in [
+        ("PKCS12", &p12, "wrong-pw"),
+        ("JKS", &jks, "wrong-pw"),
+        ("JKS", &empty_jks, "changeit"),
+    ] {
+        let (status, error) = server
+            .post(
+                &keystores,
+                BOOTSTRAP,
+                json!({"name": "bad", "format": format, "content": STANDARD.encode(content),
+                       "password": password}),
+            )
+            .await;
+        let text = assert_error(status, &error, 400, "bad_request");
+        assert!(text.starts_with("content"), "{text}");
+        assert!(text.contains("could not be opened"), "{text}");
+        assert!(!text.contains(password), "{text}");
+    }
     for (body, field) in [
         (
             json!({"name": "x", "format": "JKS", "content": STANDARD.encode(&p12), "password": "p"}),

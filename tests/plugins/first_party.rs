@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use keystead::config::Config;
-use keystead::plugins::jwk_source::{JwkRequest, Material, SourceType};
+use keystead::plugins::jwk_source::{JwkRequest, Keystore, KeystoreFormat, Material, SourceType};
 use keystead::plugins::rotation_target::{Bundle, Credentials};
 use keystead::plugins::template_validator::Verdict;
 use keystead::plugins::webhook_transport::{Endpoint, Event};
@@ -269,6 +269,7 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
             "http-hmac",
             "jwk-certificate",
             "jwk-key",
+            "jwk-keystore",
             "jwk-url"
         ]
     );
@@ -289,7 +290,7 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
     let cached = std::fs::read_dir(data.path().join("plugin-cache"))
         .unwrap()
         .count();
-    assert_eq!(cached, 7);
+    assert_eq!(cached, names.len(), "one compiled artifact per plugin");
 }
 
 /// Runs the OpenSSL command line in `dir`.
@@ -552,6 +553,259 @@ async fn jwk_certificate() {
         assert!(
             matches!(&err, PluginError::Invalid { message, .. } if message.contains(needle)),
             "{needle}: {err:?}"
+        );
+    }
+}
+
+fn keytool(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new("keytool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("keytool (a Java runtime) is installed");
+    assert!(
+        output.status.success(),
+        "keytool {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn jwk_keystore() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA, a P-256 leaf signed by it, and the leaf's key with its chain in a
+    // PKCS#12 (OpenSSL 3 defaults: AES-256-CBC, PBKDF2, SHA-256 MAC) and a JKS.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=Keystore CA",
+            "-days",
+            "1",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=signer",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days", "1",
+            "-out", "leaf.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "leaf.pem",
+            "-certfile",
+            "ca.pem",
+            "-name",
+            "Signer",
+            "-passout",
+            "pass:store-pw",
+            "-out",
+            "ks.p12",
+        ],
+    );
+    keytool(
+        d,
+        &[
+            "-importkeystore",
+            "-srckeystore",
+            "ks.p12",
+            "-srcstoretype",
+            "PKCS12",
+            "-srcstorepass",
+            "store-pw",
+            "-destkeystore",
+            "ks.jks",
+            "-deststoretype",
+            "JKS",
+            "-deststorepass",
+            "store-pw",
+            "-noprompt",
+        ],
+    );
+    keytool(
+        d,
+        &[
+            "-importcert",
+            "-alias",
+            "trusted-ca",
+            "-file",
+            "ca.pem",
+            "-keystore",
+            "ks.jks",
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "store-pw",
+            "-noprompt",
+        ],
+    );
+    let der = |name: &str| {
+        openssl(
+            d,
+            &["x509", "-in", name, "-outform", "DER", "-out", "x.der"],
+        );
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(d.join("x.der")).unwrap())
+    };
+    let (leaf, ca) = (der("leaf.pem"), der("ca.pem"));
+
+    let registry = load(builtin("jwk-keystore")).await;
+    let source = registry.jwk_source("jwk-keystore").unwrap();
+    let call = |format, file: &str, password: &str, alias: Option<&str>, kid: Option<&str>| {
+        let request = jwk_request(
+            SourceType::Keystore,
+            Material::Keystore(Keystore {
+                format,
+                data: std::fs::read(d.join(file)).unwrap(),
+                password: password.into(),
+                alias: alias.map(str::to_owned),
+            }),
+            kid,
+        );
+        let source = &source;
+        async move { source.load(&request).await }
+    };
+
+    for (format, file) in [
+        (KeystoreFormat::Pkcs12, "ks.p12"),
+        (KeystoreFormat::Jks, "ks.jks"),
+    ] {
+        // The alias is matched without regard to case, as Java does.
+        let jwk = one_jwk(
+            call(format, file, "store-pw", Some("signer"), Some("kid-1"))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            (&jwk["kty"], &jwk["crv"]),
+            (&"EC".into(), &"P-256".into()),
+            "{file}"
+        );
+        assert_eq!(jwk["kid"], "kid-1");
+        assert_eq!(
+            jwk["x5c"],
+            serde_json::json!([leaf, ca]),
+            "{file}: chain, leaf first"
+        );
+        assert!(jwk.get("d").is_none(), "{file}: never a private member");
+
+        let err = call(format, file, "wrong-pw", Some("signer"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains("password is wrong")),
+            "{file}: {err:?}"
+        );
+        let err = call(format, file, "store-pw", Some("nobody"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. }
+                if message.contains("alias 'nobody' is not in the keystore")
+                    // keytool lower-cases aliases; PKCS#12 keeps the friendly name as given.
+                    && message.to_lowercase().contains("(its aliases: signer")),
+            "{file}: {err:?}"
+        );
+    }
+
+    // A trusted-certificate entry publishes the certificate's key; without an
+    // alias, every entry is returned.
+    let trusted = one_jwk(
+        call(
+            KeystoreFormat::Jks,
+            "ks.jks",
+            "store-pw",
+            Some("trusted-ca"),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(trusted["x5c"], serde_json::json!([ca]));
+    let all = call(KeystoreFormat::Jks, "ks.jks", "store-pw", None, None)
+        .await
+        .unwrap();
+    let mut kids: Vec<String> = all
+        .iter()
+        .map(|jwk| {
+            serde_json::from_str::<serde_json::Value>(jwk).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    kids.sort();
+    assert_eq!(
+        kids,
+        ["signer", "trusted-ca"],
+        "every entry, named by its alias"
+    );
+
+    // The wrong format, and bytes that are no keystore at all.
+    for (format, data) in [
+        (
+            KeystoreFormat::Jks,
+            std::fs::read(d.join("ks.p12")).unwrap(),
+        ),
+        (
+            KeystoreFormat::Pkcs12,
+            std::fs::read(d.join("ks.jks")).unwrap(),
+        ),
+        (
+            KeystoreFormat::Jks,
+            vec![0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2, 0, 0],
+        ),
+    ] {
+        let request = jwk_request(
+            SourceType::Keystore,
+            Material::Keystore(Keystore {
+                format,
+                data,
+                password: "store-pw".into(),
+                alias: None,
+            }),
+            None,
+        );
+        let err = source.load(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Invalid { message, .. } if message.contains("not a readable")),
+            "{err:?}"
         );
     }
 }

@@ -85,6 +85,8 @@ pub struct KeystoreView {
     /// `PKCS12` or `JKS`.
     pub format: String,
     pub size_bytes: i64,
+    /// The entries' aliases, as read at upload.
+    pub aliases: Vec<String>,
     pub created_at: String,
 }
 
@@ -98,6 +100,7 @@ impl From<KeystoreRow> for KeystoreView {
             environment_id: row.environment_id,
             format: row.format,
             size_bytes: row.size_bytes,
+            aliases: serde_json::from_str(&row.aliases).unwrap_or_default(),
             created_at: row.created_at,
         }
     }

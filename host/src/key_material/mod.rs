@@ -2,7 +2,9 @@
 //! PEM keys (public or private) and keystores (PKCS#12, JKS) with their passwords.
 //!
 //! The host checks only the envelope of what it stores (PEM armor, base64, a keystore's
-//! magic bytes); parsing the key material itself is the sources' job. Private keys,
+//! magic bytes); parsing the key material itself is the sources' job (a keystore is
+//! opened once at upload by the keystore source, to check its password and list its
+//! aliases). Private keys,
 //! keystores and passwords are sealed under the master key, bound to their record.
 //! Nothing here knows HTTP.
 
@@ -16,6 +18,10 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed};
+use crate::plugins::jwk_source::{
+    JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, SourceType,
+};
+use crate::plugins::{PluginError, Registry, Tenant};
 use crate::store::{EnvironmentRow, KeystoreRow, Store, StoredKeyRow, is_unique_violation};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
 use crate::{Error, Result, timestamp};
@@ -123,15 +129,27 @@ pub struct KeyMaterial {
     audit: AuditLog,
     tenancy: Tenancy,
     master: Arc<MasterKey>,
+    /// The keystore source plugin reads a keystore's entries at upload.
+    plugins: Arc<Registry>,
 }
 
+/// The jwk-source plugin that reads keystores.
+const KEYSTORE_SOURCE: &str = "jwk-keystore";
+
 impl KeyMaterial {
-    pub fn new(store: Store, audit: AuditLog, tenancy: Tenancy, master: Arc<MasterKey>) -> Self {
+    pub fn new(
+        store: Store,
+        audit: AuditLog,
+        tenancy: Tenancy,
+        master: Arc<MasterKey>,
+        plugins: Arc<Registry>,
+    ) -> Self {
         Self {
             store,
             audit,
             tenancy,
             master,
+            plugins,
         }
     }
 
@@ -300,6 +318,9 @@ impl KeyMaterial {
                 format!("required, at most {MAX_PASSWORD_LEN} characters"),
             ));
         }
+        let aliases = self
+            .keystore_aliases(caller, &environment, format, &content, &upload.password)
+            .await?;
         let id = Uuid::new_v4().to_string();
         let row = KeystoreRow {
             id: id.clone(),
@@ -310,6 +331,7 @@ impl KeyMaterial {
             description,
             format: format.as_str().to_owned(),
             size_bytes: i64::try_from(content.len()).unwrap_or(i64::MAX),
+            aliases: serde_json::to_string(&aliases).map_err(Error::internal)?,
             created_at: timestamp::now_string(),
         };
         let sealed_content = self.master.seal(&id, &content);
@@ -330,6 +352,53 @@ impl KeyMaterial {
         )
         .await?;
         Ok(row)
+    }
+
+    /// Opens the keystore with its password through the keystore source plugin and
+    /// lists its aliases: a wrong password or a damaged file is refused at upload.
+    /// Without that plugin configured, the keystore is kept unread (no aliases).
+    async fn keystore_aliases(
+        &self,
+        caller: &Caller,
+        environment: &EnvironmentRow,
+        format: KeystoreFormat,
+        content: &[u8],
+        password: &str,
+    ) -> Result<Vec<String>> {
+        let Some(source) = self.plugins.jwk_source(KEYSTORE_SOURCE) else {
+            return Ok(Vec::new());
+        };
+        let request = JwkRequest {
+            tenant: Tenant {
+                organization_id: caller.organization_id().to_owned(),
+                project_id: Some(environment.project_id.clone()),
+            },
+            source_type: SourceType::Keystore,
+            material: Material::Keystore(Keystore {
+                format: match format {
+                    KeystoreFormat::Pkcs12 => WitKeystoreFormat::Pkcs12,
+                    KeystoreFormat::Jks => WitKeystoreFormat::Jks,
+                },
+                data: content.to_vec(),
+                password: password.to_owned(),
+                alias: None,
+            }),
+            kid: None,
+        };
+        let jwks = source.load(&request).await.map_err(|err| match err {
+            PluginError::Invalid { message, .. } => Error::bad_request(
+                "content",
+                format!("the keystore could not be opened: {message}"),
+            ),
+            other => Error::from(other),
+        })?;
+        let mut aliases: Vec<String> = jwks
+            .iter()
+            .filter_map(|jwk| serde_json::from_str::<serde_json::Value>(jwk).ok())
+            .filter_map(|jwk| jwk["kid"].as_str().map(str::to_owned))
+            .collect();
+        aliases.sort_unstable();
+        Ok(aliases)
     }
 
     pub async fn list_keystores(

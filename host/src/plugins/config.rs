@@ -151,6 +151,7 @@ impl PluginConfig {
             jwk_url,
             Self::builtin("jwk-certificate", PluginKind::JwkSource),
             Self::builtin("jwk-key", PluginKind::JwkSource),
+            Self::builtin("jwk-keystore", PluginKind::JwkSource),
             Self::builtin("filesystem", PluginKind::RotationTarget),
             webhooks,
         ]

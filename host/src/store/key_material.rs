@@ -29,13 +29,15 @@ pub struct KeystoreRow {
     pub description: Option<String>,
     pub format: String,
     pub size_bytes: i64,
+    /// The entries' aliases, a JSON array.
+    pub aliases: String,
     pub created_at: String,
 }
 
 const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, name, description, \
                            key_type, encoding, public_pem, created_at";
 const KEYSTORE_COLUMNS: &str = "id, organization_id, project_id, environment_id, name, \
-                                description, format, size_bytes, created_at";
+                                description, format, size_bytes, aliases, created_at";
 
 impl Store {
     pub async fn stored_key_insert(
@@ -120,9 +122,9 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO keystores (id, organization_id, project_id, environment_id, name,
-                                    description, format, size_bytes, sealed_content,
+                                    description, format, size_bytes, aliases, sealed_content,
                                     sealed_password, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.organization_id)
@@ -132,6 +134,7 @@ impl Store {
         .bind(&row.description)
         .bind(&row.format)
         .bind(row.size_bytes)
+        .bind(&row.aliases)
         .bind(sealed_content)
         .bind(sealed_password)
         .bind(&row.created_at)

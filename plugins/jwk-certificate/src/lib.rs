@@ -3,13 +3,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use der::{Decode, Encode};
 use keystead_plugin_sdk::{PluginError, PluginInfo, PluginKind, config};
 use serde_json::Value;
 
 #[path = "../../jwk-key/src/der.rs"]
 #[allow(dead_code)] // the private-key parsers serve the key source
 mod der_jwk;
+mod x509;
 
 keystead_plugin_sdk::generate!("jwk-source", "../../wit");
 
@@ -20,15 +20,7 @@ use exports::keystead::plugin::jwk_provider::{JwkRequest, Material, SourceType};
 struct Config {}
 
 fn load(cert_der: &[u8], kid: Option<String>) -> Result<String, PluginError> {
-    let cert = x509_cert::Certificate::from_der(cert_der)
-        .map_err(|e| PluginError::invalid(format!("not a DER X.509 certificate: {e}")))?;
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| PluginError::invalid(format!("unreadable certificate key: {e}")))?;
-    let mut jwk = der_jwk::spki(&spki)
-        .map_err(|e| PluginError::invalid(format!("certificate key: {}", message(&e))))?;
+    let mut jwk = x509::certificate_key(cert_der)?;
     jwk.insert(
         "x5c".into(),
         Value::Array(vec![Value::String(STANDARD.encode(cert_der))]),
@@ -37,13 +29,6 @@ fn load(cert_der: &[u8], kid: Option<String>) -> Result<String, PluginError> {
         jwk.insert("kid".into(), Value::String(kid));
     }
     config::to_json(&jwk)
-}
-
-fn message(err: &PluginError) -> String {
-    match err {
-        PluginError::InvalidInput(m) => m.clone(),
-        other => format!("{other:?}"),
-    }
 }
 
 struct Plugin;

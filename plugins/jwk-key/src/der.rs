@@ -1,6 +1,7 @@
 //! DER key structures to public JWKs: SubjectPublicKeyInfo, PKCS#1, PKCS#8
-//! and SEC1. Shared by the `jwk-key` and `jwk-certificate` sources (the
-//! latter includes this file by path). Only public members are produced.
+//! and SEC1. Shared by the `jwk-key`, `jwk-certificate` and `jwk-keystore`
+//! sources (the latter two include this file by path). Only public members
+//! are produced.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
