@@ -958,6 +958,45 @@ async fn mtls_certificates_generate_download_renew_and_delete() {
     assert_eq!(v1["source"], "mtls");
     assert_eq!(v1["status"], "active");
 
+    let (status, one) = server.get(&format!("{base}/{id}"), BOOTSTRAP).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["domain"], "api.example.com");
+
+    // Another organization sees none of it and can change none of it.
+    let (_, org) = server
+        .post("/api/v1/organizations", BOOTSTRAP, json!({"name": "other"}))
+        .await;
+    let (other, _) = server
+        .create_key(
+            BOOTSTRAP,
+            json!({"organization_id": org["id"], "role": "admin"}),
+        )
+        .await;
+    for path in [
+        format!("{base}/{id}"),
+        format!("{base}/{id}/download?format=key"),
+        format!("/api/v1/certificates/{id}/export?include_key=true"),
+    ] {
+        let (status, body) = server.get(&path, &other).await;
+        assert_error(status, &body, 404, "not_found");
+    }
+    let (status, _) = server
+        .post(&format!("{base}/{id}/renew"), &other, json!({}))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = server.delete(&format!("{base}/{id}"), &other).await;
+    assert_eq!(status, 404);
+    let (_, list) = server.get(base, BOOTSTRAP).await;
+    assert_eq!(list[0]["id"], id.as_str());
+    let (_, events) = server
+        .get("/api/v1/audit-events?action=certificate.export", BOOTSTRAP)
+        .await;
+    assert_eq!(
+        events["data"],
+        json!([]),
+        "a refused export is not recorded as one"
+    );
+
     // Downloads, each read by OpenSSL.
     let (_, _, ca_der) = fetch(&server, &format!("/api/v1/cas/{ca_id}/certificate")).await;
     scratch.write("ca.der", &ca_der);

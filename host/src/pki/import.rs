@@ -509,7 +509,9 @@ fn check_chain(leaf: &X509Certificate<'_>, chain: &[Vec<u8>]) -> std::result::Re
 }
 
 fn pem_blocks(field: &str, text: &[u8]) -> Result<Vec<pem::Pem>> {
-    pem::parse_many(text).map_err(|err| Error::bad_request(field, format!("malformed PEM: {err}")))
+    // The parser's message may quote the input, which can be a private key: say less.
+    pem::parse_many(text)
+        .map_err(|_| Error::bad_request(field, "malformed PEM (framing or base64 is broken)"))
 }
 
 /// Entries of PEM text: each certificate, and keys joined to the certificate they belong to.
