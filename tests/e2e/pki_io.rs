@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{BOOTSTRAP, Server, assert_error, file_contains, read};
+use crate::harness::{BOOTSTRAP, Options, Server, assert_error, file_contains, read};
 use crate::pki::{Scratch, default_project, hierarchy, submit};
 
 /// GET a file: (status, headers, bytes).
@@ -586,8 +586,28 @@ async fn bulk_import_reports_each_certificate_and_skips_duplicates() {
     // Too many certificates: a 413 that writes nothing; so does a body over the size limit.
     let (status, body) = bulk(one.repeat(501)).await;
     assert!(assert_error(status, &body, 413, "payload_too_large").contains("500"));
-    let (status, body) = bulk(format!("{one}{}", " ".repeat(3 * 1024 * 1024))).await;
+    // A body over the server's limit, as JSON or as a file upload, is a 413 too.
+    let small = Server::start_with(Options {
+        config: "max_body_bytes = 4096\n".into(),
+        ..Options::default()
+    });
+    let padded = format!("{one}{}", " ".repeat(8 * 1024));
+    let (status, body) = small
+        .post(
+            "/api/v1/certificates/import/bulk",
+            BOOTSTRAP,
+            json!({"project_id": default_project(&small, BOOTSTRAP).await, "pem_bundle": padded}),
+        )
+        .await;
     assert_error(status, &body, 413, "payload_too_large");
+    let (status, body) = upload(
+        &small,
+        "/api/v1/certificates/import/file",
+        &[("file", Some("big.pem"), padded.as_bytes())],
+    )
+    .await;
+    assert_error(status, &body, 413, "payload_too_large");
+    assert_eq!(total(&small).await, 0);
     let (status, body) = bulk("no certificates here".into()).await;
     assert_error(status, &body, 400, "bad_request");
     let (status, body) = bulk(broken.into()).await;
