@@ -10,6 +10,7 @@ mod jwt_keys;
 mod key_material;
 mod lifecycle;
 mod pki;
+mod pki_io;
 mod renewal;
 mod roles;
 mod tenancy;

@@ -138,6 +138,10 @@ pub struct CertificateView {
     #[schema(value_type = Object)]
     pub properties: serde_json::Value,
     pub certificate_pem: Option<String>,
+    /// `issued` (signed here from a request), `imported` or `mtls` (made by the mTLS API).
+    pub source: String,
+    /// Whether the private key is held here (generated or imported), so it can be exported.
+    pub has_private_key: bool,
 }
 
 /// What a user sees as the status: an active certificate past `not_after` is `expired`.
@@ -164,6 +168,8 @@ pub(super) fn view(row: CertificateRow) -> CertificateView {
             .map(|der| crate::pki::pem_encode("CERTIFICATE", der)),
         subject: serde_json::from_str(&row.subject).unwrap_or_default(),
         properties: serde_json::from_str(&row.properties).unwrap_or_default(),
+        has_private_key: row.sealed_key.is_some(),
+        source: row.source,
         san: san.all(),
         requested_san: san,
         id: row.id,
@@ -291,6 +297,8 @@ pub struct ListQuery {
     pub common_name: Option<String>,
     /// Certificates expiring within N days.
     pub expiring_within_days: Option<i64>,
+    /// `issued`, `imported` or `mtls`.
+    pub source: Option<String>,
     pub page: Option<i64>,
     /// Items per page (max 100).
     pub per_page: Option<i64>,
@@ -321,6 +329,7 @@ pub(super) async fn list(
                 ca_id: query.ca_id,
                 common_name: query.common_name,
                 expiring_within_days: query.expiring_within_days,
+                source: query.source,
             },
             offset,
             per_page,

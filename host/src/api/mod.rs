@@ -3,6 +3,7 @@
 
 mod audit_events;
 mod cas;
+mod certificate_io;
 mod certificates;
 mod error;
 pub mod extract;
@@ -11,6 +12,7 @@ mod jwk_objects;
 mod jwt_keys;
 mod key_material;
 mod keys;
+mod mtls;
 mod ocsp;
 mod openapi;
 mod organizations;
@@ -91,6 +93,8 @@ pub(crate) fn route_table() -> Vec<Route> {
         cas::routes(),
         templates::routes(),
         certificates::routes(),
+        certificate_io::routes(),
+        mtls::routes(),
         ocsp::routes(),
         plugins::routes(),
         renewal::routes(),
@@ -119,7 +123,16 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             Error::internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings may carry secrets (export passwords).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     // Added after the layers, so that they bypass them.

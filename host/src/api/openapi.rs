@@ -9,8 +9,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Route, audit_events, cas, certificates, health, jwk_objects, jwt_keys, key_material, keys,
-    ocsp, organizations, plugins, projects, renewal, templates,
+    Route, audit_events, cas, certificate_io, certificates, health, jwk_objects, jwt_keys,
+    key_material, keys, mtls, ocsp, organizations, plugins, projects, renewal, templates,
 };
 
 #[derive(OpenApi)]
@@ -40,6 +40,9 @@ use super::{
         certificates::status, certificates::approve, certificates::reject, certificates::revoke,
         certificates::unrevoke, certificates::archive, certificates::restore,
         certificates::permanent_delete,
+        certificate_io::export, certificate_io::import, certificate_io::import_bulk,
+        certificate_io::import_file, certificate_io::import_preview,
+        mtls::list, mtls::generate, mtls::get_one, mtls::download, mtls::renew, mtls::delete,
         ocsp::ocsp_post, ocsp::ocsp_get,
         plugins::list,
         renewal::renew, renewal::history, renewal::queue, renewal::approve, renewal::cancel,
@@ -56,7 +59,8 @@ use super::{
         (name = "audit", description = "Security events"),
         (name = "cas", description = "Certificate authorities, CRLs"),
         (name = "templates", description = "Certificate templates"),
-        (name = "certificates", description = "Certificate requests and lifecycle"),
+        (name = "certificates", description = "Certificate requests and lifecycle, export and import"),
+        (name = "mtls", description = "mTLS certificates, made and downloaded in one call"),
         (name = "plugins", description = "Loaded WebAssembly plugins"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )

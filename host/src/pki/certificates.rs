@@ -55,6 +55,8 @@ pub struct CertificateQuery {
     pub ca_id: Option<String>,
     pub common_name: Option<String>,
     pub expiring_within_days: Option<i64>,
+    /// `issued`, `imported` or `mtls`.
+    pub source: Option<String>,
 }
 
 pub const LIST_STATUSES: &[&str] = &[
@@ -65,6 +67,13 @@ pub const LIST_STATUSES: &[&str] = &[
     "rejected",
     "archived",
 ];
+
+/// `source` of a certificate signed here from a request.
+pub const SOURCE_ISSUED: &str = "issued";
+/// `source` of a certificate that came from elsewhere.
+pub const SOURCE_IMPORTED: &str = "imported";
+/// `source` of a certificate made by the mTLS API.
+pub const SOURCE_MTLS: &str = "mtls";
 
 pub(super) fn key_record(certificate_id: &str) -> String {
     format!("certificate:{certificate_id}")
@@ -208,6 +217,8 @@ impl Pki {
             created_at: now.clone(),
             updated_at: now,
             renewed_from: None,
+            source: SOURCE_ISSUED.into(),
+            chain_pem: None,
         };
         if rules.approval == ApprovalMode::Automatic {
             self.sign_into(&mut row, &rules, &der).await?;
@@ -267,7 +278,11 @@ impl Pki {
         }
     }
 
-    async fn resolve_project(&self, caller: &Caller, project_id: Option<String>) -> Result<String> {
+    pub(super) async fn resolve_project(
+        &self,
+        caller: &Caller,
+        project_id: Option<String>,
+    ) -> Result<String> {
         let project_id = match (project_id, &caller.principal.project_id) {
             (Some(p), _) => p,
             (None, Some(mine)) => mine.clone(),
@@ -295,6 +310,18 @@ impl Pki {
         rules: &TemplateRules,
         csr_der: &[u8],
     ) -> Result<()> {
+        self.sign_with_usages(row, &rules.key_usage, &rules.extended_key_usage, csr_der)
+            .await
+    }
+
+    /// Signs the request held in `row` with the CA it names, with these key usages.
+    pub(super) async fn sign_with_usages(
+        &self,
+        row: &mut CertificateRow,
+        key_usage: &[String],
+        extended_key_usage: &[String],
+        csr_der: &[u8],
+    ) -> Result<()> {
         let ca_id = row.ca_id.clone().unwrap_or_default();
         let ca = self.loaded_ca(&row.organization_id, &ca_id).await?;
         let subject: Subject = serde_json::from_str(&row.subject).map_err(Error::internal)?;
@@ -313,8 +340,8 @@ impl Pki {
                 subject: &subject,
                 san: &san,
                 validity_days,
-                key_usage: &rules.key_usage,
-                extended_key_usage: &rules.extended_key_usage,
+                key_usage,
+                extended_key_usage,
             },
             csr_der,
             &ca.issuer,
@@ -377,6 +404,17 @@ impl Pki {
                     format!("'{other}' is not one of {}", LIST_STATUSES.join(", ")),
                 ));
             }
+        }
+        if let Some(source) = query.source {
+            if ![SOURCE_ISSUED, SOURCE_IMPORTED, SOURCE_MTLS].contains(&source.as_str()) {
+                return Err(Error::bad_request(
+                    "source",
+                    format!(
+                        "'{source}' is not one of {SOURCE_ISSUED}, {SOURCE_IMPORTED}, {SOURCE_MTLS}"
+                    ),
+                ));
+            }
+            filter.source = Some(source);
         }
         if let Some(days) = query.expiring_within_days {
             if !(0..=36500).contains(&days) {
@@ -504,7 +542,7 @@ impl Pki {
         Ok(Some(row))
     }
 
-    async fn save(&self, row: &mut CertificateRow, expected_status: &str) -> Result<()> {
+    pub(super) async fn save(&self, row: &mut CertificateRow, expected_status: &str) -> Result<()> {
         if self.store.certificate_update(row, expected_status).await? {
             Ok(())
         } else {

@@ -2,9 +2,12 @@
 //! lifecycle, CRLs. No HTTP here; storage goes through `store`.
 
 pub mod csr;
+pub mod export;
+pub mod import;
 pub mod issue;
 pub mod keys;
 pub mod lifecycle;
+pub mod mtls;
 pub mod names;
 pub mod template;
 
@@ -22,7 +25,8 @@ use std::sync::{Arc, RwLock};
 
 pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
-    CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
+    CertificateQuery, KeyStorage, LIST_STATUSES, SOURCE_IMPORTED, SOURCE_ISSUED, SOURCE_MTLS,
+    SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
 pub use renewal::RenewalScan;
@@ -41,6 +45,8 @@ pub struct Pki {
     plugins: Arc<Registry>,
     /// Loaded CA signing keys, by CA id; dropped when a CA changes.
     ca_cache: RwLock<HashMap<String, Arc<authorities::LoadedCa>>>,
+    /// Serializes the creation of projects' mTLS CAs on this node.
+    mtls_ca_lock: tokio::sync::Mutex<()>,
 }
 
 impl Pki {
@@ -58,6 +64,7 @@ impl Pki {
             base_url,
             plugins,
             ca_cache: RwLock::new(HashMap::new()),
+            mtls_ca_lock: tokio::sync::Mutex::new(()),
         }
     }
 }

@@ -43,10 +43,14 @@ impl Pki {
             )));
         }
         let template_id = old.template_id.clone().ok_or_else(|| {
-            Error::Conflict(
-                "the certificate has no template (it was imported); it cannot be renewed here"
+            Error::Conflict(match old.source.as_str() {
+                super::certificates::SOURCE_MTLS => {
+                    "the certificate was made by the mTLS API; renew it with POST /api/certificates/mtls/{id}/renew"
+                        .into()
+                }
+                _ => "the certificate has no template (it was imported); it cannot be renewed here"
                     .into(),
-            )
+            })
         })?;
         let template = self.get_template(caller, &template_id).await?;
         let rules: TemplateRules = rules_of(&template)?;

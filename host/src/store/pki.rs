@@ -74,6 +74,10 @@ pub struct CertificateRow {
     pub updated_at: String,
     /// The certificate this one renewed.
     pub renewed_from: Option<String>,
+    /// `issued`, `imported` or `mtls`.
+    pub source: String,
+    /// The chain an imported certificate arrived with (PEM).
+    pub chain_pem: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -102,6 +106,8 @@ pub struct CertificateFilter {
     pub ca_id: Option<String>,
     pub common_name: Option<String>,
     pub not_after_before: Option<String>,
+    /// `issued`, `imported` or `mtls`.
+    pub source: Option<String>,
     pub now: String,
 }
 
@@ -165,6 +171,18 @@ impl Store {
         sqlx::query_as("SELECT * FROM cas WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)")
             .bind(id)
             .bind(organization_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn ca_by_name(
+        &self,
+        organization_id: &str,
+        name: &str,
+    ) -> Result<Option<CaRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM cas WHERE organization_id = ? AND name = ?")
+            .bind(organization_id)
+            .bind(name)
             .fetch_optional(&self.pool)
             .await
     }
@@ -320,9 +338,9 @@ impl Store {
                 csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
                 not_before, not_after, requested_by, requested_at, decided_by, decided_at,
                 rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
-                properties, created_at, updated_at, renewed_from)
+                properties, created_at, updated_at, renewed_from, source, chain_pem)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                     ?, ?, ?, ?, ?, ?, ?)",
+                     ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&row.id)
         .bind(&row.organization_id)
@@ -358,6 +376,8 @@ impl Store {
         .bind(&row.created_at)
         .bind(&row.updated_at)
         .bind(&row.renewed_from)
+        .bind(&row.source)
+        .bind(&row.chain_pem)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -414,6 +434,38 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
+    }
+
+    /// The certificate of a project with this SHA-256 fingerprint (lowercase hex).
+    pub async fn certificate_by_fingerprint(
+        &self,
+        project_id: &str,
+        fingerprint_sha256: &str,
+    ) -> Result<Option<CertificateRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM certificates WHERE project_id = ? AND fingerprint_sha256 = ?")
+            .bind(project_id)
+            .bind(fingerprint_sha256)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// A project's certificates from one source that are not archived, newest first.
+    pub async fn certificates_by_source(
+        &self,
+        organization_id: &str,
+        project_id: &str,
+        source: &str,
+    ) -> Result<Vec<CertificateRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT * FROM certificates
+             WHERE organization_id = ? AND project_id = ? AND source = ? AND status <> 'archived'
+             ORDER BY created_at DESC, id",
+        )
+        .bind(organization_id)
+        .bind(project_id)
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn certificate_by_serial(
@@ -682,5 +734,8 @@ fn push_certificate_filter<'a>(
     }
     if let Some(before) = &filter.not_after_before {
         query.push(" AND not_after <= ").push_bind(before.as_str());
+    }
+    if let Some(source) = &filter.source {
+        query.push(" AND source = ").push_bind(source.as_str());
     }
 }

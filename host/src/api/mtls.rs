@@ -1,0 +1,327 @@
+//! mTLS certificates at `/api/certificates/mtls` (reference 000), camelCase JSON. The
+//! certificates are the same objects `/api/v1/certificates` lists, with `source` = `mtls`.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::certificate_io::file_response;
+use super::certificates::visible_status;
+use super::extract::{Json, Path, Query};
+use super::{AppState, Route};
+use crate::auth::Caller;
+use crate::pki::export::{ExportFormat, ExportRequest};
+use crate::pki::keys::KeyAlgorithm;
+use crate::pki::mtls::{MtlsRequest, expiry_flags};
+use crate::pki::names::Subject;
+use crate::store::CertificateRow;
+use crate::{Error, Result};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/certificates/mtls",
+            methods: &[Method::GET],
+            handlers: get(list),
+        },
+        Route {
+            path: "/api/certificates/mtls/generate",
+            methods: &[Method::POST],
+            handlers: post(generate),
+        },
+        Route {
+            path: "/api/certificates/mtls/{id}",
+            methods: &[Method::GET, Method::DELETE],
+            handlers: get(get_one).delete(delete),
+        },
+        Route {
+            path: "/api/certificates/mtls/{id}/download",
+            methods: &[Method::GET],
+            handlers: get(download),
+        },
+        Route {
+            path: "/api/certificates/mtls/{id}/renew",
+            methods: &[Method::POST],
+            handlers: post(renew),
+        },
+    ]
+}
+
+/// An mTLS certificate. The private key is only returned by an explicit download.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MtlsCertificateView {
+    #[schema(example = "3fa85f64-5717-4562-b3fc-2c963f66afa6")]
+    pub id: String,
+    /// Common name / domain.
+    #[schema(example = "api.example.com")]
+    pub domain: String,
+    #[schema(example = "Acme Inc")]
+    pub organization: Option<String>,
+    #[schema(example = "US")]
+    pub country: Option<String>,
+    /// RSA modulus length in bits.
+    #[schema(example = 4096)]
+    pub key_size: Option<u32>,
+    pub validity_days: i64,
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    /// Ends within 30 days.
+    pub expiring_soon: bool,
+    pub tags: Vec<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    pub serial_number: Option<String>,
+    pub fingerprint_sha256: Option<String>,
+    /// The project's mTLS CA, which signed it (`/api/v1/cas/{caId}/certificate`).
+    pub ca_id: Option<String>,
+    /// The project (account).
+    pub project_id: String,
+    pub created_at: String,
+    /// The certificate this one renewed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewed_from: Option<String>,
+}
+
+impl From<CertificateRow> for MtlsCertificateView {
+    fn from(row: CertificateRow) -> Self {
+        let subject: Subject = serde_json::from_str(&row.subject).unwrap_or_default();
+        let properties: serde_json::Value =
+            serde_json::from_str(&row.properties).unwrap_or_default();
+        let tags = properties["tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (expired, expiring_soon) = expiry_flags(row.not_after.as_deref());
+        let key_size = match KeyAlgorithm::from_label(&row.key_type) {
+            Some(KeyAlgorithm::Rsa(bits)) => Some(bits),
+            _ => None,
+        };
+        Self {
+            status: visible_status(&row),
+            domain: row.common_name,
+            organization: subject.organization,
+            country: subject.country,
+            key_size,
+            validity_days: row.validity_days,
+            expires_at: row.not_after,
+            expired,
+            expiring_soon,
+            tags,
+            id: row.id,
+            serial_number: row.serial_number,
+            fingerprint_sha256: row.fingerprint_sha256,
+            ca_id: row.ca_id,
+            project_id: row.project_id,
+            created_at: row.created_at,
+            renewed_from: row.renewed_from,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AccountQuery {
+    /// The project (account). Default: the key's own project for a project-scoped API
+    /// key, else the organization's `default` project.
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GenerateBody {
+    /// Common name / domain (e.g. api.example.com); also the DNS or IP SAN when it is one.
+    #[schema(example = "api.example.com")]
+    pub domain: String,
+    /// Organization (O).
+    #[schema(example = "Acme Inc")]
+    pub organization: Option<String>,
+    /// Two-letter ISO country code (C).
+    #[schema(example = "US")]
+    pub country: Option<String>,
+    /// RSA key size: 2048, 3072 or 4096 (default 4096).
+    #[schema(example = 4096)]
+    pub key_size: Option<u32>,
+    /// Validity in days, 1 to 3650 (default 365).
+    #[schema(example = 365)]
+    pub validity_days: Option<u32>,
+    pub tags: Option<Vec<String>>,
+    /// The project (account); see `GET /api/certificates/mtls`.
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// `pem` (default, the certificate), `key` (the private key, PKCS #8 PEM), `der` or
+    /// `p12` (key, certificate and CA, password-protected).
+    pub format: Option<String>,
+    /// Required when `format=p12`.
+    pub password: Option<String>,
+}
+
+/// List mTLS certificates
+///
+/// All mTLS certificates of one project (account), newest first.
+#[utoipa::path(get, path = "/api/certificates/mtls", tag = "mtls", params(AccountQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = [MtlsCertificateView]), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AccountQuery>,
+) -> Result<Json<Vec<MtlsCertificateView>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let rows = state
+        .pki
+        .mtls_list(&caller, query.project_id.as_deref())
+        .await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Generate an mTLS certificate
+///
+/// A new RSA key and an X.509 certificate for client and server authentication, signed
+/// by the project's mTLS CA (created on first use). The private key is encrypted at rest
+/// and only returned on explicit download.
+#[utoipa::path(post, path = "/api/certificates/mtls/generate", tag = "mtls",
+    request_body = GenerateBody, security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = MtlsCertificateView), (status = 400, body = super::ErrorBody),
+              (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn generate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<GenerateBody>,
+) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
+    state.authz.require(&caller, "certificate:write").await?;
+    let row = state
+        .pki
+        .mtls_generate(
+            &caller,
+            MtlsRequest {
+                project_id: body.project_id,
+                domain: body.domain,
+                organization: body.organization,
+                country: body.country,
+                key_size: body.key_size,
+                validity_days: body.validity_days,
+                tags: body.tags,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Get an mTLS certificate
+#[utoipa::path(get, path = "/api/certificates/mtls/{id}", tag = "mtls",
+    params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = MtlsCertificateView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MtlsCertificateView>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    Ok(Json(state.pki.mtls_get(&caller, &id).await?.into()))
+}
+
+/// Download an mTLS certificate
+///
+/// The certificate as PEM (default) or DER, the private key as PKCS #8 PEM (`key`), or
+/// a PKCS #12 bundle of key, certificate and CA (`p12`, with `password`; AES-256-CBC,
+/// PBKDF2-SHA256, SHA-256 MAC). Key and PKCS #12 downloads are high-severity audit events.
+#[utoipa::path(get, path = "/api/certificates/mtls/{id}/download", tag = "mtls",
+    params(("id" = String, Path), DownloadQuery), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "The file",
+               content((String = "application/x-pem-file"), (String = "application/pkix-cert"),
+                       (String = "application/x-pkcs12"))),
+              (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<DownloadQuery>,
+) -> Result<Response> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let (format, include_key, include_chain) = match query.format.as_deref().unwrap_or("pem") {
+        "pem" => (ExportFormat::Pem, false, false),
+        "key" => (ExportFormat::KeyPem, true, false),
+        "der" => (ExportFormat::Der, false, false),
+        "p12" | "pkcs12" => (ExportFormat::Pkcs12, true, true),
+        other => {
+            return Err(Error::bad_request(
+                "format",
+                format!("'{other}' is not pem, key, der or p12"),
+            ));
+        }
+    };
+    if format == ExportFormat::Pkcs12 && query.password.is_none() {
+        return Err(Error::bad_request(
+            "password",
+            "is required when format=p12",
+        ));
+    }
+    let row = state.pki.mtls_get(&caller, &id).await?;
+    let exported = state
+        .pki
+        .export(
+            &caller,
+            &row,
+            ExportRequest {
+                format,
+                include_chain,
+                include_key,
+                password: query.password.as_deref(),
+                via: "mtls_download",
+            },
+        )
+        .await?;
+    Ok(file_response(exported))
+}
+
+/// Renew an mTLS certificate
+///
+/// A new certificate (new id, new key) with the same domain and settings; the old one is
+/// revoked as superseded and removed with its key.
+#[utoipa::path(post, path = "/api/certificates/mtls/{id}/renew", tag = "mtls",
+    params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = MtlsCertificateView), (status = 404, body = super::ErrorBody),
+              (status = 409, body = super::ErrorBody)))]
+pub(super) async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
+    state.authz.require(&caller, "certificate:write").await?;
+    let row = state.pki.mtls_renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Delete an mTLS certificate
+///
+/// Deletes the certificate and its private key. It is revoked first
+/// (cessationOfOperation), so that copies of it stop being trusted; its record stays
+/// archived in `/api/v1/certificates` for the CRL and the audit trail.
+#[utoipa::path(delete, path = "/api/certificates/mtls/{id}", tag = "mtls",
+    params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 204), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)))]
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state.authz.require(&caller, "certificate:revoke").await?;
+    state.pki.mtls_delete(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
