@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
@@ -139,6 +140,12 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     );
     let store = state.store.clone();
     let app = api::router(state);
+    // Answers are written whole; Nagle's algorithm would only hold them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
