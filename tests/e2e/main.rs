@@ -12,4 +12,5 @@ mod lifecycle;
 mod pki;
 mod renewal;
 mod roles;
+mod rotation;
 mod tenancy;

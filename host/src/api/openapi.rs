@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     Route, audit_events, cas, certificates, health, jwk_objects, jwt_keys, key_material, keys,
-    ocsp, organizations, plugins, projects, renewal, templates,
+    ocsp, organizations, plugins, projects, renewal, rotation, templates,
 };
 
 #[derive(OpenApi)]
@@ -43,6 +43,9 @@ use super::{
         ocsp::ocsp_post, ocsp::ocsp_get,
         plugins::list,
         renewal::renew, renewal::history, renewal::queue, renewal::approve, renewal::cancel,
+        rotation::get_config, rotation::put_config, rotation::trigger, rotation::history,
+        rotation::list_targets, rotation::create_target, rotation::get_target,
+        rotation::update_target, rotation::delete_target, rotation::sync,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
@@ -57,6 +60,7 @@ use super::{
         (name = "cas", description = "Certificate authorities, CRLs"),
         (name = "templates", description = "Certificate templates"),
         (name = "certificates", description = "Certificate requests and lifecycle"),
+        (name = "rotation", description = "Pushing certificates to rotation targets"),
         (name = "plugins", description = "Loaded WebAssembly plugins"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )

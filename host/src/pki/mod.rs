@@ -2,6 +2,7 @@
 //! lifecycle, CRLs. No HTTP here; storage goes through `store`.
 
 pub mod csr;
+pub mod events;
 pub mod issue;
 pub mod keys;
 pub mod lifecycle;
@@ -18,13 +19,14 @@ mod templates;
 mod validators;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
     CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
+pub use events::{BoxFuture, CertificateEvents, KeyCustody};
 pub use renewal::RenewalScan;
 pub use templates::TemplateInput;
 
@@ -41,6 +43,8 @@ pub struct Pki {
     plugins: Arc<Registry>,
     /// Loaded CA signing keys, by CA id; dropped when a CA changes.
     ca_cache: RwLock<HashMap<String, Arc<authorities::LoadedCa>>>,
+    /// Told of renewals and issuances (see [`events`]).
+    listeners: RwLock<Vec<Weak<dyn CertificateEvents>>>,
 }
 
 impl Pki {
@@ -58,6 +62,7 @@ impl Pki {
             base_url,
             plugins,
             ca_cache: RwLock::new(HashMap::new()),
+            listeners: RwLock::new(Vec::new()),
         }
     }
 }
