@@ -983,3 +983,154 @@ async fn bad_target_input_is_refused_and_changes_nothing() {
     let (status, _) = server.delete(&one, BOOTSTRAP).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn an_external_key_for_a_request_awaiting_approval_goes_first_and_its_certificate_follows() {
+    let bao = start_bao(free_port()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = rotation_server(dir.path());
+    let (_, inter, automatic) = hierarchy(&server, BOOTSTRAP, json!({})).await;
+    let (status, manual) = server
+        .post(
+            "/api/v1/templates",
+            BOOTSTRAP,
+            json!({"name": "manual", "ca_id": inter["id"],
+                   "rules": {"approval": "manual", "allow_self_approval": true}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{manual}");
+    let holder = issue(&server, &automatic, "holder.example.com").await;
+    let vault = create_target(&server, &holder, json!({
+        "name": "vault", "type": "openbao-kv",
+        "config": {"address": format!("http://127.0.0.1:{}", bao.port), "path": "keys/{common_name}"},
+        "credentials": {"secret": "root"},
+    }))
+    .await;
+    let project = default_project(&server, BOOTSTRAP).await;
+    let (status, pending) = submit(&server, BOOTSTRAP, json!({
+        "template_id": manual["id"], "project_id": project, "csr_source_mode": "server_generated",
+        "requested_cn": "later.example.com", "requested_san": {"dns_names": ["later.example.com"]},
+        "key_storage_mode": "external", "key_integration_id": vault["id"],
+    }))
+    .await;
+    assert_eq!(
+        (status, pending["status"].as_str()),
+        (201, Some("pending_approval")),
+        "{pending}"
+    );
+    // The key is there before the certificate exists.
+    let kv = bao_read(bao.port, "keys/later.example.com").await.unwrap();
+    assert!(kv["private_key"].as_str().unwrap().contains("PRIVATE KEY"));
+    assert!(kv.get("certificate").is_none(), "{kv}");
+
+    let id = pending["id"].as_str().unwrap();
+    let (status, approved) = server
+        .post(
+            &format!("/api/v1/certificates/{id}/approve"),
+            BOOTSTRAP,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    let runs = wait_history(&server, id, "the issued certificate's push", |runs| {
+        runs.iter()
+            .any(|r| r["reason"] == "issued" && r["status"] == "succeeded")
+    })
+    .await;
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
+    let kv = bao_read(bao.port, "keys/later.example.com").await.unwrap();
+    let pem = cert_pem(&server, id).await;
+    assert_eq!(kv["certificate"], pem.as_str());
+    assert_key_matches(&pem, kv["private_key"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn before_expiry_renews_and_pushes_inside_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = rotation_server(dir.path());
+    let (_, _, template) = hierarchy(
+        &server,
+        BOOTSTRAP,
+        json!({"default_validity_days": 60, "renew_before_days": 1}),
+    )
+    .await;
+    let project = default_project(&server, BOOTSTRAP).await;
+    // Five days left, a window of 30: due at the next scan. The renewal gets 60 days.
+    let (status, done) = submit(&server, BOOTSTRAP, json!({
+        "template_id": template["id"], "project_id": project, "csr_source_mode": "server_generated",
+        "requested_cn": "soon.example.com", "validity_days": 5,
+    }))
+    .await;
+    assert_eq!(status, 201, "{done}");
+    let old = done["id"].as_str().unwrap();
+    let disk = create_target(
+        &server,
+        old,
+        json!({
+            "name": "disk", "type": "filesystem", "config": {"name": "soon"},
+        }),
+    )
+    .await;
+    let (status, config) = server
+        .put(
+            &format!("/api/v1/certificates/{old}/rotation/config"),
+            BOOTSTRAP,
+            json!({"trigger": "before_expiry", "days_before_expiry": 30, "include_private_key": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{config}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let (_, chain) = server
+            .get(
+                &format!("/api/v1/certificates/{old}/renewal-history"),
+                BOOTSTRAP,
+            )
+            .await;
+        if let Some(next) = chain.as_array().and_then(|c| c.get(1)) {
+            break next["id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "never renewed: {chain}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    wait_history(&server, &new, "the push of the renewal", |runs| {
+        succeeded_for(runs, &disk["id"])
+    })
+    .await;
+    let pem = cert_pem(&server, &new).await;
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("soon.crt")).unwrap(),
+        pem
+    );
+    assert_key_matches(
+        &pem,
+        &std::fs::read_to_string(dir.path().join("soon.key")).unwrap(),
+    );
+    // The config moved along and waits for the new certificate's own window.
+    let (_, config) = server
+        .get(
+            &format!("/api/v1/certificates/{new}/rotation/config"),
+            BOOTSTRAP,
+        )
+        .await;
+    assert_eq!(config["trigger"], "before_expiry");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, chain) = server
+        .get(
+            &format!("/api/v1/certificates/{new}/renewal-history"),
+            BOOTSTRAP,
+        )
+        .await;
+    assert_eq!(
+        chain.as_array().unwrap().len(),
+        2,
+        "renewed once only: {chain}"
+    );
+    let (_, config) = server
+        .get(
+            &format!("/api/v1/certificates/{new}/rotation/config"),
+            BOOTSTRAP,
+        )
+        .await;
+    assert!(config["next_run_at"].is_string(), "{config}");
+}
