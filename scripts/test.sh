@@ -10,3 +10,6 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The plugins' own unit tests, natively: the SDK's helpers and the SigV4 signer against
+# AWS's published test vectors.
+cargo test --manifest-path plugins/Cargo.toml --locked -p keystead-plugin-sdk -p aws-secrets-manager

@@ -944,6 +944,91 @@ impl Rotation {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_round_trip_and_host_keys_are_refused() {
+        for name in Trigger::NAMES {
+            assert_eq!(Trigger::parse(name).map(Trigger::as_str), Some(*name));
+        }
+        assert!(Trigger::parse("hourly").is_none());
+        let mut config = Map::new();
+        config.insert("path".into(), "pki/{common_name}".into());
+        assert!(Rotation::check_config(&config).is_ok());
+        config.insert("create_new_secret".into(), true.into());
+        let err = Rotation::check_config(&config).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest { field: Some(f), .. } if f == "config.create_new_secret")
+        );
+        let big: Map<String, Value> =
+            [("x".to_owned(), Value::String("y".repeat(MAX_CONFIG_BYTES)))]
+                .into_iter()
+                .collect();
+        assert!(Rotation::check_config(&big).is_err());
+    }
+
+    #[test]
+    fn plugin_failures_retry_only_when_the_outside_world_caused_them() {
+        let p = || "p".to_owned();
+        let m = || "m".to_owned();
+        let retried = [
+            PluginError::Unavailable {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Timeout {
+                plugin: p(),
+                limit_ms: 1,
+                what: "wall clock",
+            },
+            PluginError::Retryable {
+                plugin: p(),
+                message: m(),
+                after_seconds: Some(9),
+            },
+        ];
+        for err in retried {
+            assert!(PushFailure::from_plugin(&err).retry, "{err}");
+        }
+        assert_eq!(
+            PushFailure::from_plugin(&PluginError::Retryable {
+                plugin: p(),
+                message: m(),
+                after_seconds: Some(9)
+            })
+            .after_seconds,
+            Some(9)
+        );
+        for err in [
+            PluginError::Invalid {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Denied {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Trap {
+                plugin: p(),
+                message: m(),
+            },
+        ] {
+            assert!(!PushFailure::from_plugin(&err).retry, "{err}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let input = CredentialsInput {
+            id: Some("AKIA".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        assert!(!format!("{input:?}").contains("s3cr3t"));
+    }
+}
+
 fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
     if is_unique_violation(&err) {
         Error::Conflict(format!(

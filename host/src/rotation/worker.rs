@@ -33,17 +33,18 @@ fn bundle_serial(serial: Option<&str>) -> String {
         .to_ascii_lowercase()
 }
 
-impl Rotation {
-    /// Wait before retry number `attempt` (the first retry is attempt 2).
-    pub fn backoff(&self, attempt: i64) -> std::time::Duration {
-        let base = self.config.retry_base_secs;
-        let doublings = u32::try_from((attempt - 2).clamp(0, 30)).unwrap_or(30);
-        let secs = base
-            .saturating_mul(1u64 << doublings)
-            .min(self.config.retry_max_secs);
-        std::time::Duration::from_secs(secs)
-    }
+/// Wait before attempt number `attempt` (the first retry is attempt 2): the base,
+/// doubled for each earlier retry, at most the maximum.
+pub fn backoff(config: &crate::config::RotationConfig, attempt: i64) -> std::time::Duration {
+    let doublings = u32::try_from((attempt - 2).clamp(0, 30)).unwrap_or(30);
+    let secs = config
+        .retry_base_secs
+        .saturating_mul(1u64 << doublings)
+        .min(config.retry_max_secs);
+    std::time::Duration::from_secs(secs)
+}
 
+impl Rotation {
     /// Runs queued pushes until the task is dropped: up to `concurrency` at once,
     /// each on its own task, so that a slow or dead target holds up nothing else.
     pub async fn run_queue(self: Arc<Self>) {
@@ -175,7 +176,7 @@ impl Rotation {
         );
         if retry {
             let attempt = run.attempt + 1;
-            let mut wait = self.backoff(attempt);
+            let mut wait = backoff(&self.config, attempt);
             if let Some(after) = failure.after_seconds {
                 wait = wait.max(std::time::Duration::from_secs(u64::from(after)));
             }
@@ -467,6 +468,18 @@ pub(super) fn bundle_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_cap() {
+        let config = crate::config::RotationConfig {
+            retry_base_secs: 30,
+            retry_max_secs: 600,
+            ..Default::default()
+        };
+        let waits: Vec<u64> = (2..=8).map(|a| backoff(&config, a).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(backoff(&config, 1_000).as_secs(), 600);
+    }
 
     #[test]
     fn serials_are_plain_hex() {
