@@ -944,6 +944,30 @@ impl Rotation {
     }
 }
 
+fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
+    if is_unique_violation(&err) {
+        Error::Conflict(format!(
+            "the certificate has a rotation target named '{name}' already"
+        ))
+    } else {
+        err.into()
+    }
+}
+
+impl CertificateEvents for Rotation {
+    fn renewed<'a>(
+        &'a self,
+        old: &'a CertificateRow,
+        new: &'a CertificateRow,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_renewed(old, new))
+    }
+
+    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_issued(row))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,29 +1050,5 @@ mod tests {
             secret: Some("s3cr3t".into()),
         };
         assert!(!format!("{input:?}").contains("s3cr3t"));
-    }
-}
-
-fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(format!(
-            "the certificate has a rotation target named '{name}' already"
-        ))
-    } else {
-        err.into()
-    }
-}
-
-impl CertificateEvents for Rotation {
-    fn renewed<'a>(
-        &'a self,
-        old: &'a CertificateRow,
-        new: &'a CertificateRow,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.on_renewed(old, new))
-    }
-
-    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.on_issued(row))
     }
 }
