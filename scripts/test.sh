@@ -10,5 +10,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# Plugin crates whose parsers carry their own unit tests, run natively.
-cargo test --manifest-path plugins/Cargo.toml --locked -p jwk-keystore
+# The plugins' own unit tests, natively: the SDK's helpers, the SigV4 signer against
+# AWS's published test vectors, and the JKS reader.
+cargo test --manifest-path plugins/Cargo.toml --locked -p keystead-plugin-sdk -p aws-secrets-manager \
+    -p jwk-keystore

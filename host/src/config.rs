@@ -34,6 +34,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub jobs: JobsConfig,
+    pub rotation: RotationConfig,
     /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
     pub plugins: Vec<crate::plugins::PluginConfig>,
     pub jwks: JwksConfig,
@@ -109,6 +110,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             jobs: JobsConfig::default(),
+            rotation: RotationConfig::default(),
             plugins: crate::plugins::PluginConfig::defaults(),
             jwks: JwksConfig::default(),
         }
@@ -130,6 +132,35 @@ impl Default for JobsConfig {
         Self {
             crl_refresh_secs: 600,
             renewal_scan_secs: 3600,
+        }
+    }
+}
+
+/// Pushing certificates to their rotation targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotationConfig {
+    /// How often certificates due for a scheduled push, or for a renewal "N days
+    /// before expiry", are looked for, in seconds.
+    pub scan_secs: u64,
+    /// Wait before the first retry of a failed push, in seconds; doubled each time.
+    pub retry_base_secs: u64,
+    /// Longest wait between retries, in seconds.
+    pub retry_max_secs: u64,
+    /// Attempts of one push in all, the first included.
+    pub max_attempts: u32,
+    /// Pushes running at once.
+    pub concurrency: usize,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        Self {
+            scan_secs: 60,
+            retry_base_secs: 30,
+            retry_max_secs: 3600,
+            max_attempts: 6,
+            concurrency: 4,
         }
     }
 }
@@ -277,6 +308,23 @@ impl Config {
         if self.jwks.rollover_secs > MAX_JWKS_SECS || self.jwks.max_age_secs > MAX_JWKS_SECS {
             return Err(ConfigError::Invalid(
                 "jwks.rollover_secs and jwks.max_age_secs must be at most ten years".into(),
+            ));
+        }
+        let r = &self.rotation;
+        if r.scan_secs == 0
+            || r.retry_base_secs == 0
+            || r.retry_max_secs < r.retry_base_secs
+            || r.retry_max_secs > MAX_JWKS_SECS
+            || r.max_attempts == 0
+            || r.max_attempts > 100
+            || r.concurrency == 0
+            || r.concurrency > 256
+        {
+            return Err(ConfigError::Invalid(
+                "rotation: scan_secs, retry_base_secs, max_attempts (at most 100) and \
+                 concurrency (at most 256) must be at least 1, and retry_max_secs between \
+                 retry_base_secs and ten years"
+                    .into(),
             ));
         }
         if self.max_body_bytes < 1024 {

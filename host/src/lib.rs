@@ -2,8 +2,8 @@
 //!
 //! Layers, with dependencies pointing one way:
 //! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`,
-//! `jwk_objects`)
-//! -> (`store`, `crypto`, `plugins`).
+//! `jwk_objects`, `rotation`)
+//! -> (`store`, `crypto`, `plugins`); `rotation` also uses `pki`.
 
 pub mod api;
 pub mod audit;
@@ -17,6 +17,7 @@ pub mod jwt_keys;
 pub mod key_material;
 pub mod pki;
 pub mod plugins;
+pub mod rotation;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -21,6 +21,7 @@ use crate::jwt_keys::JwtKeys;
 use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
 use crate::plugins::Registry;
+use crate::rotation::Rotation;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -50,12 +51,20 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             .context("cannot load the configured plugins")?,
     );
     tracing::info!(count = plugins.snapshot().len(), "plugins loaded");
-    let pki = Pki::new(
+    let pki = Arc::new(Pki::new(
         store.clone(),
         master.clone(),
         audit.clone(),
         config.public_base_url(),
         plugins.clone(),
+    ));
+    let rotation = Rotation::new(
+        store.clone(),
+        master.clone(),
+        audit.clone(),
+        pki.clone(),
+        plugins.clone(),
+        config.rotation.clone(),
     );
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
     let jwt_keys = JwtKeys::new(
@@ -115,8 +124,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         key_material,
         jwk_objects: Arc::new(jwk_objects),
         tenancy,
-        pki: Arc::new(pki),
+        pki,
         plugins,
+        rotation,
     })
 }
 
@@ -134,8 +144,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %local, "listening");
 
     let jobs = crate::jobs::spawn(
-        &state.config.jobs,
+        &state.config,
         state.pki.clone(),
+        state.rotation.clone(),
         state.rate_limits.clone(),
     );
     let store = state.store.clone();

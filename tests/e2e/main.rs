@@ -13,4 +13,5 @@ mod pki;
 mod pki_io;
 mod renewal;
 mod roles;
+mod rotation;
 mod tenancy;

@@ -659,10 +659,9 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         request(json!({"csr_source_mode": "mazevault_generated", "key_storage_mode": "external"})),
     )
     .await;
-    assert!(
-        assert_error(status, &body, 422, "unprocessable_entity")
-            .contains("not available in this deployment")
-    );
+    // External key storage needs the rotation target that receives the key.
+    assert_error(status, &body, 400, "bad_request");
+    assert_eq!(body["field"], "key_integration_id", "{body}");
     let (status, body) = submit(
         &server,
         BOOTSTRAP,

@@ -138,18 +138,9 @@ async fn copy_paste() {
     assert!(err.to_string().contains("no key with kid"), "{err}");
 }
 
-#[tokio::test]
-async fn filesystem() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut e = builtin("filesystem");
-    e.directories = vec![keystead::plugins::DirectoryGrant {
-        host: dir.path().to_owned(),
-        guest: "/certs".into(),
-        read_only: false,
-    }];
-    let registry = load(e).await;
-    let target = registry.rotation_target("filesystem").unwrap();
-    let bundle = Bundle {
+/// A bundle with dummy PEM bodies (no key-shaped line sits in the source).
+fn sample_bundle() -> Bundle {
+    Bundle {
         tenant: tenant("org-a"),
         certificate_id: "cert-1".into(),
         serial: "01ab".into(),
@@ -167,11 +158,33 @@ async fn filesystem() {
             .into(),
         ),
         not_after: 1_900_000_000,
-    };
-    let creds = Credentials {
-        id: None,
-        secret: None,
-    };
+    }
+}
+
+fn credentials(id: Option<&str>, secret: Option<&str>) -> Credentials {
+    Credentials {
+        id: id.map(str::to_owned),
+        secret: secret.map(str::to_owned),
+    }
+}
+
+fn is_invalid(err: &PluginError, needle: &str) -> bool {
+    matches!(err, PluginError::Invalid { message, .. } if message.contains(needle))
+}
+
+#[tokio::test]
+async fn filesystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = builtin("filesystem");
+    e.directories = vec![keystead::plugins::DirectoryGrant {
+        host: dir.path().to_owned(),
+        guest: "/certs".into(),
+        read_only: false,
+    }];
+    let registry = load(e).await;
+    let target = registry.rotation_target("filesystem").unwrap();
+    let bundle = sample_bundle();
+    let creds = credentials(None, None);
     let receipt = target
         .push(&bundle, r#"{"directory": "web"}"#, &creds)
         .await
@@ -191,17 +204,86 @@ async fn filesystem() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 
+    // Names that would leave the directory are refused, not rewritten, and nothing is written.
+    for bad in [
+        r#"{"directory": "../escape"}"#,
+        r#"{"directory": "/abs"}"#,
+        r#"{"name": "../../etc/passwd"}"#,
+        r#"{"name": ".hidden"}"#,
+        r#"{"name": "a/b"}"#,
+        r#"{"destination": ".."}"#,
+        r#"{"nme": "typo"}"#,
+    ] {
+        let err = target.push(&bundle, bad, &creds).await.unwrap_err();
+        assert!(matches!(err, PluginError::Invalid { .. }), "{bad}: {err:?}");
+        let err = target.check_target("org-a", bad, &creds).await.unwrap_err();
+        assert!(matches!(err, PluginError::Invalid { .. }), "{bad}: {err:?}");
+    }
+    target
+        .check_target("org-a", r#"{"directory": "web", "name": "site"}"#, &creds)
+        .await
+        .unwrap();
+    let all: Vec<_> = walk(dir.path());
+    assert!(
+        all.iter().all(|p| p.starts_with(dir.path().join("web"))),
+        "{all:?}"
+    );
+
+    // The host's destination and create-only flag; a key-only deposit writes the key alone.
+    let mut key_only = sample_bundle();
+    key_only.certificate_pem = String::new();
+    let receipt = target
+        .push(
+            &key_only,
+            r#"{"destination": "vault-key", "create_new_secret": true}"#,
+            &creds,
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.location, "/certs/vault-key.key");
+    assert!(dir.path().join("vault-key.key").exists());
+    assert!(!dir.path().join("vault-key.crt").exists());
     let err = target
-        .push(&bundle, r#"{"directory": "../escape"}"#, &creds)
+        .push(
+            &key_only,
+            r#"{"destination": "vault-key", "create_new_secret": true}"#,
+            &creds,
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, PluginError::Invalid { .. }), "{err:?}");
+    assert!(is_invalid(&err, "exists already"), "{err:?}");
+    // The certificate follows without its key; the stored key stays.
+    let mut no_key = sample_bundle();
+    no_key.private_key_pem = None;
+    target
+        .push(&no_key, r#"{"destination": "vault-key"}"#, &creds)
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(dir.path().join("vault-key.key"))
+            .unwrap()
+            .contains("CCCC")
+    );
+    assert!(dir.path().join("vault-key.crt").exists());
 
     // Without a directory grant the plugin has nowhere to write.
     let registry = load(builtin("filesystem")).await;
     let target = registry.rotation_target("filesystem").unwrap();
     let err = target.push(&bundle, "{}", &creds).await.unwrap_err();
     assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[tokio::test]
@@ -263,14 +345,17 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
     assert_eq!(
         names,
         [
+            "aws-secrets-manager",
             "copy-paste",
             "dns-suffix",
             "filesystem",
+            "http",
             "http-hmac",
             "jwk-certificate",
             "jwk-key",
             "jwk-keystore",
-            "jwk-url"
+            "jwk-url",
+            "openbao-kv"
         ]
     );
     let v = registry.template_validator("dns-suffix").unwrap();
@@ -864,4 +949,392 @@ async fn jwk_url() {
     let strict = registry.jwk_source("strict").unwrap();
     let err = strict.load(&req(addr, None, 1 << 20)).await.unwrap_err();
     assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+/// A rotation-target entry that may reach this machine.
+fn loopback(name: &str) -> PluginConfig {
+    let mut e = builtin(name);
+    e.allowed_hosts = vec!["127.0.0.1".into()];
+    e.allow_loopback = true;
+    e
+}
+
+fn json_of(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn openbao_kv() {
+    // A KV v2 secret that exists with a field of someone else's and a key from before.
+    let (addr, seen) = harness::serve_with(|x| match x.method.as_str() {
+        "GET" if x.path.ends_with("/existing") => (
+            200,
+            r#"{"data":{"data":{"owner":"team-a","private_key":"old key"},"metadata":{"version":4}}}"#.into(),
+        ),
+        "GET" => (404, r#"{"errors":[]}"#.into()),
+        "POST" if x.path.contains("/denied/") => (403, r#"{"errors":["permission denied"]}"#.into()),
+        "POST" if x.path.contains("/sealed/") => (503, r#"{"errors":["Vault is sealed"]}"#.into()),
+        _ => (200, r#"{"data":{"version":5}}"#.into()),
+    })
+    .await;
+    let registry = load(loopback("openbao-kv")).await;
+    let kv = registry.rotation_target("openbao-kv").unwrap();
+    let token = credentials(None, Some("s.token"));
+    let target =
+        format!(r#"{{"address": "http://{addr}", "mount": "kv", "path": "pki/{{common_name}}"}}"#);
+
+    let receipt = kv.push(&sample_bundle(), &target, &token).await.unwrap();
+    assert_eq!(receipt.version.as_deref(), Some("5"));
+    assert_eq!(
+        receipt.location,
+        format!("http://{addr}/v1/kv/data/pki/www.example.com")
+    );
+    let exchanges = seen.lock().unwrap().clone();
+    assert_eq!(exchanges.len(), 2, "a read, then a write");
+    let write = &exchanges[1];
+    assert_eq!(
+        (write.method.as_str(), write.path.as_str()),
+        ("POST", "/v1/kv/data/pki/www.example.com")
+    );
+    assert_eq!(write.headers["x-vault-token"], "s.token");
+    let body = json_of(&write.body);
+    assert!(
+        body.get("options").is_none(),
+        "no check-and-set for a new secret"
+    );
+    assert!(
+        body["data"]["certificate"]
+            .as_str()
+            .unwrap()
+            .contains("AAAA")
+    );
+    assert!(body["data"]["chain"].as_str().unwrap().contains("BBBB"));
+    assert!(
+        body["data"]["private_key"]
+            .as_str()
+            .unwrap()
+            .contains("CCCC")
+    );
+    assert_eq!(body["data"]["serial_number"], "01ab");
+    assert_eq!(body["data"]["version"], 3);
+
+    // An existing secret: its other fields and its key survive a push without a key,
+    // written with check-and-set on the version read.
+    seen.lock().unwrap().clear();
+    let mut no_key = sample_bundle();
+    no_key.private_key_pem = None;
+    let existing = format!(r#"{{"address": "http://{addr}/", "destination": "existing"}}"#);
+    kv.push(&no_key, &existing, &token).await.unwrap();
+    let write = seen.lock().unwrap()[1].clone();
+    assert_eq!(write.path, "/v1/secret/data/existing");
+    let body = json_of(&write.body);
+    assert_eq!(body["options"]["cas"], 4);
+    assert_eq!(body["data"]["owner"], "team-a");
+    assert_eq!(body["data"]["private_key"], "old key");
+    assert!(
+        body["data"]["certificate"]
+            .as_str()
+            .unwrap()
+            .contains("AAAA")
+    );
+    // create_new_secret writes with cas = 0 and no read.
+    seen.lock().unwrap().clear();
+    let create = format!(
+        r#"{{"address": "http://{addr}", "destination": "fresh", "create_new_secret": true}}"#
+    );
+    kv.push(&sample_bundle(), &create, &token).await.unwrap();
+    let exchanges = seen.lock().unwrap().clone();
+    assert_eq!(exchanges.len(), 1);
+    assert_eq!(json_of(&exchanges[0].body)["options"]["cas"], 0);
+
+    // Whose fault: a refused token is denied, a sealed server is worth a retry.
+    let denied = format!(r#"{{"address": "http://{addr}", "path": "denied/x"}}"#);
+    let err = kv
+        .push(&sample_bundle(), &denied, &token)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Denied { message, .. } if message.contains("permission denied")),
+        "{err:?}"
+    );
+    let sealed = format!(r#"{{"address": "http://{addr}", "path": "sealed/x"}}"#);
+    let err = kv
+        .push(&sample_bundle(), &sealed, &token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Retryable { .. }), "{err:?}");
+    assert!(!err.to_string().contains("s.token"), "{err}");
+
+    // Settings and credentials are checked before anything is sent.
+    let checks = [
+        (
+            format!(r#"{{"address": "http://{addr}"}}"#),
+            credentials(None, None),
+            "token",
+        ),
+        (r#"{"mount": "kv"}"#.to_owned(), token.clone(), "address"),
+        (
+            format!(r#"{{"address": "http://{addr}", "path": "pki/{{nope}}"}}"#),
+            token.clone(),
+            "unknown placeholder",
+        ),
+        (
+            format!(r#"{{"address": "http://{addr}", "path": "../x"}}"#),
+            token.clone(),
+            "segment",
+        ),
+        (
+            format!(r#"{{"address": "ftp://{addr}"}}"#),
+            token.clone(),
+            "address",
+        ),
+        (
+            format!(r#"{{"address": "http://{addr}", "tokne": "x"}}"#),
+            token.clone(),
+            "unknown field",
+        ),
+    ];
+    for (target, creds, needle) in checks {
+        let err = kv.check_target("org-a", &target, &creds).await.unwrap_err();
+        assert!(is_invalid(&err, needle), "{target}: {err:?}");
+    }
+    kv.check_target("org-a", &target, &token).await.unwrap();
+
+    // Without the loopback grant the same server is refused by the host.
+    let registry = load(builtin("openbao-kv")).await;
+    let strict = registry.rotation_target("openbao-kv").unwrap();
+    let err = strict
+        .push(&sample_bundle(), &target, &token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn aws_secrets_manager() {
+    let (addr, seen) = harness::serve_with(|x| {
+        let target = x.headers["x-amz-target"].to_str().unwrap().to_owned();
+        let body = json_of(&x.body);
+        match target.as_str() {
+            "secretsmanager.GetSecretValue" if body["SecretId"] == "existing" => (
+                200,
+                r#"{"Name":"existing","SecretString":"{\"owner\":\"team-a\",\"private_key\":\"old key\"}"}"#.into(),
+            ),
+            "secretsmanager.GetSecretValue" if body["SecretId"] == "throttled" => (
+                400,
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
+            ),
+            "secretsmanager.GetSecretValue" => (
+                400,
+                r#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#.into(),
+            ),
+            "secretsmanager.CreateSecret" if body["Name"] == "taken" => (
+                400,
+                r#"{"__type":"ResourceExistsException","message":"exists"}"#.into(),
+            ),
+            "secretsmanager.CreateSecret" | "secretsmanager.PutSecretValue" => (
+                200,
+                format!(r#"{{"ARN":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}","VersionId":"v-1"}}"#,
+                    body["Name"].as_str().or(body["SecretId"].as_str()).unwrap()),
+            ),
+            _ => (400, r#"{"__type":"UnknownOperationException"}"#.into()),
+        }
+    })
+    .await;
+    let registry = load(loopback("aws-secrets-manager")).await;
+    let sm = registry.rotation_target("aws-secrets-manager").unwrap();
+    let keys = credentials(
+        Some("AKIDEXAMPLE"),
+        Some("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    );
+    let target = format!(
+        r#"{{"region": "eu-west-1", "endpoint": "http://{addr}", "secret_name": "tls/{{common_name}}"}}"#
+    );
+
+    // A new secret: read (not found), then created.
+    let receipt = sm.push(&sample_bundle(), &target, &keys).await.unwrap();
+    assert_eq!(
+        receipt.location,
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tls/www.example.com"
+    );
+    assert_eq!(receipt.version.as_deref(), Some("v-1"));
+    let exchanges = seen.lock().unwrap().clone();
+    let targets: Vec<_> = exchanges
+        .iter()
+        .map(|x| x.headers["x-amz-target"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "secretsmanager.GetSecretValue",
+            "secretsmanager.CreateSecret"
+        ]
+    );
+    let create = &exchanges[1];
+    assert_eq!(create.headers["content-type"], "application/x-amz-json-1.1");
+    let auth = create.headers["authorization"].to_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+        "{auth}"
+    );
+    assert!(auth.contains("/eu-west-1/secretsmanager/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="), "{auth}");
+    assert!(
+        !auth.contains("wJalrXUtnFEMI"),
+        "the secret key never travels"
+    );
+    assert_eq!(create.headers["x-amz-date"].len(), 16);
+    let body = json_of(&create.body);
+    assert_eq!(body["Name"], "tls/www.example.com");
+    assert_eq!(body["ClientRequestToken"].as_str().unwrap().len(), 32);
+    let secret: serde_json::Value =
+        serde_json::from_str(body["SecretString"].as_str().unwrap()).unwrap();
+    assert!(secret["certificate"].as_str().unwrap().contains("AAAA"));
+    assert!(secret["private_key"].as_str().unwrap().contains("CCCC"));
+
+    // An existing secret is merged: its other fields and its key stay.
+    seen.lock().unwrap().clear();
+    let mut no_key = sample_bundle();
+    no_key.private_key_pem = None;
+    let existing = format!(
+        r#"{{"region": "eu-west-1", "endpoint": "http://{addr}", "destination": "existing"}}"#
+    );
+    sm.push(&no_key, &existing, &keys).await.unwrap();
+    let put = seen.lock().unwrap()[1].clone();
+    assert_eq!(put.headers["x-amz-target"], "secretsmanager.PutSecretValue");
+    let secret: serde_json::Value =
+        serde_json::from_str(json_of(&put.body)["SecretString"].as_str().unwrap()).unwrap();
+    assert_eq!(secret["owner"], "team-a");
+    assert_eq!(secret["private_key"], "old key");
+    assert!(secret["certificate"].as_str().unwrap().contains("AAAA"));
+
+    // create_new_secret only creates; an existing name is the caller's problem.
+    let taken = format!(
+        r#"{{"region": "eu-west-1", "endpoint": "http://{addr}", "destination": "taken", "create_new_secret": true}}"#
+    );
+    let err = sm.push(&sample_bundle(), &taken, &keys).await.unwrap_err();
+    assert!(is_invalid(&err, "exists already"), "{err:?}");
+    let throttled = format!(
+        r#"{{"region": "eu-west-1", "endpoint": "http://{addr}", "destination": "throttled"}}"#
+    );
+    let err = sm
+        .push(&sample_bundle(), &throttled, &keys)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Retryable { .. }), "{err:?}");
+
+    let checks = [
+        (
+            target.clone(),
+            credentials(Some("AKIDEXAMPLE"), None),
+            "secret access key",
+        ),
+        (
+            target.clone(),
+            credentials(None, Some("x")),
+            "access key id",
+        ),
+        (
+            r#"{"region": "Not A Region"}"#.to_owned(),
+            keys.clone(),
+            "region",
+        ),
+        (
+            r#"{"region": "eu-west-1", "secret_name": "a b"}"#.to_owned(),
+            keys.clone(),
+            "not allowed",
+        ),
+        (
+            r#"{"region": "eu-west-1", "endpoint": "http://x/path"}"#.to_owned(),
+            keys.clone(),
+            "endpoint",
+        ),
+    ];
+    for (target, creds, needle) in checks {
+        let err = sm.check_target("org-a", &target, &creds).await.unwrap_err();
+        assert!(is_invalid(&err, needle), "{target}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn http() {
+    let (addr, seen) = harness::serve_with(|x| {
+        if x.path == "/busy" {
+            (503, "try later".into())
+        } else {
+            (200, r#"{"version": "r7"}"#.into())
+        }
+    })
+    .await;
+    let registry = load(loopback("http")).await;
+    let push = registry.rotation_target("http").unwrap();
+    let secret = credentials(None, Some("hmac-key"));
+    let target = format!(
+        r#"{{"url": "http://{addr}/certs", "method": "PUT", "headers": {{"X-Team": "web"}}}}"#
+    );
+    let receipt = push.push(&sample_bundle(), &target, &secret).await.unwrap();
+    assert_eq!(receipt.version.as_deref(), Some("r7"));
+    let x = seen.lock().unwrap().pop().unwrap();
+    assert_eq!((x.method.as_str(), x.path.as_str()), ("PUT", "/certs"));
+    assert_eq!(x.headers["x-team"], "web");
+    assert_eq!(x.headers["x-keystead-certificate"], "cert-1");
+    let sig = x.headers["x-keystead-signature"].to_str().unwrap();
+    let (t, v1) = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hmac-key").unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&x.body);
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+    let body = json_of(&x.body);
+    assert_eq!(body["certificate_id"], "cert-1");
+    assert_eq!(body["version"], 3);
+    assert_eq!(body["not_after"], "2030-03-17T17:46:40Z");
+    assert!(body["certificate_pem"].as_str().unwrap().contains("AAAA"));
+    assert!(body["private_key_pem"].as_str().unwrap().contains("CCCC"));
+
+    let busy = format!(r#"{{"url": "http://{addr}/busy"}}"#);
+    let err = push
+        .push(&sample_bundle(), &busy, &secret)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Retryable { .. }), "{err:?}");
+    let checks = [
+        (target.clone(), credentials(None, None), "signing key"),
+        (r#"{"url": "ftp://x"}"#.to_owned(), secret.clone(), "url"),
+        (
+            format!(r#"{{"url": "http://{addr}", "method": "DELETE"}}"#),
+            secret.clone(),
+            "method",
+        ),
+        (
+            format!(r#"{{"url": "http://{addr}", "headers": {{"X-Keystead-Signature": "x"}}}}"#),
+            secret.clone(),
+            "set by the plugin",
+        ),
+    ];
+    for (target, creds, needle) in checks {
+        let err = push
+            .check_target("org-a", &target, &creds)
+            .await
+            .unwrap_err();
+        assert!(is_invalid(&err, needle), "{target}: {err:?}");
+    }
+    // A receiver that is down: the outside world's fault, worth a retry.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let target = format!(r#"{{"url": "http://{down}/"}}"#);
+    let err = push
+        .push(&sample_bundle(), &target, &secret)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PluginError::Unavailable { .. } | PluginError::Retryable { .. }
+        ),
+        "{err:?}"
+    );
 }

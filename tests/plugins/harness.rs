@@ -141,3 +141,66 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// One request a scripted server saw.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+pub type Exchanges = Arc<Mutex<Vec<Exchange>>>;
+
+/// Answers each request with `respond(request)` = (status, body), on 127.0.0.1,
+/// and records the requests.
+pub async fn serve_with<F>(respond: F) -> (SocketAddr, Exchanges)
+where
+    F: Fn(&Exchange) -> (u16, String) + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Exchanges = Arc::default();
+    let log = seen.clone();
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            let respond = respond.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let log = log.clone();
+                    let respond = respond.clone();
+                    async move {
+                        use http_body_util::BodyExt;
+                        let (parts, incoming) = req.into_parts();
+                        let body = incoming
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        let exchange = Exchange {
+                            method: parts.method.to_string(),
+                            path: parts.uri.to_string(),
+                            headers: parts.headers,
+                            body,
+                        };
+                        let (status, answer) = respond(&exchange);
+                        log.lock().unwrap().push(exchange);
+                        let mut resp = Response::new(Full::new(Bytes::from(answer)));
+                        *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}

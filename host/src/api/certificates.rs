@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::pki::lifecycle::{RevocationReason, Transition};
 use crate::pki::names::{SanSet, Subject};
 use crate::pki::{CertificateQuery, KeyStorage, SubmitMode, SubmitRequest};
+use crate::rotation::CustodyRequest;
 use crate::store::CertificateRow;
 use crate::{Error, Result, timestamp};
 
@@ -74,18 +75,21 @@ pub struct SubmitCsr {
     pub requested_subject: Option<Subject>,
     pub requested_key_algorithm: Option<String>,
     pub requested_key_size: Option<u32>,
-    /// `local` (default). `external` is not available in this deployment.
+    /// Server-generated keys: `local` (default; sealed here) or `external`
+    /// (sent to the rotation target `key_integration_id` and not kept here).
     pub key_storage_mode: Option<String>,
-    // Accepted so that clients of the reference API work unchanged; they belong to the
-    // external and Azure key modes, which this deployment answers with a 422.
-    #[allow(dead_code)]
+    /// For `external`: the id of a rotation target (of any certificate in the
+    /// project) whose type, settings and credentials receive the key.
     pub key_integration_id: Option<String>,
-    #[allow(dead_code)]
+    /// For `external`: an existing secret (path, name or ARN) to write the key into.
     pub key_secret_path: Option<String>,
-    #[allow(dead_code)]
+    /// For `external`: a new secret to create for the key.
     pub key_secret_name: Option<String>,
-    #[allow(dead_code)]
+    /// For `external`: create the destination and fail if it exists (default: true
+    /// with `key_secret_name`, false otherwise).
     pub create_new_secret: Option<bool>,
+    // Accepted so that clients of the reference API work unchanged; it belongs to the
+    // Azure key mode, which this deployment answers with a 422.
     #[allow(dead_code)]
     pub generation_reference: Option<String>,
     #[allow(dead_code)]
@@ -216,12 +220,35 @@ pub(super) async fn submit(
             "must be the caller's organization",
         ));
     }
+    let generated = matches!(
+        body.csr_source_mode.as_str(),
+        "server_generated" | "mazevault_generated"
+    );
     let storage = match body.key_storage_mode.as_deref().unwrap_or("local") {
         "local" => KeyStorage::Local,
+        "external" if generated => {
+            // The key leaves for a rotation target: that is a push.
+            state.authz.require(&caller, "rotation:execute").await?;
+            KeyStorage::External(
+                state
+                    .rotation
+                    .key_custody(
+                        &caller,
+                        CustodyRequest {
+                            key_integration_id: body.key_integration_id.clone(),
+                            key_secret_path: body.key_secret_path.clone(),
+                            key_secret_name: body.key_secret_name.clone(),
+                            create_new_secret: body.create_new_secret,
+                        },
+                    )
+                    .await?,
+            )
+        }
         "external" => {
-            return Err(Error::Unprocessable(vec![format!(
-                "key_storage_mode 'external' is {NOT_AVAILABLE}"
-            )]));
+            return Err(Error::bad_request(
+                "key_storage_mode",
+                "external applies to keys generated here (server_generated / mazevault_generated)",
+            ));
         }
         other => {
             return Err(Error::bad_request(

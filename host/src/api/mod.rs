@@ -20,6 +20,7 @@ mod pagination;
 mod plugins;
 mod projects;
 mod renewal;
+mod rotation;
 mod templates;
 
 use std::sync::Arc;
@@ -47,6 +48,7 @@ use crate::jwt_keys::JwtKeys;
 use crate::key_material::KeyMaterial;
 use crate::pki::Pki;
 use crate::plugins::Registry;
+use crate::rotation::Rotation;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
@@ -65,6 +67,7 @@ pub struct AppState {
     pub tenancy: Tenancy,
     pub pki: Arc<Pki>,
     pub plugins: Arc<Registry>,
+    pub rotation: Arc<Rotation>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -98,6 +101,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         ocsp::routes(),
         plugins::routes(),
         renewal::routes(),
+        rotation::routes(),
         openapi::routes(),
     ]
     .into_iter()

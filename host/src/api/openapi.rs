@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     Route, audit_events, cas, certificate_io, certificates, health, jwk_objects, jwt_keys,
-    key_material, keys, mtls, ocsp, organizations, plugins, projects, renewal, templates,
+    key_material, keys, mtls, ocsp, organizations, plugins, projects, renewal, rotation, templates,
 };
 
 #[derive(OpenApi)]
@@ -46,6 +46,9 @@ use super::{
         ocsp::ocsp_post, ocsp::ocsp_get,
         plugins::list,
         renewal::renew, renewal::history, renewal::queue, renewal::approve, renewal::cancel,
+        rotation::get_config, rotation::put_config, rotation::trigger, rotation::history,
+        rotation::list_targets, rotation::create_target, rotation::get_target,
+        rotation::update_target, rotation::delete_target, rotation::sync,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
@@ -61,6 +64,7 @@ use super::{
         (name = "templates", description = "Certificate templates"),
         (name = "certificates", description = "Certificate requests and lifecycle, export and import"),
         (name = "mtls", description = "mTLS certificates, made and downloaded in one call"),
+        (name = "rotation", description = "Pushing certificates to rotation targets"),
         (name = "plugins", description = "Loaded WebAssembly plugins"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )

@@ -1,4 +1,5 @@
-//! Background jobs: CRL refresh before `nextUpdate`, the renewal scan, and housekeeping.
+//! Background jobs: CRL refresh before `nextUpdate`, the renewal scan, the rotation queue
+//! and its scan, and housekeeping.
 //! Each runs on its own interval; a failed run is logged and the next tick tries again.
 
 use std::future::Future;
@@ -8,15 +9,38 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::auth::rate_limit::RateLimits;
-use crate::config::JobsConfig;
+use crate::config::Config;
 use crate::pki::Pki;
+use crate::rotation::Rotation;
 
 /// CRLs are re-signed when they have less than this left.
 const CRL_MARGIN: time::Duration = time::Duration::hours(6);
 
 /// Starts every job; dropping or aborting the returned set stops them.
-pub fn spawn(config: &JobsConfig, pki: Arc<Pki>, rate_limits: Arc<RateLimits>) -> JoinSet<()> {
+pub fn spawn(
+    config: &Config,
+    pki: Arc<Pki>,
+    rotation: Arc<Rotation>,
+    rate_limits: Arc<RateLimits>,
+) -> JoinSet<()> {
     let mut jobs = JoinSet::new();
+    // Pushes run as soon as they are queued; the worker waits on the queue itself.
+    jobs.spawn(rotation.clone().run_queue());
+    jobs.spawn(every(
+        Duration::from_secs(config.rotation.scan_secs),
+        "rotation-scan",
+        move || {
+            let rotation = rotation.clone();
+            async move {
+                let acted = rotation.scan().await?;
+                if acted > 0 {
+                    tracing::info!(certificates = acted, "rotation scan");
+                }
+                Ok(())
+            }
+        },
+    ));
+    let config = &config.jobs;
     let crl_pki = pki.clone();
     jobs.spawn(every(
         Duration::from_secs(config.crl_refresh_secs),

@@ -1,5 +1,7 @@
 //! Certificate requests and the lifecycle of what they become.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -7,6 +9,7 @@ use uuid::Uuid;
 use super::CrlKind;
 use super::Pki;
 use super::csr::{self, ParsedCsr};
+use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
 use super::keys::KeyAlgorithm;
 use super::lifecycle::{self, RevocationReason, Status, Transition};
@@ -20,9 +23,13 @@ use crate::crypto::Sealed;
 use crate::store::{CertificateFilter, CertificateRow};
 use crate::{Error, Result, timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a key generated here is kept.
+#[derive(Debug, Clone)]
 pub enum KeyStorage {
+    /// Sealed under the master key with the certificate.
     Local,
+    /// Handed to a custodian (a rotation target) and not kept here.
+    External(Arc<dyn KeyCustody>),
 }
 
 #[derive(Debug)]
@@ -99,6 +106,10 @@ impl Pki {
         }
 
         let id = Uuid::new_v4().to_string();
+        // The template was checked before the key was made (generated modes).
+        let mut checked = false;
+        // A key that leaves this server: its custodian and the key (PEM).
+        let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
         let (parsed, sealed_key, key_storage_mode) = match request.mode {
             SubmitMode::UploadedCsr { csr_pem } => {
                 (csr::parse_pem("csr_pem", &csr_pem)?, None, "none")
@@ -106,7 +117,7 @@ impl Pki {
             SubmitMode::Generated {
                 key_algorithm,
                 key_size,
-                storage: KeyStorage::Local,
+                storage,
             } => {
                 let algorithm = match (key_algorithm, rules.allowed_key_algorithms.first()) {
                     (Some(a), _) => KeyAlgorithm::parse("requested_key_algorithm", &a, key_size)?,
@@ -138,8 +149,17 @@ impl Pki {
                 .await?;
                 let key = algorithm.generate()?;
                 let pem = csr::make(&subject, &san, &key)?;
-                let sealed = self.master.seal(&key_record(&id), key.serialized_der());
-                (csr::parse_pem("csr_pem", &pem)?, Some(sealed.0), "local")
+                checked = true;
+                match storage {
+                    KeyStorage::Local => {
+                        let sealed = self.master.seal(&key_record(&id), key.serialized_der());
+                        (csr::parse_pem("csr_pem", &pem)?, Some(sealed.0), "local")
+                    }
+                    KeyStorage::External(custody) => {
+                        external = Some((custody, pem_encode("PRIVATE KEY", key.serialized_der())));
+                        (csr::parse_pem("csr_pem", &pem)?, None, "external")
+                    }
+                }
             }
         };
         let ParsedCsr {
@@ -163,7 +183,7 @@ impl Pki {
         }
         let mut san = san.normalize()?;
         san.dns_names.dedup();
-        if sealed_key.is_none() {
+        if !checked {
             self.check_template(
                 caller,
                 &template.name,
@@ -226,6 +246,15 @@ impl Pki {
             row.decided_by = Some("template:automatic".into());
             row.decided_at = Some(timestamp::now_string());
         }
+        if let Some((custody, key_pem)) = &external {
+            // The key leaves before anything is stored: if it cannot, nothing is kept.
+            let chain = if row.certificate_der.is_some() {
+                self.chain_pem(&row).await?
+            } else {
+                Vec::new()
+            };
+            custody.deposit(&row, &chain, key_pem).await?;
+        }
         self.store.certificate_insert(&row).await?;
         self.record(
             caller,
@@ -234,9 +263,23 @@ impl Pki {
             Severity::Low,
             Some(json!({
                 "template": template.name, "common_name": row.common_name, "status": row.status,
+                "key_storage_mode": row.key_storage_mode,
             })),
         )
         .await?;
+        if let Some((custody, _)) = external {
+            self.record(
+                caller,
+                "certificate.key_deposit",
+                &row.id,
+                Severity::High,
+                Some(json!({ "destination": custody.describe() })),
+            )
+            .await?;
+            if let Err(err) = custody.adopt(&row).await {
+                tracing::warn!(certificate = %row.id, error = %err, "cannot record the key's custodian as a rotation target");
+            }
+        }
         Ok(row)
     }
 
@@ -533,6 +576,9 @@ impl Pki {
             "from": previous, "to": row.status, "reason": row.revocation_reason, "comment": comment,
         })))
         .await?;
+        if matches!(transition, Transition::Approve) {
+            self.announce_issued(&row).await;
+        }
         if matches!(transition, Transition::Revoke(_) | Transition::Unrevoke)
             && let Some(ca_id) = &row.ca_id
         {
@@ -565,7 +611,15 @@ impl Pki {
     }
 
     /// The private key of a certificate whose key was generated here (PKCS #8 DER).
+    /// A key held by an external custodian is refused: it is not kept here.
     pub fn private_key_der(&self, row: &CertificateRow) -> Result<Option<Vec<u8>>> {
+        if row.key_storage_mode == "external" {
+            return Err(Error::Conflict(
+                "the private key was stored in an external target (key_storage_mode external) \
+                 and is not kept here"
+                    .into(),
+            ));
+        }
         row.sealed_key
             .as_ref()
             .map(|sealed| {

@@ -2,6 +2,7 @@
 //! lifecycle, CRLs. No HTTP here; storage goes through `store`.
 
 pub mod csr;
+pub mod events;
 pub mod export;
 pub mod import;
 pub mod issue;
@@ -21,7 +22,7 @@ mod templates;
 mod validators;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
@@ -29,6 +30,7 @@ pub use certificates::{
     SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
+pub use events::{BoxFuture, CertificateEvents, KeyCustody};
 pub use renewal::RenewalScan;
 pub use templates::TemplateInput;
 
@@ -47,6 +49,8 @@ pub struct Pki {
     ca_cache: RwLock<HashMap<String, Arc<authorities::LoadedCa>>>,
     /// Serializes the creation of projects' mTLS CAs on this node.
     mtls_ca_lock: tokio::sync::Mutex<()>,
+    /// Told of renewals and issuances (see [`events`]).
+    listeners: RwLock<Vec<Weak<dyn CertificateEvents>>>,
 }
 
 impl Pki {
@@ -65,6 +69,7 @@ impl Pki {
             plugins,
             ca_cache: RwLock::new(HashMap::new()),
             mtls_ca_lock: tokio::sync::Mutex::new(()),
+            listeners: RwLock::new(Vec::new()),
         }
     }
 }

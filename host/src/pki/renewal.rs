@@ -90,7 +90,7 @@ impl Pki {
                 ),
             )
         } else {
-            // The client holds the key: sign its public key again.
+            // The client or an external custodian holds the key: sign its public key again.
             (old.csr_pem.clone(), None)
         };
         let csr_der = csr::parse_pem("csr_pem", &csr_pem)?.der;
@@ -132,6 +132,8 @@ impl Pki {
             })),
         )
         .await?;
+        // The renewal is complete: rotation (and any other listener) takes it from here.
+        self.announce_renewed(old, &row).await;
         Ok(row)
     }
 

@@ -145,6 +145,14 @@ impl PluginConfig {
         // JWK URLs are anywhere public; private ranges stay blocked.
         let mut jwk_url = Self::builtin("jwk-url", PluginKind::JwkSource);
         jwk_url.allowed_hosts = vec!["*".into()];
+        // Secret managers and HTTP receivers are anywhere public; private ranges stay
+        // blocked until an operator allows them.
+        let mut openbao = Self::builtin("openbao-kv", PluginKind::RotationTarget);
+        openbao.allowed_hosts = vec!["*".into()];
+        let mut aws = Self::builtin("aws-secrets-manager", PluginKind::RotationTarget);
+        aws.allowed_hosts = vec!["*.amazonaws.com".into()];
+        let mut http = Self::builtin("http", PluginKind::RotationTarget);
+        http.allowed_hosts = vec!["*".into()];
         vec![
             Self::builtin("dns-suffix", PluginKind::TemplateValidator),
             Self::builtin("copy-paste", PluginKind::JwkSource),
@@ -153,6 +161,9 @@ impl PluginConfig {
             Self::builtin("jwk-key", PluginKind::JwkSource),
             Self::builtin("jwk-keystore", PluginKind::JwkSource),
             Self::builtin("filesystem", PluginKind::RotationTarget),
+            openbao,
+            aws,
+            http,
             webhooks,
         ]
     }

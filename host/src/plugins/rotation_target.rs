@@ -46,3 +46,28 @@ impl RotationTarget {
         s.finish(lease, started, outcome)
     }
 }
+
+impl RotationTarget {
+    /// Checks a target's settings and credentials when the API stores them
+    /// (`check-target`); `organization` is the tenant the target is for.
+    pub async fn check_target(
+        &self,
+        organization: &str,
+        target: &str,
+        credentials: &Credentials,
+    ) -> Result<(), PluginError> {
+        let s = &self.sandbox;
+        s.check_organization(organization)?;
+        let started = Instant::now();
+        let target = target.to_owned();
+        let mut lease = s.lease(started).await?;
+        let call = lease.bindings.keystead_plugin_rotator().call_check_target(
+            &mut lease.store,
+            &target,
+            credentials,
+            s.config_json(),
+        );
+        let outcome = s.deadline(call).await;
+        s.finish(lease, started, outcome)
+    }
+}

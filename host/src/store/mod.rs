@@ -8,6 +8,7 @@ mod jwt_keys;
 mod key_material;
 mod meta;
 mod pki;
+mod rotation;
 mod tenancy;
 
 use std::str::FromStr;
@@ -24,6 +25,7 @@ pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use pki::{
     CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
 };
+pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 
 #[derive(Debug, thiserror::Error)]

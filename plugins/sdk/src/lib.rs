@@ -20,6 +20,8 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod naming;
+pub mod rotation;
 
 #[doc(hidden)]
 pub use wit_bindgen;

@@ -1,0 +1,365 @@
+//! Rotation at the reference API's paths: a certificate's rotation config,
+//! trigger and history, and its rotation targets.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Path, Query};
+use super::pagination::{Page, PageQuery};
+use super::{AppState, Route};
+use crate::Result;
+use crate::auth::Caller;
+use crate::rotation::{ConfigInput, ConfigView, TargetInput};
+use crate::store::{RotationRunRow, RotationTargetRow};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/api/v1/certificates/{id}/rotation/config",
+            methods: &[Method::GET, Method::PUT],
+            handlers: get(get_config).put(put_config),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/rotation/trigger",
+            methods: &[Method::POST],
+            handlers: post(trigger),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/rotation/history",
+            methods: &[Method::GET],
+            handlers: get(history),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/targets",
+            methods: &[Method::GET, Method::POST],
+            handlers: get(list_targets).post(create_target),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/targets/{target_id}",
+            methods: &[Method::GET, Method::PUT, Method::DELETE],
+            handlers: get(get_target).put(update_target).delete(delete_target),
+        },
+        Route {
+            path: "/api/v1/certificates/{id}/targets/{target_id}/sync",
+            methods: &[Method::POST],
+            handlers: post(sync),
+        },
+    ]
+}
+
+/// A rotation target. Its credentials are never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetView {
+    pub id: String,
+    pub certificate_id: String,
+    pub name: String,
+    /// The rotation-target plugin.
+    #[serde(rename = "type")]
+    pub target_type: String,
+    pub enabled: bool,
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    /// Whether credentials are stored (they are never returned).
+    pub has_credentials: bool,
+    /// True for the target that holds the certificate's externally stored key.
+    pub key_custody: bool,
+    /// `succeeded` or `failed`: how the last push ended.
+    pub last_status: Option<String>,
+    pub last_synced_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<RotationTargetRow> for TargetView {
+    fn from(row: RotationTargetRow) -> Self {
+        Self {
+            config: serde_json::from_str(&row.config).unwrap_or_default(),
+            has_credentials: row.sealed_credentials.is_some(),
+            id: row.id,
+            certificate_id: row.certificate_id,
+            name: row.name,
+            target_type: row.target_type,
+            enabled: row.enabled,
+            key_custody: row.key_custody,
+            last_status: row.last_status,
+            last_synced_at: row.last_synced_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// One push to one target.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    /// The certificate pushed.
+    pub certificate_id: String,
+    pub serial_number: Option<String>,
+    /// The certificate's place in its renewal chain, from 1.
+    pub version: i64,
+    pub target_id: String,
+    pub target_name: String,
+    pub target_type: String,
+    /// `manual`, `sync`, `renewal`, `issued`, `schedule`, `before_expiry`,
+    /// `retry` or `key_deposit`.
+    pub reason: String,
+    /// `pending`, `running`, `succeeded`, `failed` or `superseded`.
+    pub status: String,
+    /// 1 for the first attempt; retries count up.
+    pub attempt: i64,
+    pub private_key_included: bool,
+    /// When a pending push is due.
+    pub next_attempt_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Where the bundle went (a path, a secret's URL or ARN).
+    pub location: Option<String>,
+    /// The destination's version id, when it has one.
+    pub destination_version: Option<String>,
+    pub requested_by: String,
+    pub created_at: String,
+}
+
+impl From<RotationRunRow> for RunView {
+    fn from(row: RotationRunRow) -> Self {
+        Self {
+            id: row.id,
+            certificate_id: row.certificate_id,
+            serial_number: row.serial_number,
+            version: row.version,
+            target_id: row.target_id,
+            target_name: row.target_name,
+            target_type: row.target_type,
+            reason: row.reason,
+            status: row.status,
+            attempt: row.attempt,
+            private_key_included: row.include_private_key,
+            next_attempt_at: row.next_attempt_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            duration_ms: row.duration_ms,
+            error: row.error,
+            location: row.location,
+            destination_version: row.destination_version,
+            requested_by: row.requested_by,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// What a trigger queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggerView {
+    pub certificate_id: String,
+    /// One pending push per enabled target; follow them in the history.
+    pub queued: Vec<RunView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only this target's pushes.
+    pub target_id: Option<String>,
+    /// `pending`, `running`, `succeeded`, `failed` or `superseded`.
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+type Ids = Path<(String, String)>;
+
+/// Get rotation config
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/rotation/config", tag = "rotation",
+    params(("id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = ConfigView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConfigView>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    Ok(Json(state.rotation.get_config(&caller, &id).await?))
+}
+
+/// Update rotation config: when pushes happen and whether the private key goes along
+#[utoipa::path(put, path = "/api/v1/certificates/{id}/rotation/config", tag = "rotation",
+    params(("id" = String, Path)), request_body = ConfigInput, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = ConfigView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub(super) async fn put_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ConfigInput>,
+) -> Result<Json<ConfigView>> {
+    state.authz.require(&caller, "rotation:write").await?;
+    Ok(Json(
+        state.rotation.update_config(&caller, &id, body).await?,
+    ))
+}
+
+/// Trigger rotation: queue a push of the certificate to every enabled target
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/rotation/trigger", tag = "rotation",
+    params(("id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 202, body = TriggerView), (status = 404, body = super::ErrorBody),
+              (status = 409, description = "Not active, or no enabled target", body = super::ErrorBody)))]
+pub(super) async fn trigger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<TriggerView>)> {
+    state.authz.require(&caller, "rotation:execute").await?;
+    let runs = state.rotation.trigger(&caller, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TriggerView {
+            certificate_id: id,
+            queued: runs.into_iter().map(RunView::from).collect(),
+        }),
+    ))
+}
+
+/// Rotation execution history: every push of the certificate and to its targets, newest first
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/rotation/history", tag = "rotation",
+    params(("id" = String, Path), HistoryQuery), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Page<RunView>), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)))]
+pub(super) async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Page<RunView>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let (_, per_page, offset) = page.resolve()?;
+    let (rows, total) = state
+        .rotation
+        .history(
+            &caller,
+            &id,
+            query.target_id.as_deref(),
+            query.status.as_deref(),
+            offset,
+            per_page,
+        )
+        .await?;
+    Ok(Json(page.page(rows, total, RunView::from)?))
+}
+
+/// List rotation targets
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/targets", tag = "rotation",
+    params(("id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Vec<TargetView>), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn list_targets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TargetView>>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    let rows = state.rotation.list_targets(&caller, &id).await?;
+    Ok(Json(rows.into_iter().map(TargetView::from).collect()))
+}
+
+/// Create rotation target: the plugin checks the settings and credentials first
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/targets", tag = "rotation",
+    params(("id" = String, Path)), request_body = TargetInput, security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, body = TargetView), (status = 400, description = "Unknown type, bad field", body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody),
+              (status = 422, description = "The plugin rejected the settings or credentials", body = super::ErrorBody)))]
+pub(super) async fn create_target(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<TargetInput>,
+) -> Result<(StatusCode, Json<TargetView>)> {
+    state.authz.require(&caller, "rotation:write").await?;
+    let row = state.rotation.create_target(&caller, &id, body).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Get target details
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/targets/{target_id}", tag = "rotation",
+    params(("id" = String, Path), ("target_id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = TargetView), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn get_target(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, target_id)): Ids,
+) -> Result<Json<TargetView>> {
+    state.authz.require(&caller, "certificate:read").await?;
+    Ok(Json(
+        state
+            .rotation
+            .get_target(&caller, &id, &target_id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Update target: absent fields keep their value; `credentials` replaces the stored ones
+#[utoipa::path(put, path = "/api/v1/certificates/{id}/targets/{target_id}", tag = "rotation",
+    params(("id" = String, Path), ("target_id" = String, Path)), request_body = TargetInput,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = TargetView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody),
+              (status = 422, body = super::ErrorBody)))]
+pub(super) async fn update_target(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, target_id)): Ids,
+    Json(body): Json<TargetInput>,
+) -> Result<Json<TargetView>> {
+    state.authz.require(&caller, "rotation:write").await?;
+    Ok(Json(
+        state
+            .rotation
+            .update_target(&caller, &id, &target_id, body)
+            .await?
+            .into(),
+    ))
+}
+
+/// Delete target (its history goes with it)
+#[utoipa::path(delete, path = "/api/v1/certificates/{id}/targets/{target_id}", tag = "rotation",
+    params(("id" = String, Path), ("target_id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub(super) async fn delete_target(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, target_id)): Ids,
+) -> Result<StatusCode> {
+    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .rotation
+        .delete_target(&caller, &id, &target_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sync target manually: queue a push of the certificate to this target
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/targets/{target_id}/sync", tag = "rotation",
+    params(("id" = String, Path), ("target_id" = String, Path)), security(("bearer" = []), ("api_key" = [])),
+    responses((status = 202, body = RunView), (status = 404, body = super::ErrorBody),
+              (status = 409, body = super::ErrorBody)))]
+pub(super) async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, target_id)): Ids,
+) -> Result<(StatusCode, Json<RunView>)> {
+    state.authz.require(&caller, "rotation:execute").await?;
+    let run = state.rotation.sync(&caller, &id, &target_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
+}

@@ -1,0 +1,1054 @@
+//! Rotation: pushing a certificate (its chain, and its key when the config
+//! says so) to the places it is used, through rotation-target plugins.
+//!
+//! Each certificate has a rotation config and targets; both follow the
+//! certificate to the one that renews it. A push is a row in
+//! `rotation_runs`: queued as `pending`, taken by the worker
+//! ([`Rotation::run_queue`]) as `running`, and ending `succeeded` or
+//! `failed` (a failure the outside world caused is queued again with an
+//! exponential backoff), or `superseded` by a newer push to the same target.
+//! The API only queues; nothing here blocks a request on a target.
+//!
+//! Target credentials are sealed under the master key (the target's id is
+//! the associated data), opened for one plugin call at a time, and never
+//! returned, logged or put in an error.
+
+mod custody;
+mod worker;
+
+use std::sync::{Arc, Weak};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::auth::Caller;
+use crate::config::RotationConfig;
+use crate::crypto::{MasterKey, Sealed};
+use crate::pki::{BoxFuture, CertificateEvents, Pki};
+use crate::plugins::rotation_target::Credentials;
+use crate::plugins::{PluginError, Registry};
+use crate::store::{
+    CertificateRow, RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter, Store,
+    is_unique_violation,
+};
+use crate::{Error, Result, timestamp};
+
+pub use custody::CustodyRequest;
+
+/// Longest target name.
+pub const MAX_NAME_LEN: usize = 100;
+/// Largest target config, as JSON text.
+pub const MAX_CONFIG_BYTES: usize = 16 * 1024;
+/// Largest credential value.
+pub const MAX_CREDENTIAL_LEN: usize = 8 * 1024;
+/// Keys of a target's config that only the host sets.
+const HOST_KEYS: &[&str] = &["destination", "create_new_secret"];
+
+/// When a certificate is pushed besides a manual trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// After each renewal.
+    OnRenewal,
+    /// Renewed (and so pushed) this many days before it expires.
+    BeforeExpiry,
+    /// Pushed again every `interval_hours`, and after each renewal.
+    Schedule,
+}
+
+impl Trigger {
+    pub const NAMES: &'static [&'static str] = &["on_renewal", "before_expiry", "schedule"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "on_renewal" => Some(Self::OnRenewal),
+            "before_expiry" => Some(Self::BeforeExpiry),
+            "schedule" => Some(Self::Schedule),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnRenewal => "on_renewal",
+            Self::BeforeExpiry => "before_expiry",
+            Self::Schedule => "schedule",
+        }
+    }
+}
+
+/// A certificate's rotation config, as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConfigView {
+    pub certificate_id: String,
+    /// Off: renewals and the schedule push nothing (a manual trigger still does).
+    pub enabled: bool,
+    /// `on_renewal`, `before_expiry` or `schedule`.
+    pub trigger: String,
+    /// `before_expiry`: renew this many days before the certificate expires.
+    pub days_before_expiry: Option<u32>,
+    /// `schedule`: push again this often.
+    pub interval_hours: Option<u32>,
+    /// Send the private key along (only for keys generated and kept here).
+    pub include_private_key: bool,
+    /// When the background job next looks at this certificate.
+    pub next_run_at: Option<String>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// A change to the rotation config; absent fields keep their value.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigInput {
+    pub enabled: Option<bool>,
+    /// `on_renewal`, `before_expiry` or `schedule`.
+    pub trigger: Option<String>,
+    /// 1 to 3650; required for `before_expiry`.
+    pub days_before_expiry: Option<u32>,
+    /// 1 to 8760; required for `schedule`.
+    pub interval_hours: Option<u32>,
+    pub include_private_key: Option<bool>,
+}
+
+/// Credentials for a target; sealed at rest, never shown again.
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsInput {
+    /// An identifier (an AWS access key id); not needed by every type.
+    pub id: Option<String>,
+    /// The secret (an OpenBao token, an AWS secret access key, an HMAC key).
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialsInput([elided])")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCredentials {
+    id: Option<String>,
+    secret: Option<String>,
+}
+
+/// A target to create, or a change to one (absent fields keep their value).
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInput {
+    /// Unique per certificate, 1 to 100 characters.
+    pub name: Option<String>,
+    /// The rotation-target plugin: `filesystem`, `openbao-kv`,
+    /// `aws-secrets-manager`, `http`, or another configured one.
+    #[serde(rename = "type")]
+    pub target_type: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// The plugin's settings for this target (a JSON object; no secrets).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Map<String, Value>>,
+    /// Replaces the stored credentials; `{}` removes them.
+    pub credentials: Option<CredentialsInput>,
+}
+
+/// How one push ended, when it failed.
+#[derive(Debug, Clone)]
+pub struct PushFailure {
+    pub message: String,
+    /// The outside world's fault: worth another attempt.
+    pub retry: bool,
+    /// The remote's own advice, in seconds.
+    pub after_seconds: Option<u32>,
+}
+
+impl PushFailure {
+    fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: false,
+            after_seconds: None,
+        }
+    }
+
+    fn from_plugin(err: &PluginError) -> Self {
+        let (retry, after_seconds) = match err {
+            PluginError::Unavailable { .. } | PluginError::Timeout { .. } => (true, None),
+            PluginError::Retryable { after_seconds, .. } => (true, *after_seconds),
+            _ => (false, None),
+        };
+        Self {
+            message: err.to_string(),
+            retry,
+            after_seconds,
+        }
+    }
+}
+
+/// Runs and queues pushes. Cheap to share behind an `Arc`.
+pub struct Rotation {
+    store: Store,
+    master: Arc<MasterKey>,
+    audit: AuditLog,
+    pki: Arc<Pki>,
+    plugins: Arc<Registry>,
+    config: RotationConfig,
+    /// Wakes the worker when a push is queued or finished.
+    wakeup: Notify,
+    /// Pushes running at once.
+    permits: Arc<Semaphore>,
+}
+
+pub(crate) fn credentials_record(target_id: &str) -> String {
+    format!("rotation_target:{target_id}")
+}
+
+impl Rotation {
+    /// Builds the service and subscribes it to the PKI's renewals and issuances.
+    pub fn new(
+        store: Store,
+        master: Arc<MasterKey>,
+        audit: AuditLog,
+        pki: Arc<Pki>,
+        plugins: Arc<Registry>,
+        config: RotationConfig,
+    ) -> Arc<Self> {
+        let rotation = Arc::new(Self {
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            store,
+            master,
+            audit,
+            pki: pki.clone(),
+            plugins,
+            config,
+            wakeup: Notify::new(),
+        });
+        let weak: Weak<Self> = Arc::downgrade(&rotation);
+        pki.subscribe(weak);
+        rotation
+    }
+
+    // ---- config ----
+
+    fn default_config(row: &CertificateRow) -> RotationConfigRow {
+        RotationConfigRow {
+            certificate_id: row.id.clone(),
+            organization_id: row.organization_id.clone(),
+            enabled: true,
+            trigger_mode: Trigger::OnRenewal.as_str().into(),
+            days_before_expiry: None,
+            interval_hours: None,
+            include_private_key: false,
+            next_run_at: None,
+            updated_by: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    async fn config_of(&self, row: &CertificateRow) -> Result<RotationConfigRow> {
+        Ok(self
+            .store
+            .rotation_config_get(&row.organization_id, &row.id)
+            .await?
+            .unwrap_or_else(|| Self::default_config(row)))
+    }
+
+    pub fn config_view(row: RotationConfigRow) -> ConfigView {
+        let count = |v: Option<i64>| v.and_then(|n| u32::try_from(n).ok());
+        ConfigView {
+            enabled: row.enabled,
+            trigger: row.trigger_mode,
+            days_before_expiry: count(row.days_before_expiry),
+            interval_hours: count(row.interval_hours),
+            include_private_key: row.include_private_key,
+            next_run_at: row.next_run_at,
+            updated_by: (!row.updated_by.is_empty()).then_some(row.updated_by),
+            updated_at: (!row.updated_at.is_empty()).then_some(row.updated_at),
+            certificate_id: row.certificate_id,
+        }
+    }
+
+    pub async fn get_config(&self, caller: &Caller, certificate_id: &str) -> Result<ConfigView> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        Ok(Self::config_view(self.config_of(&certificate).await?))
+    }
+
+    pub async fn update_config(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        input: ConfigInput,
+    ) -> Result<ConfigView> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        let mut row = self.config_of(&certificate).await?;
+        if let Some(enabled) = input.enabled {
+            row.enabled = enabled;
+        }
+        if let Some(trigger) = &input.trigger {
+            let parsed = Trigger::parse(trigger).ok_or_else(|| {
+                Error::bad_request(
+                    "trigger",
+                    format!("'{trigger}' is not one of {}", Trigger::NAMES.join(", ")),
+                )
+            })?;
+            row.trigger_mode = parsed.as_str().into();
+        }
+        if let Some(days) = input.days_before_expiry {
+            if !(1..=3650).contains(&days) {
+                return Err(Error::bad_request(
+                    "days_before_expiry",
+                    "must be between 1 and 3650",
+                ));
+            }
+            row.days_before_expiry = Some(i64::from(days));
+        }
+        if let Some(hours) = input.interval_hours {
+            if !(1..=8760).contains(&hours) {
+                return Err(Error::bad_request(
+                    "interval_hours",
+                    "must be between 1 and 8760",
+                ));
+            }
+            row.interval_hours = Some(i64::from(hours));
+        }
+        if let Some(include) = input.include_private_key {
+            if include && certificate.sealed_key.is_none() {
+                return Err(Error::Unprocessable(vec![format!(
+                    "include_private_key: the certificate's private key is not kept here \
+                     (key_storage_mode {})",
+                    certificate.key_storage_mode
+                )]));
+            }
+            row.include_private_key = include;
+        }
+        let trigger = Trigger::parse(&row.trigger_mode).unwrap_or(Trigger::OnRenewal);
+        let now = OffsetDateTime::now_utc();
+        row.next_run_at = match trigger {
+            Trigger::OnRenewal => None,
+            Trigger::BeforeExpiry => {
+                if row.days_before_expiry.is_none() {
+                    return Err(Error::bad_request(
+                        "days_before_expiry",
+                        "is required when trigger is before_expiry",
+                    ));
+                }
+                None
+            }
+            Trigger::Schedule => {
+                let hours = row.interval_hours.ok_or_else(|| {
+                    Error::bad_request("interval_hours", "is required when trigger is schedule")
+                })?;
+                Some(timestamp::format(now + Duration::hours(hours)))
+            }
+        };
+        row.updated_by = caller.principal.actor();
+        row.updated_at = timestamp::format(now);
+        self.store.rotation_config_upsert(&row).await?;
+        self.record(
+            caller,
+            "rotation.config.update",
+            certificate_id,
+            Severity::Medium,
+            Some(json!({
+                "enabled": row.enabled, "trigger": row.trigger_mode,
+                "include_private_key": row.include_private_key,
+            })),
+        )
+        .await?;
+        Ok(Self::config_view(row))
+    }
+
+    // ---- targets ----
+
+    pub async fn list_targets(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+    ) -> Result<Vec<RotationTargetRow>> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        Ok(self
+            .store
+            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .await?)
+    }
+
+    pub async fn get_target(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        target_id: &str,
+    ) -> Result<RotationTargetRow> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        self.store
+            .rotation_target_get(&certificate.organization_id, target_id)
+            .await?
+            .filter(|t| t.certificate_id == certificate.id)
+            .ok_or_else(|| Error::NotFound(format!("rotation target '{target_id}'")))
+    }
+
+    fn check_name(name: &str) -> Result<()> {
+        let len = name.chars().count();
+        if len == 0 || len > MAX_NAME_LEN || name.chars().any(char::is_control) {
+            return Err(Error::bad_request(
+                "name",
+                format!("must be 1 to {MAX_NAME_LEN} printable characters"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_config(config: &Map<String, Value>) -> Result<String> {
+        if let Some(key) = HOST_KEYS.iter().find(|k| config.contains_key(**k)) {
+            return Err(Error::bad_request(
+                format!("config.{key}"),
+                "is set by the server (from key_secret_path / key_secret_name), not by the caller",
+            ));
+        }
+        let text = serde_json::to_string(config).map_err(Error::internal)?;
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(Error::bad_request(
+                "config",
+                format!("is larger than {MAX_CONFIG_BYTES} bytes"),
+            ));
+        }
+        Ok(text)
+    }
+
+    fn check_credentials(input: &CredentialsInput) -> Result<()> {
+        for (field, value) in [("id", &input.id), ("secret", &input.secret)] {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_CREDENTIAL_LEN) {
+                return Err(Error::bad_request(
+                    format!("credentials.{field}"),
+                    format!("is longer than {MAX_CREDENTIAL_LEN} bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The plugin a target type names. Whether the organization may use it is the
+    /// plugin's own check (403).
+    fn plugin_for(&self, target_type: &str) -> Result<Arc<crate::plugins::RotationTarget>> {
+        self.plugins.rotation_target(target_type).ok_or_else(|| {
+            let known: Vec<&str> = self
+                .plugins
+                .iter()
+                .filter(|(_, p)| p.kind() == crate::plugins::PluginKind::RotationTarget)
+                .map(|(n, _)| n)
+                .collect();
+            Error::bad_request(
+                "type",
+                format!(
+                    "no rotation-target plugin named '{target_type}' is loaded (available: {})",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Lets the plugin check a target's settings and credentials; its
+    /// `invalid-input` becomes a 422 listing the reason.
+    async fn plugin_check(
+        &self,
+        organization_id: &str,
+        target_type: &str,
+        config: &str,
+        credentials: &Credentials,
+    ) -> Result<()> {
+        let plugin = self.plugin_for(target_type)?;
+        match plugin
+            .check_target(organization_id, config, credentials)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(PluginError::Invalid { message, .. }) => Err(Error::Unprocessable(vec![message])),
+            Err(other) => Err(Error::Plugin(other)),
+        }
+    }
+
+    fn seal_credentials(&self, target_id: &str, input: &CredentialsInput) -> Option<Vec<u8>> {
+        let stored = StoredCredentials {
+            id: input.id.clone().filter(|v| !v.is_empty()),
+            secret: input.secret.clone().filter(|v| !v.is_empty()),
+        };
+        if stored.id.is_none() && stored.secret.is_none() {
+            return None;
+        }
+        let plain = serde_json::to_vec(&stored).ok()?;
+        Some(self.master.seal(&credentials_record(target_id), &plain).0)
+    }
+
+    /// Opens a target's credentials for one call.
+    fn open_credentials(&self, target: &RotationTargetRow) -> Result<Credentials> {
+        let Some(sealed) = &target.sealed_credentials else {
+            return Ok(Credentials {
+                id: None,
+                secret: None,
+            });
+        };
+        let plain = self
+            .master
+            .open(&credentials_record(&target.id), &Sealed(sealed.clone()))
+            .map_err(Error::internal)?;
+        let stored: StoredCredentials = serde_json::from_slice(&plain).map_err(Error::internal)?;
+        Ok(Credentials {
+            id: stored.id,
+            secret: stored.secret,
+        })
+    }
+
+    pub async fn create_target(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        input: TargetInput,
+    ) -> Result<RotationTargetRow> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        let name = input
+            .name
+            .ok_or_else(|| Error::bad_request("name", "is required"))?;
+        Self::check_name(&name)?;
+        let target_type = input
+            .target_type
+            .ok_or_else(|| Error::bad_request("type", "is required"))?;
+        let config = Self::check_config(&input.config.unwrap_or_default())?;
+        let credentials = input.credentials.unwrap_or_default();
+        Self::check_credentials(&credentials)?;
+        self.plugin_check(
+            &certificate.organization_id,
+            &target_type,
+            &config,
+            &Credentials {
+                id: credentials.id.clone(),
+                secret: credentials.secret.clone(),
+            },
+        )
+        .await?;
+        let id = Uuid::new_v4().to_string();
+        let now = timestamp::now_string();
+        let row = RotationTargetRow {
+            sealed_credentials: self.seal_credentials(&id, &credentials),
+            id,
+            organization_id: certificate.organization_id.clone(),
+            project_id: certificate.project_id.clone(),
+            certificate_id: certificate.id.clone(),
+            name,
+            target_type,
+            enabled: input.enabled.unwrap_or(true),
+            config,
+            key_custody: false,
+            last_status: None,
+            last_synced_at: None,
+            last_error: None,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.store
+            .rotation_target_insert(&row)
+            .await
+            .map_err(|err| duplicate_name(err, &row.name))?;
+        self.record(
+            caller,
+            "rotation.target.create",
+            &row.id,
+            Severity::Medium,
+            Some(json!({
+                "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
+                "has_credentials": row.sealed_credentials.is_some(),
+            })),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn update_target(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        target_id: &str,
+        input: TargetInput,
+    ) -> Result<RotationTargetRow> {
+        let mut row = self.get_target(caller, certificate_id, target_id).await?;
+        if let Some(name) = input.name {
+            Self::check_name(&name)?;
+            row.name = name;
+        }
+        if let Some(target_type) = input.target_type {
+            if row.key_custody && target_type != row.target_type {
+                return Err(Error::bad_request(
+                    "type",
+                    "the target holds the certificate's private key; its type cannot change",
+                ));
+            }
+            row.target_type = target_type;
+        }
+        if let Some(enabled) = input.enabled {
+            row.enabled = enabled;
+        }
+        if let Some(config) = input.config {
+            if row.key_custody {
+                return Err(Error::bad_request(
+                    "config",
+                    "the target holds the certificate's private key; its destination cannot change",
+                ));
+            }
+            row.config = Self::check_config(&config)?;
+        }
+        let credentials_changed = input.credentials.is_some();
+        let credentials = match &input.credentials {
+            Some(c) => {
+                Self::check_credentials(c)?;
+                Credentials {
+                    id: c.id.clone(),
+                    secret: c.secret.clone(),
+                }
+            }
+            None => self.open_credentials(&row)?,
+        };
+        self.plugin_check(
+            &row.organization_id,
+            &row.target_type,
+            &row.config,
+            &credentials,
+        )
+        .await?;
+        if let Some(c) = &input.credentials {
+            row.sealed_credentials = self.seal_credentials(&row.id, c);
+        }
+        row.updated_at = timestamp::now_string();
+        let updated = self
+            .store
+            .rotation_target_update(&row)
+            .await
+            .map_err(|err| duplicate_name(err, &row.name))?;
+        if !updated {
+            return Err(Error::NotFound(format!("rotation target '{target_id}'")));
+        }
+        self.record(
+            caller,
+            "rotation.target.update",
+            &row.id,
+            Severity::Medium,
+            Some(json!({
+                "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
+                "enabled": row.enabled, "credentials_changed": credentials_changed,
+            })),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn delete_target(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        target_id: &str,
+    ) -> Result<()> {
+        let row = self.get_target(caller, certificate_id, target_id).await?;
+        if !self
+            .store
+            .rotation_target_delete(&row.organization_id, &row.id)
+            .await?
+        {
+            return Err(Error::NotFound(format!("rotation target '{target_id}'")));
+        }
+        self.record(
+            caller,
+            "rotation.target.delete",
+            &row.id,
+            Severity::Medium,
+            Some(json!({"certificate_id": row.certificate_id, "name": row.name})),
+        )
+        .await
+    }
+
+    // ---- pushes ----
+
+    fn check_pushable(certificate: &CertificateRow) -> Result<()> {
+        let expired = certificate
+            .not_after
+            .as_deref()
+            .and_then(timestamp::parse)
+            .is_some_and(|end| end < OffsetDateTime::now_utc());
+        if certificate.status != "active" || expired || certificate.certificate_der.is_none() {
+            return Err(Error::Conflict(format!(
+                "only an active certificate can be rotated; this one is {}",
+                if expired {
+                    "expired"
+                } else {
+                    &certificate.status
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Pushes a certificate to every enabled target now (queued; see the history).
+    pub async fn trigger(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+    ) -> Result<Vec<RotationRunRow>> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        Self::check_pushable(&certificate)?;
+        let targets: Vec<RotationTargetRow> = self
+            .store
+            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.enabled)
+            .collect();
+        if targets.is_empty() {
+            return Err(Error::Conflict(
+                "the certificate has no enabled rotation target; create one first".into(),
+            ));
+        }
+        let config = self.config_of(&certificate).await?;
+        let runs = self
+            .enqueue(
+                &certificate,
+                &targets,
+                "manual",
+                config.include_private_key,
+                &caller.principal.actor(),
+            )
+            .await?;
+        self.record(
+            caller,
+            "rotation.trigger",
+            certificate_id,
+            Severity::Low,
+            Some(json!({"targets": runs.len()})),
+        )
+        .await?;
+        Ok(runs)
+    }
+
+    /// Pushes a certificate to one target now (queued; enabled or not).
+    pub async fn sync(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        target_id: &str,
+    ) -> Result<RotationRunRow> {
+        let target = self.get_target(caller, certificate_id, target_id).await?;
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        Self::check_pushable(&certificate)?;
+        let config = self.config_of(&certificate).await?;
+        let mut runs = self
+            .enqueue(
+                &certificate,
+                std::slice::from_ref(&target),
+                "sync",
+                config.include_private_key,
+                &caller.principal.actor(),
+            )
+            .await?;
+        self.record(
+            caller,
+            "rotation.sync",
+            &target.id,
+            Severity::Low,
+            Some(json!({"certificate_id": certificate_id})),
+        )
+        .await?;
+        runs.pop()
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("no run was queued")))
+    }
+
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+        target_id: Option<&str>,
+        status: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RotationRunRow>, i64)> {
+        let certificate = self.pki.get_certificate(caller, certificate_id).await?;
+        if let Some(s) = status
+            && !matches!(
+                s,
+                "pending" | "running" | "succeeded" | "failed" | "superseded"
+            )
+        {
+            return Err(Error::bad_request(
+                "status",
+                "must be pending, running, succeeded, failed or superseded",
+            ));
+        }
+        Ok(self
+            .store
+            .rotation_runs_list(
+                &certificate.organization_id,
+                &certificate.id,
+                &RunFilter { target_id, status },
+                offset,
+                limit,
+            )
+            .await?)
+    }
+
+    /// The certificate's place in its renewal chain, from 1.
+    async fn version_of(&self, certificate: &CertificateRow) -> Result<i64> {
+        let mut version = 1;
+        let mut back = certificate.renewed_from.clone();
+        while let Some(previous) = back {
+            if version > 10_000 {
+                break;
+            }
+            let Some(row) = self
+                .store
+                .certificate_get(&certificate.organization_id, &previous)
+                .await?
+            else {
+                break;
+            };
+            version += 1;
+            back = row.renewed_from;
+        }
+        Ok(version)
+    }
+
+    /// Queues a push of `certificate` to each of `targets`; older waiting pushes to
+    /// those targets are superseded.
+    async fn enqueue(
+        &self,
+        certificate: &CertificateRow,
+        targets: &[RotationTargetRow],
+        reason: &str,
+        include_private_key: bool,
+        actor: &str,
+    ) -> Result<Vec<RotationRunRow>> {
+        let runs = self
+            .insert_runs(
+                certificate,
+                targets,
+                reason,
+                include_private_key,
+                actor,
+                "pending",
+            )
+            .await?;
+        if !runs.is_empty() {
+            self.wakeup.notify_one();
+        }
+        Ok(runs)
+    }
+
+    /// One run per target, in `status`; a pending one supersedes the target's
+    /// older waiting runs.
+    async fn insert_runs(
+        &self,
+        certificate: &CertificateRow,
+        targets: &[RotationTargetRow],
+        reason: &str,
+        include_private_key: bool,
+        actor: &str,
+        status: &str,
+    ) -> Result<Vec<RotationRunRow>> {
+        let version = self.version_of(certificate).await?;
+        let now = timestamp::now_string();
+        let mut runs = Vec::with_capacity(targets.len());
+        for target in targets {
+            if status == "pending" {
+                self.store.rotation_runs_supersede(&target.id, &now).await?;
+            }
+            let run = RotationRunRow {
+                id: Uuid::new_v4().to_string(),
+                organization_id: certificate.organization_id.clone(),
+                target_id: target.id.clone(),
+                certificate_id: certificate.id.clone(),
+                target_name: target.name.clone(),
+                target_type: target.target_type.clone(),
+                serial_number: certificate.serial_number.clone(),
+                version,
+                reason: reason.into(),
+                status: status.into(),
+                attempt: 1,
+                include_private_key: include_private_key
+                    && certificate.sealed_key.is_some()
+                    && !target.key_custody,
+                next_attempt_at: now.clone(),
+                lease_until: None,
+                started_at: None,
+                finished_at: None,
+                duration_ms: None,
+                error: None,
+                location: None,
+                destination_version: None,
+                requested_by: actor.into(),
+                created_at: now.clone(),
+            };
+            self.store.rotation_run_insert(&run).await?;
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+
+    /// Targets that follow a lifecycle step: enabled ones when rotation is on, and
+    /// the custodian of an external key always (the certificate belongs next to it).
+    async fn followers(
+        &self,
+        certificate: &CertificateRow,
+    ) -> Result<(Vec<RotationTargetRow>, bool)> {
+        let config = self.config_of(certificate).await?;
+        let targets = self
+            .store
+            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.enabled && (config.enabled || t.key_custody))
+            .collect();
+        Ok((targets, config.include_private_key))
+    }
+
+    async fn on_renewed(&self, old: &CertificateRow, new: &CertificateRow) -> Result<()> {
+        self.store.rotation_hand_over(&old.id, &new.id).await?;
+        let (targets, include_key) = self.followers(new).await?;
+        self.enqueue(new, &targets, "renewal", include_key, "system:rotation")
+            .await?;
+        Ok(())
+    }
+
+    async fn on_issued(&self, row: &CertificateRow) -> Result<()> {
+        let (targets, include_key) = self.followers(row).await?;
+        self.enqueue(row, &targets, "issued", include_key, "system:rotation")
+            .await?;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        severity: Severity,
+        details: Option<Value>,
+    ) -> Result<()> {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(caller.organization_id()),
+                actor: &caller.principal.actor(),
+                action,
+                target: Some(target),
+                severity,
+                outcome: Outcome::Success,
+                request_id: caller.request_id.as_deref(),
+                details,
+            })
+            .await
+    }
+}
+
+fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
+    if is_unique_violation(&err) {
+        Error::Conflict(format!(
+            "the certificate has a rotation target named '{name}' already"
+        ))
+    } else {
+        err.into()
+    }
+}
+
+impl CertificateEvents for Rotation {
+    fn renewed<'a>(
+        &'a self,
+        old: &'a CertificateRow,
+        new: &'a CertificateRow,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_renewed(old, new))
+    }
+
+    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_issued(row))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_round_trip_and_host_keys_are_refused() {
+        for name in Trigger::NAMES {
+            assert_eq!(Trigger::parse(name).map(Trigger::as_str), Some(*name));
+        }
+        assert!(Trigger::parse("hourly").is_none());
+        let mut config = Map::new();
+        config.insert("path".into(), "pki/{common_name}".into());
+        assert!(Rotation::check_config(&config).is_ok());
+        config.insert("create_new_secret".into(), true.into());
+        let err = Rotation::check_config(&config).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest { field: Some(f), .. } if f == "config.create_new_secret")
+        );
+        let big: Map<String, Value> =
+            [("x".to_owned(), Value::String("y".repeat(MAX_CONFIG_BYTES)))]
+                .into_iter()
+                .collect();
+        assert!(Rotation::check_config(&big).is_err());
+    }
+
+    #[test]
+    fn plugin_failures_retry_only_when_the_outside_world_caused_them() {
+        let p = || "p".to_owned();
+        let m = || "m".to_owned();
+        let retried = [
+            PluginError::Unavailable {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Timeout {
+                plugin: p(),
+                limit_ms: 1,
+                what: "wall clock",
+            },
+            PluginError::Retryable {
+                plugin: p(),
+                message: m(),
+                after_seconds: Some(9),
+            },
+        ];
+        for err in retried {
+            assert!(PushFailure::from_plugin(&err).retry, "{err}");
+        }
+        assert_eq!(
+            PushFailure::from_plugin(&PluginError::Retryable {
+                plugin: p(),
+                message: m(),
+                after_seconds: Some(9)
+            })
+            .after_seconds,
+            Some(9)
+        );
+        for err in [
+            PluginError::Invalid {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Denied {
+                plugin: p(),
+                message: m(),
+            },
+            PluginError::Trap {
+                plugin: p(),
+                message: m(),
+            },
+        ] {
+            assert!(!PushFailure::from_plugin(&err).retry, "{err}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let input = CredentialsInput {
+            id: Some("AKIA".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        assert!(!format!("{input:?}").contains("s3cr3t"));
+    }
+}

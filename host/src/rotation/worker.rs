@@ -1,0 +1,489 @@
+//! The pushes themselves: the queue worker, one push through a plugin, how a
+//! failure is recorded and retried, and the scan for time-driven triggers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::{PushFailure, Rotation, Trigger};
+use crate::audit::{AuditEvent, Outcome, Severity};
+use crate::auth::{Caller, Principal};
+use crate::plugins::Tenant;
+use crate::plugins::rotation_target::{Bundle, Receipt};
+use crate::store::{CertificateRow, RotationConfigRow, RotationRunRow, RotationTargetRow};
+use crate::{Error, Result, timestamp};
+
+/// How long a claimed push may run before another worker may take it again.
+const LEASE: Duration = Duration::minutes(5);
+/// Longest sleep of the queue worker between looks at the queue.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the scan leaves a certificate alone after a renewal it asked for failed,
+/// or while it has nothing to do.
+const QUIET: Duration = Duration::hours(1);
+
+/// The serial as the bundle carries it: lowercase hex without separators.
+fn bundle_serial(serial: Option<&str>) -> String {
+    serial
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Wait before attempt number `attempt` (the first retry is attempt 2): the base,
+/// doubled for each earlier retry, at most the maximum.
+pub fn backoff(config: &crate::config::RotationConfig, attempt: i64) -> std::time::Duration {
+    let doublings = u32::try_from((attempt - 2).clamp(0, 30)).unwrap_or(30);
+    let secs = config
+        .retry_base_secs
+        .saturating_mul(1u64 << doublings)
+        .min(config.retry_max_secs);
+    std::time::Duration::from_secs(secs)
+}
+
+impl Rotation {
+    /// Runs queued pushes until the task is dropped: up to `concurrency` at once,
+    /// each on its own task, so that a slow or dead target holds up nothing else.
+    pub async fn run_queue(self: Arc<Self>) {
+        loop {
+            let wait = match self.dispatch().await {
+                Ok(wait) => wait,
+                Err(err) => {
+                    tracing::warn!(error = %err, "rotation queue: cannot read the queue; retrying");
+                    std::time::Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = self.wakeup.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Starts the due pushes there are permits for; returns how long to wait
+    /// before looking again.
+    async fn dispatch(self: &Arc<Self>) -> Result<std::time::Duration> {
+        let now = OffsetDateTime::now_utc();
+        let now_text = timestamp::format(now);
+        self.store.rotation_runs_release_expired(&now_text).await?;
+        let free = self.permits.available_permits();
+        if free > 0 {
+            let claimed = self
+                .store
+                .rotation_runs_claim(
+                    &now_text,
+                    &timestamp::format(now + LEASE),
+                    i64::try_from(free).unwrap_or(1),
+                )
+                .await?;
+            for run in claimed {
+                let permit = self.permits.clone().acquire_owned().await;
+                let rotation = self.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    rotation.execute(run).await;
+                    // A permit is free again and more may be due.
+                    rotation.wakeup.notify_one();
+                });
+            }
+        }
+        let next = self
+            .store
+            .rotation_runs_next_due()
+            .await?
+            .and_then(|t| timestamp::parse(&t));
+        Ok(match next {
+            Some(at) if at > now => std::time::Duration::try_from(at - now)
+                .unwrap_or(IDLE_WAIT)
+                .clamp(std::time::Duration::from_millis(20), IDLE_WAIT),
+            // Due already but no permit free: a finishing push wakes the worker.
+            Some(_) if self.permits.available_permits() == 0 => IDLE_WAIT,
+            Some(_) => std::time::Duration::from_millis(20),
+            None => IDLE_WAIT,
+        })
+    }
+
+    /// One claimed push, start to end.
+    pub async fn execute(&self, mut run: RotationRunRow) {
+        let started = Instant::now();
+        let outcome = self.push(&run).await;
+        run.finished_at = Some(timestamp::now_string());
+        run.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+        let recorded = match outcome {
+            Ok(receipt) => self.record_success(run, receipt).await,
+            Err(failure) => self.record_rotation_failure(run, failure).await,
+        };
+        if let Err(err) = recorded {
+            tracing::error!(error = %err, "rotation: cannot record the outcome of a push");
+        }
+    }
+
+    async fn record_success(&self, mut run: RotationRunRow, receipt: Receipt) -> Result<()> {
+        run.status = "succeeded".into();
+        run.error = None;
+        run.location = Some(receipt.location);
+        run.destination_version = receipt.version;
+        self.store.rotation_run_finish(&run).await?;
+        self.store
+            .rotation_target_record_outcome(
+                &run.target_id,
+                "succeeded",
+                run.finished_at.as_deref().unwrap_or_default(),
+                None,
+            )
+            .await?;
+        tracing::info!(
+            target_id = %run.target_id, certificate = %run.certificate_id,
+            duration_ms = run.duration_ms, "rotation push succeeded"
+        );
+        Ok(())
+    }
+
+    /// Records a failed push: the history entry with its reason, the target's last
+    /// outcome, and a retry with exponential backoff when the outside world caused
+    /// it and attempts remain.
+    ///
+    /// The `rotation.failed` webhook event is to be emitted here: this is the one
+    /// place every failed push passes through (with `run` and `failure` in hand).
+    pub async fn record_rotation_failure(
+        &self,
+        mut run: RotationRunRow,
+        failure: PushFailure,
+    ) -> Result<()> {
+        run.status = "failed".into();
+        run.error = Some(failure.message.clone());
+        self.store.rotation_run_finish(&run).await?;
+        self.store
+            .rotation_target_record_outcome(
+                &run.target_id,
+                "failed",
+                run.finished_at.as_deref().unwrap_or_default(),
+                Some(&failure.message),
+            )
+            .await?;
+        let retry = failure.retry
+            && run.attempt < i64::from(self.config.max_attempts)
+            && !self
+                .store
+                .rotation_target_has_pending(&run.target_id)
+                .await?;
+        tracing::warn!(
+            target_id = %run.target_id, certificate = %run.certificate_id, attempt = run.attempt,
+            retry, error = %failure.message, "rotation push failed"
+        );
+        if retry {
+            let attempt = run.attempt + 1;
+            let mut wait = backoff(&self.config, attempt);
+            if let Some(after) = failure.after_seconds {
+                wait = wait.max(std::time::Duration::from_secs(u64::from(after)));
+            }
+            let now = OffsetDateTime::now_utc();
+            let next = RotationRunRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                reason: "retry".into(),
+                status: "pending".into(),
+                attempt,
+                next_attempt_at: timestamp::format(now + wait),
+                lease_until: None,
+                started_at: None,
+                finished_at: None,
+                duration_ms: None,
+                error: None,
+                location: None,
+                destination_version: None,
+                created_at: timestamp::format(now),
+                ..run
+            };
+            self.store.rotation_run_insert(&next).await?;
+            self.wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Builds the bundle and calls the target's plugin.
+    async fn push(&self, run: &RotationRunRow) -> std::result::Result<Receipt, PushFailure> {
+        let internal = |err: Error| {
+            tracing::error!(error = %err, run = %run.id, "rotation: cannot prepare a push");
+            PushFailure::permanent("internal error while preparing the push")
+        };
+        let target = self
+            .store
+            .rotation_target_get(&run.organization_id, &run.target_id)
+            .await
+            .map_err(|e| internal(e.into()))?
+            .ok_or_else(|| PushFailure::permanent("the target no longer exists"))?;
+        let certificate = self
+            .store
+            .certificate_get(&run.organization_id, &run.certificate_id)
+            .await
+            .map_err(|e| internal(e.into()))?
+            .ok_or_else(|| PushFailure::permanent("the certificate no longer exists"))?;
+        let plugin = self
+            .plugins
+            .rotation_target(&target.target_type)
+            .ok_or_else(|| {
+                PushFailure::permanent(format!(
+                    "no rotation-target plugin named '{}' is loaded",
+                    target.target_type
+                ))
+            })?;
+        let key_pem = if run.include_private_key {
+            let der = self
+                .pki
+                .private_key_der(&certificate)
+                .map_err(internal)?
+                .ok_or_else(|| PushFailure::permanent("the certificate's key is not kept here"))?;
+            Some(crate::pki::pem_encode("PRIVATE KEY", &der))
+        } else {
+            None
+        };
+        let chain = self.pki.chain_pem(&certificate).await.map_err(internal)?;
+        let bundle = bundle_of(&certificate, &chain, run.version, key_pem);
+        let credentials = self.open_credentials(&target).map_err(internal)?;
+        if run.include_private_key {
+            self.audit_key_push(run, &target).await.map_err(internal)?;
+        }
+        plugin
+            .push(&bundle, &target.config, &credentials)
+            .await
+            .map_err(|e| PushFailure::from_plugin(&e))
+    }
+
+    /// A private key leaving the server is a high-severity event.
+    async fn audit_key_push(&self, run: &RotationRunRow, target: &RotationTargetRow) -> Result<()> {
+        self.audit
+            .record(AuditEvent {
+                organization_id: Some(&run.organization_id),
+                actor: &run.requested_by,
+                action: "rotation.key_push",
+                target: Some(&run.certificate_id),
+                severity: Severity::High,
+                outcome: Outcome::Success,
+                request_id: None,
+                details: Some(json!({
+                    "target_id": target.id, "target": target.name, "type": target.target_type,
+                })),
+            })
+            .await
+    }
+
+    /// Looks for certificates whose schedule is due or that are inside their
+    /// "N days before expiry" window; returns how many it acted on.
+    pub async fn scan(&self) -> Result<usize> {
+        let now = OffsetDateTime::now_utc();
+        let mut acted = 0;
+        for config in self
+            .store
+            .rotation_configs_due(&timestamp::format(now))
+            .await?
+        {
+            match self.scan_one(&config, now).await {
+                Ok(true) => acted += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(certificate = %config.certificate_id, error = %err, "rotation scan failed for a certificate");
+                    self.store
+                        .rotation_config_set_next_run(
+                            &config.certificate_id,
+                            Some(&timestamp::format(now + QUIET)),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(acted)
+    }
+
+    async fn scan_one(&self, config: &RotationConfigRow, now: OffsetDateTime) -> Result<bool> {
+        let Some(certificate) = self
+            .store
+            .certificate_get(&config.organization_id, &config.certificate_id)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let later = |at: OffsetDateTime| Some(timestamp::format(at));
+        if Self::check_pushable(&certificate).is_err() {
+            self.store
+                .rotation_config_set_next_run(&certificate.id, later(now + QUIET).as_deref())
+                .await?;
+            return Ok(false);
+        }
+        match Trigger::parse(&config.trigger_mode) {
+            Some(Trigger::Schedule) => {
+                let hours = config.interval_hours.unwrap_or(24).max(1);
+                self.store
+                    .rotation_config_set_next_run(
+                        &certificate.id,
+                        later(now + Duration::hours(hours)).as_deref(),
+                    )
+                    .await?;
+                let (targets, include_key) = self.followers(&certificate).await?;
+                let queued = self
+                    .enqueue(
+                        &certificate,
+                        &targets,
+                        "schedule",
+                        include_key,
+                        "system:rotation",
+                    )
+                    .await?;
+                Ok(!queued.is_empty())
+            }
+            Some(Trigger::BeforeExpiry) => {
+                let days = config.days_before_expiry.unwrap_or(30);
+                let Some(not_after) = certificate.not_after.as_deref().and_then(timestamp::parse)
+                else {
+                    return Ok(false);
+                };
+                let due = not_after - Duration::days(days);
+                if due > now {
+                    self.store
+                        .rotation_config_set_next_run(&certificate.id, later(due).as_deref())
+                        .await?;
+                    return Ok(false);
+                }
+                self.renew_for_rotation(&certificate, now).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Renews a certificate inside its "before expiry" window; the renewal hands
+    /// the targets over and queues the pushes. A failed renewal is a failed push
+    /// for every enabled target, with the reason.
+    async fn renew_for_rotation(
+        &self,
+        certificate: &CertificateRow,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let renewed_already = !self
+            .store
+            .certificate_renewals(&certificate.organization_id, &certificate.id)
+            .await?
+            .is_empty();
+        if renewed_already {
+            self.store
+                .rotation_config_set_next_run(
+                    &certificate.id,
+                    Some(&timestamp::format(now + QUIET)),
+                )
+                .await?;
+            return Ok(false);
+        }
+        let system = Caller {
+            principal: Principal::system("rotation", &certificate.organization_id),
+            request_id: None,
+        };
+        match self.pki.renew(&system, &certificate.id).await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                self.store
+                    .rotation_config_set_next_run(
+                        &certificate.id,
+                        Some(&timestamp::format(now + QUIET)),
+                    )
+                    .await?;
+                let (targets, _) = self.followers(certificate).await?;
+                // Stored as failed from the start: no worker may push the old certificate.
+                let runs = self
+                    .insert_runs(
+                        certificate,
+                        &targets,
+                        "before_expiry",
+                        false,
+                        "system:rotation",
+                        "failed",
+                    )
+                    .await?;
+                for mut run in runs {
+                    run.finished_at = Some(timestamp::now_string());
+                    run.duration_ms = Some(0);
+                    self.record_rotation_failure(
+                        run,
+                        PushFailure::permanent(format!("renewal before expiry failed: {err}")),
+                    )
+                    .await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The plugin's view of a certificate.
+pub(super) fn bundle_of(
+    certificate: &CertificateRow,
+    chain: &[String],
+    version: i64,
+    private_key_pem: Option<String>,
+) -> Bundle {
+    let san: crate::pki::names::SanSet = serde_json::from_str(&certificate.san).unwrap_or_default();
+    let mut names = Vec::new();
+    if !certificate.common_name.is_empty() {
+        names.push(certificate.common_name.clone());
+    }
+    for dns in san.dns_names {
+        if !names.contains(&dns) {
+            names.push(dns);
+        }
+    }
+    Bundle {
+        tenant: Tenant {
+            organization_id: certificate.organization_id.clone(),
+            project_id: Some(certificate.project_id.clone()),
+        },
+        certificate_id: certificate.id.clone(),
+        serial: bundle_serial(certificate.serial_number.as_deref()),
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        names,
+        certificate_pem: certificate
+            .certificate_der
+            .as_deref()
+            .map(|der| crate::pki::pem_encode("CERTIFICATE", der))
+            .unwrap_or_default(),
+        chain_pem: chain
+            .iter()
+            .map(|pem| {
+                if pem.ends_with('\n') {
+                    pem.clone()
+                } else {
+                    format!("{pem}\n")
+                }
+            })
+            .collect(),
+        private_key_pem,
+        not_after: certificate
+            .not_after
+            .as_deref()
+            .and_then(timestamp::parse)
+            .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0))
+            .unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_cap() {
+        let config = crate::config::RotationConfig {
+            retry_base_secs: 30,
+            retry_max_secs: 600,
+            ..Default::default()
+        };
+        let waits: Vec<u64> = (2..=8).map(|a| backoff(&config, a).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(backoff(&config, 1_000).as_secs(), 600);
+    }
+
+    #[test]
+    fn serials_are_plain_hex() {
+        assert_eq!(bundle_serial(Some("01:AB:cd")), "01abcd");
+        assert_eq!(bundle_serial(None), "");
+    }
+}
