@@ -2,8 +2,10 @@
 //!
 //! Layers, with dependencies pointing one way:
 //! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`,
-//! `jwk_objects`)
+//! `jwk_objects`, `webhooks`)
 //! -> (`store`, `crypto`, `plugins`).
+//! Domain services emit webhook events (`webhooks::events`) the way they record audit
+//! events: in the transaction of the change.
 
 pub mod api;
 pub mod audit;
@@ -22,5 +24,6 @@ pub mod store;
 pub mod telemetry;
 pub mod tenancy;
 pub mod timestamp;
+pub mod webhooks;
 
 pub use error::{Error, Result};

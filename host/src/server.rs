@@ -23,6 +23,7 @@ use crate::plugins::Registry;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
+use crate::webhooks::{Webhooks, dispatcher};
 
 /// Builds every service over an opened store. Fails on a wrong master key.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -68,8 +69,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store.clone(),
         audit.clone(),
         tenancy.clone(),
-        master,
+        master.clone(),
     ));
+    let webhooks = Webhooks::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        master,
+        plugins.clone(),
+        config.allow_loopback,
+    );
     let jwk_objects = JwkObjects::new(
         store.clone(),
         audit.clone(),
@@ -115,6 +124,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tenancy,
         pki: Arc::new(pki),
         plugins,
+        webhooks: Arc::new(webhooks),
     })
 }
 
@@ -131,11 +141,17 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let state = build_state(config).await?;
     tracing::info!(addr = %local, "listening");
 
-    let jobs = crate::jobs::spawn(
-        &state.config.jobs,
+    let mut jobs = crate::jobs::spawn(
+        &state.config,
         state.pki.clone(),
+        state.store.clone(),
         state.rate_limits.clone(),
     );
+    if state.config.webhooks.deliver {
+        // Woken by each commit that queues deliveries; stops with the other jobs.
+        let settings = dispatcher::Settings::from(&state.config.webhooks);
+        jobs.spawn(Arc::new(state.webhooks.dispatcher(settings)).run());
+    }
     let store = state.store.clone();
     let app = api::router(state);
     axum::serve(

@@ -12,6 +12,8 @@ mod authorities;
 mod certificates;
 mod crl;
 mod delta;
+mod events;
+mod expiry;
 mod ocsp;
 mod renewal;
 mod templates;
@@ -25,6 +27,7 @@ pub use certificates::{
     CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
+pub use expiry::ExpiryScan;
 pub use renewal::RenewalScan;
 pub use templates::TemplateInput;
 

@@ -2,11 +2,13 @@
 //! where the key was made here); the history of renewals; and the queue a background
 //! scan fills with certificates inside their template's renew-before window.
 
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Pki;
 use super::csr;
+use super::events::certificate_event;
 use super::keys::KeyAlgorithm;
 use super::lifecycle::Status;
 use super::names::{SanSet, Subject};
@@ -15,6 +17,7 @@ use super::templates::rules_of;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
 use crate::store::{CertificateRow, RenewalRow};
+use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
 /// What one scan did.
@@ -117,17 +120,29 @@ impl Pki {
             ..old.clone()
         };
         self.sign_into(&mut row, &rules, &csr_der).await?;
-        self.store.certificate_insert(&row).await?;
-        self.record(
+        let mut tx = self.store.write().await?;
+        tx.certificate_insert(&row).await?;
+        Self::record_in(
+            &mut tx,
             caller,
             "certificate.renew",
             &row.id,
             Severity::Medium,
-            Some(serde_json::json!({
+            Some(json!({
                 "renewed_from": old.id, "new_key": row.sealed_key.is_some(),
             })),
         )
         .await?;
+        webhooks::emit(
+            &mut tx,
+            &certificate_event(
+                EventKind::CertificateRenewed,
+                &row,
+                json!({ "renewedFrom": old.id, "newKey": row.sealed_key.is_some() }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(row)
     }
 

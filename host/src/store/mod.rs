@@ -9,12 +9,15 @@ mod key_material;
 mod meta;
 mod pki;
 mod tenancy;
+mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::Notify;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
@@ -25,6 +28,9 @@ pub use pki::{
     CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
 };
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
+pub use webhooks::{
+    AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +47,32 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Woken when a commit has queued webhook deliveries.
+    outbox: Arc<Notify>,
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`): a change, its audit event and the webhook
+/// events it causes commit together or not at all. Dropped without [`WriteTx::commit`],
+/// it rolls back.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    outbox: Arc<Notify>,
+    queued_deliveries: bool,
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Commits; then wakes the webhook dispatcher when deliveries were queued.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if self.queued_deliveries {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -63,11 +95,29 @@ impl Store {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox: Arc::new(Notify::new()),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Starts a write transaction. It takes SQLite's write lock at once, so that a
+    /// transaction that reads before it writes cannot fail on a lock upgrade.
+    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            outbox: self.outbox.clone(),
+            queued_deliveries: false,
+        })
+    }
+
+    /// Notified after each commit that queued webhook deliveries.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox.clone()
     }
 
     /// A cheap round trip, for readiness checks.
