@@ -19,6 +19,7 @@ mod plugins;
 mod projects;
 mod renewal;
 mod templates;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,6 +49,7 @@ use crate::plugins::Registry;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
+use crate::webhooks::Webhooks;
 
 /// Everything a handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -63,6 +65,7 @@ pub struct AppState {
     pub tenancy: Tenancy,
     pub pki: Arc<Pki>,
     pub plugins: Arc<Registry>,
+    pub webhooks: Arc<Webhooks>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -94,6 +97,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         ocsp::routes(),
         plugins::routes(),
         renewal::routes(),
+        webhooks::routes(),
         openapi::routes(),
     ]
     .into_iter()

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     Route, audit_events, cas, certificates, health, jwk_objects, jwt_keys, key_material, keys,
-    ocsp, organizations, plugins, projects, renewal, templates,
+    ocsp, organizations, plugins, projects, renewal, templates, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -43,6 +43,8 @@ use super::{
         ocsp::ocsp_post, ocsp::ocsp_get,
         plugins::list,
         renewal::renew, renewal::history, renewal::queue, renewal::approve, renewal::cancel,
+        webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
+        webhooks::deliveries, webhooks::delivery, webhooks::redeliver, webhooks::ping,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
@@ -58,6 +60,7 @@ use super::{
         (name = "templates", description = "Certificate templates"),
         (name = "certificates", description = "Certificate requests and lifecycle"),
         (name = "plugins", description = "Loaded WebAssembly plugins"),
+        (name = "webhooks", description = "Signed event deliveries and their log"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]
