@@ -20,6 +20,8 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod log;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 #[doc(hidden)]
 pub use wit_bindgen;
