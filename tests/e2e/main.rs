@@ -13,3 +13,4 @@ mod pki;
 mod renewal;
 mod roles;
 mod tenancy;
+mod webhooks;
