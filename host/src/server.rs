@@ -128,6 +128,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
+/// How long shutdown waits for webhook deliveries in flight.
+const DISPATCHER_GRACE: Duration = Duration::from_secs(10);
+
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let listener = TcpListener::bind(listen)
@@ -141,17 +144,18 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let state = build_state(config).await?;
     tracing::info!(addr = %local, "listening");
 
-    let mut jobs = crate::jobs::spawn(
+    let jobs = crate::jobs::spawn(
         &state.config,
         state.pki.clone(),
         state.store.clone(),
         state.rate_limits.clone(),
     );
-    if state.config.webhooks.deliver {
-        // Woken by each commit that queues deliveries; stops with the other jobs.
+    // The webhook dispatcher, woken by each commit that queues deliveries.
+    let (stop_dispatcher, stop) = tokio::sync::watch::channel(false);
+    let delivery = state.config.webhooks.deliver.then(|| {
         let settings = dispatcher::Settings::from(&state.config.webhooks);
-        jobs.spawn(Arc::new(state.webhooks.dispatcher(settings)).run());
-    }
+        tokio::spawn(Arc::new(state.webhooks.dispatcher(settings)).run(stop))
+    });
     let store = state.store.clone();
     let app = api::router(state);
     axum::serve(
@@ -161,6 +165,15 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
+    // Deliveries in flight finish and are recorded; the rest are handed back.
+    let _ = stop_dispatcher.send(true);
+    if let Some(delivery) = delivery
+        && tokio::time::timeout(DISPATCHER_GRACE, delivery)
+            .await
+            .is_err()
+    {
+        tracing::warn!("webhook deliveries still in flight at shutdown; their leases will run out");
+    }
     drop(jobs);
     store.pool().close().await;
     tracing::info!("stopped");

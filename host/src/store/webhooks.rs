@@ -319,6 +319,26 @@ impl Store {
         .await
     }
 
+    /// Hands leased deliveries back (delivery id, lease token) without an attempt, so
+    /// that they are due at once rather than when the lease runs out.
+    pub async fn delivery_release(&self, leased: &[(String, String)]) -> Result<(), sqlx::Error> {
+        if leased.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for (id, token) in leased {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET lease_token = NULL, lease_until = NULL
+                 WHERE id = ? AND lease_token = ?",
+            )
+            .bind(id)
+            .bind(token)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.commit().await
+    }
+
     /// When the next pending delivery of an active webhook is due (or its lease runs out).
     pub async fn delivery_next_due(&self) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar(
@@ -549,4 +569,156 @@ async fn insert_delivery(
     .execute(tx.conn())
     .await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OrganizationRow;
+
+    const T0: &str = "2026-01-01T00:00:00.000000Z";
+    const T1: &str = "2026-01-01T00:00:10.000000Z";
+    const T2: &str = "2026-01-01T00:01:00.000000Z";
+
+    async fn store_with_webhook(dir: &std::path::Path) -> Store {
+        let store = Store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        store
+            .organization_insert(&OrganizationRow {
+                id: "org".into(),
+                name: "org".into(),
+                display_name: None,
+                created_at: T0.into(),
+                updated_at: T0.into(),
+            })
+            .await
+            .unwrap();
+        store
+            .webhook_insert(&WebhookRow {
+                id: "w1".into(),
+                organization_id: "org".into(),
+                project_id: None,
+                url: "https://hooks.example.com/".into(),
+                events: r#"["certificate.issued"]"#.into(),
+                sealed_secret: vec![1],
+                transport: "http-hmac".into(),
+                config: "{}".into(),
+                description: None,
+                active: true,
+                created_at: T0.into(),
+                updated_at: T0.into(),
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    fn event<'a>(id: &'a str, event_type: &'a str) -> NewEvent<'a> {
+        NewEvent {
+            id,
+            organization_id: "org",
+            project_id: Some("p1"),
+            event_type,
+            occurred_at: T0,
+            payload: "{}",
+        }
+    }
+
+    fn outcome(job: &DeliveryJob) -> DeliveryOutcome {
+        DeliveryOutcome {
+            delivery_id: job.delivery_id.clone(),
+            lease_token: job.lease_token.clone(),
+            attempt: job.attempts + 1,
+            started_at: T2.into(),
+            duration_ms: 1,
+            status_code: Some(200),
+            error: None,
+            status: "delivered",
+            next_attempt_at: T2.into(),
+            finished_at: Some(T2.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_subscribers_get_deliveries_and_a_rollback_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_webhook(dir.path()).await;
+        let mut tx = store.write().await.unwrap();
+        assert_eq!(
+            tx.outbox_insert(event("e0", "key.rotated"), None)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            tx.outbox_insert(event("e1", "certificate.issued"), None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        drop(tx);
+        assert!(store.delivery_lease(T1, T2, 10).await.unwrap().is_empty());
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(events, 0, "an event without subscribers is not stored");
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_runs_out_makes_the_delivery_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_webhook(dir.path()).await;
+        let mut tx = store.write().await.unwrap();
+        tx.outbox_insert(event("e1", "certificate.issued"), None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Handed back unstarted (a clean shutdown), it is due at once.
+        let leased = store.delivery_lease(T0, T1, 10).await.unwrap();
+        store
+            .delivery_release(&[(leased[0].delivery_id.clone(), leased[0].lease_token.clone())])
+            .await
+            .unwrap();
+
+        // A dispatcher leases it until T1, then stops (a crash).
+        let first = store.delivery_lease(T0, T1, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].event_id, "e1");
+        assert!(store.delivery_lease(T0, T1, 10).await.unwrap().is_empty());
+        assert_eq!(
+            store.delivery_next_due().await.unwrap().as_deref(),
+            Some(T1)
+        );
+
+        // After T1 another takes it over; the first one's late outcome is dropped.
+        let second = store.delivery_lease(T1, T2, 10).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert_ne!(second[0].lease_token, first[0].lease_token);
+        assert_eq!(
+            store.delivery_finish(&[outcome(&first[0])]).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            store.delivery_finish(&[outcome(&second[0])]).await.unwrap(),
+            1
+        );
+        let (rows, total) = store
+            .delivery_list("w1", &DeliveryFilter::default(), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (total, rows[0].status.as_str(), rows[0].attempts),
+            (1, "delivered", 1)
+        );
+        assert_eq!(
+            store.attempt_list(&["x", &rows[0].id]).await.unwrap().len(),
+            1
+        );
+        assert!(store.delivery_lease(T2, T2, 10).await.unwrap().is_empty());
+    }
 }

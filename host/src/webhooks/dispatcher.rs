@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::WebhooksConfig;
@@ -76,15 +77,19 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers until the task is dropped. Attempts in flight then are lost with their
-    /// leases, and made again once the leases run out.
-    pub async fn run(self: Arc<Self>) {
+    /// Delivers until `stop` turns true, then hands back the deliveries it leased but
+    /// did not start, lets the attempts in flight finish and records them. Dropped
+    /// instead (a crash), it loses its in-flight attempts with their leases, and they
+    /// are made again once the leases run out.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let wake = self.store.outbox_signal();
         let concurrency = self.settings.concurrency.max(1);
         let mut queue: VecDeque<DeliveryJob> = VecDeque::new();
         let mut running: JoinSet<DeliveryOutcome> = JoinSet::new();
         let mut finished: Vec<DeliveryOutcome> = Vec::new();
-        loop {
+        // A dropped sender stops the loop too.
+        let mut stopping = false;
+        while !stopping && !*stop.borrow() {
             if queue.len() <= concurrency / 2 {
                 let room = self.settings.batch.saturating_sub(queue.len()).max(1);
                 match self.lease(room).await {
@@ -102,6 +107,7 @@ impl Dispatcher {
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep(idle) => {}
+                    changed = stop.changed() => stopping = changed.is_err(),
                 }
                 continue;
             }
@@ -113,15 +119,33 @@ impl Dispatcher {
                     }
                 }
                 () = wake.notified() => {}
+                changed = stop.changed() => stopping = changed.is_err(),
             }
-            if !finished.is_empty() {
-                // On failure the leases run out and the attempts are made again.
-                if let Err(err) = self.store.delivery_finish(&finished).await {
-                    tracing::warn!(error = %err, "cannot record webhook attempts");
-                }
-                finished.clear();
-            }
+            self.record(&mut finished).await;
         }
+        let unstarted: Vec<(String, String)> = queue
+            .drain(..)
+            .map(|job| (job.delivery_id, job.lease_token))
+            .collect();
+        if let Err(err) = self.store.delivery_release(&unstarted).await {
+            tracing::warn!(error = %err, "cannot hand back webhook deliveries");
+        }
+        while let Some(done) = running.join_next().await {
+            finished.extend(done.ok());
+        }
+        self.record(&mut finished).await;
+    }
+
+    /// Writes finished attempts back. On failure their leases run out and the attempts
+    /// are made again.
+    async fn record(&self, finished: &mut Vec<DeliveryOutcome>) {
+        if finished.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.delivery_finish(finished).await {
+            tracing::warn!(error = %err, "cannot record webhook attempts");
+        }
+        finished.clear();
     }
 
     async fn lease(&self, limit: usize) -> Result<Vec<DeliveryJob>, sqlx::Error> {
