@@ -313,6 +313,8 @@ impl Store {
 
     // ---- certificates ----
 
+    /// A write of its own. A change with an audit event or webhook events writes through
+    /// [`WriteTx::certificate_insert`] instead, so that they commit together.
     pub async fn certificate_insert(&self, row: &CertificateRow) -> Result<(), sqlx::Error> {
         insert_certificate(&self.pool, row).await
     }
