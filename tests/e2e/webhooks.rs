@@ -732,6 +732,77 @@ async fn inactive_webhooks_and_other_subscriptions_receive_nothing() {
 }
 
 #[tokio::test]
+async fn project_webhooks_hear_only_their_project() {
+    let server = start("", "");
+    let receiver = Receiver::start().await;
+    receiver.expect_secret("/all", "secret-all-1");
+    receiver.expect_secret("/default", "secret-default");
+    let (status, payments) = server
+        .post("/api/v1/projects", BOOTSTRAP, json!({"name": "payments"}))
+        .await;
+    assert_eq!(status, 201, "{payments}");
+    let payments = payments["id"].as_str().unwrap().to_owned();
+    let (template, default) = pki(&server).await;
+    create_webhook(&server, json!({"url": receiver.url("/all"), "secret": "secret-all-1", "events": ["certificate.issued"]})).await;
+    let scoped = create_webhook(
+        &server,
+        json!({"url": receiver.url("/default"), "secret": "secret-default",
+        "events": ["certificate.issued"], "projectId": default}),
+    )
+    .await;
+    assert_eq!(scoped["projectId"], default);
+
+    issue(&server, &template, &payments, "pay.example.com", 30).await;
+    issue(&server, &template, &default, "def.example.com", 30).await;
+    let all = receiver.wait_for("/all", 2).await;
+    let projects: BTreeSet<String> = all
+        .iter()
+        .map(|r| r.json()["projectId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        projects,
+        BTreeSet::from([payments.clone(), default.clone()])
+    );
+    let mine = receiver.wait_for("/default", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received("/default").len(), 1);
+    assert_eq!(mine[0].json()["data"]["commonName"], "def.example.com");
+    receiver.assert_all_verified();
+
+    // A key of the payments project sees neither endpoint and makes its own.
+    let (key, _) = server
+        .create_key(
+            BOOTSTRAP,
+            json!({"role": "operator", "projectId": payments}),
+        )
+        .await;
+    let (_, list) = server.get("/api/webhooks", &key).await;
+    assert_eq!(list, json!([]));
+    let (status, body) = server
+        .get(
+            &format!("/api/webhooks/{}", scoped["id"].as_str().unwrap()),
+            &key,
+        )
+        .await;
+    assert_error(status, &body, 404, "not_found");
+    let own = create_webhook_as(
+        &server,
+        &key,
+        json!({"url": receiver.url("/pay"), "events": ["certificate.issued"]}),
+    )
+    .await;
+    assert_eq!(own["projectId"], payments);
+    let (_, list) = server.get("/api/webhooks", &key).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+async fn create_webhook_as(server: &Server, key: &str, body: Value) -> Value {
+    let (status, created) = server.post("/api/webhooks", key, body).await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+#[tokio::test]
 async fn key_rotation_and_jwk_creation_are_events() {
     let server = start("", "");
     let receiver = Receiver::start().await;
