@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
@@ -49,13 +49,20 @@ pub struct Store {
     pool: SqlitePool,
     /// Woken when a commit has queued webhook deliveries.
     outbox: Arc<Notify>,
+    /// Write transactions queue here, in order, instead of polling SQLite's lock.
+    writers: Arc<Mutex<()>>,
 }
+
+/// How long a write transaction waits for its turn, like SQLite's busy timeout.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
 
 /// A write transaction (`BEGIN IMMEDIATE`): a change, its audit event and the webhook
 /// events it causes commit together or not at all. Dropped without [`WriteTx::commit`],
 /// it rolls back.
 pub struct WriteTx {
+    // Declared before the turn so that a rollback on drop happens while it is held.
     tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
     outbox: Arc<Notify>,
     queued_deliveries: bool,
 }
@@ -98,6 +105,7 @@ impl Store {
         Ok(Self {
             pool,
             outbox: Arc::new(Notify::new()),
+            writers: Arc::new(Mutex::new(())),
         })
     }
 
@@ -105,11 +113,17 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction. It takes SQLite's write lock at once, so that a
+    /// Starts a write transaction. Writers of this process take turns first (SQLite
+    /// admits one writer, and its busy handler sleeps in growing steps, so contending
+    /// writers would mostly wait); then it takes SQLite's write lock at once, so that a
     /// transaction that reads before it writes cannot fail on a lock upgrade.
     pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = tokio::time::timeout(WRITE_WAIT, self.writers.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
         Ok(WriteTx {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
             outbox: self.outbox.clone(),
             queued_deliveries: false,
         })
