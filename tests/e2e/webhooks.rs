@@ -433,6 +433,11 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
             "config",
         ),
         (
+            json!({"url": ok_url, "events": ["certificate.issued"],
+                   "config": {"headers": {"X-Keystead-Event-Id": "forged"}}}),
+            "config",
+        ),
+        (
             json!({"url": ok_url, "events": ["certificate.issued"], "projectId": "nope"}),
             "projectId",
         ),

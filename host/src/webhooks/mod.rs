@@ -532,10 +532,51 @@ fn check_events(events: &[String]) -> Result<String> {
     serde_json::to_string(&kinds).map_err(Error::internal)
 }
 
+/// Headers a transport sets itself; `config.headers` may not name them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "x-keystead-signature",
+    "x-wrvault-signature",
+    "x-keystead-event",
+    "x-keystead-event-id",
+];
+
+/// A JSON object for the transport. Its `headers` member, which every first-party
+/// transport reads, is checked here so that a bad one is a 400 now rather than a dead
+/// delivery later.
 fn check_config(config: Option<Value>) -> Result<String> {
     let config = config.unwrap_or_else(|| json!({}));
-    if !config.is_object() {
+    let Some(map) = config.as_object() else {
         return Err(Error::bad_request("config", "must be a JSON object"));
+    };
+    if let Some(headers) = map.get("headers") {
+        let Some(headers) = headers.as_object() else {
+            return Err(Error::bad_request(
+                "config",
+                "headers must map header names to strings",
+            ));
+        };
+        for (name, value) in headers {
+            let valid = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && value
+                    .as_str()
+                    .is_some_and(|v| http::HeaderValue::from_str(v).is_ok());
+            if !valid {
+                return Err(Error::bad_request(
+                    "config",
+                    format!("headers: '{name}' is not a valid header name with a string value"),
+                ));
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(Error::bad_request(
+                    "config",
+                    format!("headers: '{name}' is set by the transport"),
+                ));
+            }
+        }
     }
     let text = config.to_string();
     if text.len() > MAX_CONFIG_BYTES {
@@ -653,6 +694,16 @@ mod tests {
         assert!(check_secret(" padded-secret ".into()).is_err());
         assert!(check_secret("my-signing-secret".into()).is_ok());
         assert!(generate_secret().starts_with("whsec_"));
+        assert!(check_config(Some(json!({"headers": {"X-Team": "pki"}}))).is_ok());
+        for bad in [
+            json!([]),
+            json!({"headers": ["x"]}),
+            json!({"headers": {"Bad Name": "v"}}),
+            json!({"headers": {"X-Ok": 1}}),
+            json!({"headers": {"X-Keystead-Signature": "t=1,v1=00"}}),
+        ] {
+            assert!(check_config(Some(bad.clone())).is_err(), "{bad}");
+        }
         assert_ne!(generate_secret(), generate_secret());
     }
 }
