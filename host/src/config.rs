@@ -38,6 +38,7 @@ pub struct Config {
     /// `[[plugins]]`: the plugins to load; the default is the first-party ones.
     pub plugins: Vec<crate::plugins::PluginConfig>,
     pub jwks: JwksConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +95,75 @@ impl Default for JwksConfig {
     }
 }
 
+/// Webhook delivery: the dispatcher's pace, retries and leases, and the expiry notices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Whether this node delivers. Several nodes may: leases give each delivery to one.
+    pub deliver: bool,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// Attempts before a delivery is given up (`dead`).
+    pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds; it doubles with each attempt, with
+    /// random jitter, up to `retry_max_secs`.
+    pub retry_initial_ms: u64,
+    pub retry_max_secs: u64,
+    /// How long a dispatcher holds a delivery; after that (a crash) it is due again.
+    pub lease_secs: u64,
+    /// The dispatcher is woken by each commit that queues deliveries; it also looks for
+    /// due work this often, in milliseconds.
+    pub poll_ms: u64,
+    /// Days before `notAfter` at which `certificate.expiring` is sent, once each.
+    pub expiring_days: Vec<u32>,
+    /// Finished deliveries (delivered or dead) are kept this many days.
+    pub retention_days: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            deliver: true,
+            concurrency: 16,
+            max_attempts: 15,
+            retry_initial_ms: 5_000,
+            retry_max_secs: 3_600,
+            lease_secs: 120,
+            poll_ms: 5_000,
+            expiring_days: vec![30, 7, 1],
+            retention_days: 30,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: &str| Err(ConfigError::Invalid(format!("webhooks.{text}")));
+        if !(1..=256).contains(&self.concurrency) {
+            return invalid("concurrency must be between 1 and 256");
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return invalid("max_attempts must be between 1 and 100");
+        }
+        if self.retry_initial_ms == 0 || self.retry_max_secs == 0 {
+            return invalid("retry_initial_ms and retry_max_secs must be at least 1");
+        }
+        if self.retry_max_secs > 7 * 86_400 || self.retry_initial_ms > self.retry_max_secs * 1000 {
+            return invalid("retry_max_secs must be at most 7 days and cover retry_initial_ms");
+        }
+        if !(1..=86_400).contains(&self.lease_secs) || !(10..=3_600_000).contains(&self.poll_ms) {
+            return invalid("lease_secs must be 1 to 86400 and poll_ms 10 to 3600000");
+        }
+        if self.expiring_days.iter().any(|d| !(1..=3650).contains(d)) {
+            return invalid("expiring_days must be between 1 and 3650");
+        }
+        if !(1..=3650).contains(&self.retention_days) {
+            return invalid("retention_days must be between 1 and 3650");
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -113,6 +183,7 @@ impl Default for Config {
             rotation: RotationConfig::default(),
             plugins: crate::plugins::PluginConfig::defaults(),
             jwks: JwksConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -125,6 +196,9 @@ pub struct JobsConfig {
     pub crl_refresh_secs: u64,
     /// How often certificates inside their renew-before window are renewed or queued.
     pub renewal_scan_secs: u64,
+    /// How often certificates are checked against `[webhooks] expiring_days` for the
+    /// `certificate.expiring` and `certificate.expired` events.
+    pub expiry_scan_secs: u64,
 }
 
 impl Default for JobsConfig {
@@ -132,6 +206,7 @@ impl Default for JobsConfig {
         Self {
             crl_refresh_secs: 600,
             renewal_scan_secs: 3600,
+            expiry_scan_secs: 3600,
         }
     }
 }
@@ -332,6 +407,7 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        self.webhooks.validate()?;
         if let Some(token) = &self.bootstrap_token
             && token.trim() != token
         {

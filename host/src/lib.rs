@@ -2,8 +2,10 @@
 //!
 //! Layers, with dependencies pointing one way:
 //! `api` -> (`auth`, `tenancy`, `audit`, `pki`, `jwt_keys`, `key_material`,
-//! `jwk_objects`, `rotation`)
+//! `jwk_objects`, `rotation`, `webhooks`)
 //! -> (`store`, `crypto`, `plugins`); `rotation` also uses `pki`.
+//! Domain services emit webhook events (`webhooks::events`) the way they record audit
+//! events: in the transaction of the change.
 
 pub mod api;
 pub mod audit;
@@ -23,5 +25,6 @@ pub mod store;
 pub mod telemetry;
 pub mod tenancy;
 pub mod timestamp;
+pub mod webhooks;
 
 pub use error::{Error, Result};

@@ -25,6 +25,7 @@ use crate::rotation::Rotation;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
+use crate::webhooks::{Webhooks, dispatcher};
 
 /// Builds every service over an opened store. Fails on a wrong master key.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -78,9 +79,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store.clone(),
         audit.clone(),
         tenancy.clone(),
-        master,
+        master.clone(),
         plugins.clone(),
     ));
+    let webhooks = Webhooks::new(
+        store.clone(),
+        audit.clone(),
+        tenancy.clone(),
+        master,
+        plugins.clone(),
+        config.allow_loopback,
+    );
     let jwk_objects = JwkObjects::new(
         store.clone(),
         audit.clone(),
@@ -127,8 +136,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         pki,
         plugins,
         rotation,
+        webhooks: Arc::new(webhooks),
     })
 }
+
+/// How long shutdown waits for webhook deliveries in flight.
+const DISPATCHER_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
@@ -147,8 +160,15 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         &state.config,
         state.pki.clone(),
         state.rotation.clone(),
+        state.store.clone(),
         state.rate_limits.clone(),
     );
+    // The webhook dispatcher, woken by each commit that queues deliveries.
+    let (stop_dispatcher, stop) = tokio::sync::watch::channel(false);
+    let delivery = state.config.webhooks.deliver.then(|| {
+        let settings = dispatcher::Settings::from(&state.config.webhooks);
+        tokio::spawn(Arc::new(state.webhooks.dispatcher(settings)).run(stop))
+    });
     let store = state.store.clone();
     let app = api::router(state);
     // Answers are written whole; Nagle's algorithm would only hold them back.
@@ -164,6 +184,15 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
+    // Deliveries in flight finish and are recorded; the rest are handed back.
+    let _ = stop_dispatcher.send(true);
+    if let Some(delivery) = delivery
+        && tokio::time::timeout(DISPATCHER_GRACE, delivery)
+            .await
+            .is_err()
+    {
+        tracing::warn!("webhook deliveries still in flight at shutdown; their leases will run out");
+    }
     drop(jobs);
     store.pool().close().await;
     tracing::info!("stopped");

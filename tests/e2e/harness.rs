@@ -155,6 +155,18 @@ impl Server {
         self.spawn().expect("server restarts");
     }
 
+    /// SIGKILL: the process gets no chance to finish anything.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+    }
+
+    /// Starts the process again on the same data directory, after `kill` or `stop`.
+    pub fn start_again(&mut self) {
+        self.spawn().expect("server starts again");
+    }
+
     /// Starts again with extra environment; returns the failure when it does not start.
     pub fn try_restart_with(&mut self, env: &[(&str, &str)]) -> Result<(), (ExitStatus, String)> {
         if self.child.is_some() {

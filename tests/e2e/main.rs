@@ -15,3 +15,4 @@ mod renewal;
 mod roles;
 mod rotation;
 mod tenancy;
+mod webhooks;

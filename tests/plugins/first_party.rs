@@ -286,21 +286,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// A loopback-allowed entry for a first-party webhook transport.
+fn transport_entry(name: &str) -> PluginConfig {
+    let mut e = builtin(name);
+    e.allowed_hosts = vec!["127.0.0.1".into()];
+    e.allow_loopback = true;
+    e
+}
+
+fn webhook_event(event_type: &str, payload: &str) -> Event {
+    Event {
+        id: "evt-1".into(),
+        event_type: event_type.into(),
+        timestamp: 1_700_000_000,
+        tenant: Tenant {
+            organization_id: "org-a".into(),
+            project_id: Some("proj-1".into()),
+        },
+        payload: payload.into(),
+    }
+}
+
+/// Checks `X-Keystead-Signature` (and its `X-WRVault-Signature` twin) over `<t>.<body>`.
+fn assert_signed(headers: &http::HeaderMap, body: &[u8], secret: &[u8]) {
+    let sig = headers["x-keystead-signature"].to_str().unwrap();
+    assert_eq!(headers["x-wrvault-signature"], sig);
+    let (t, v1) = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+}
+
 #[tokio::test]
 async fn http_hmac() {
     let (addr, seen) = harness::serve(204, Bytes::new()).await;
-    let mut e = builtin("http-hmac");
-    e.allowed_hosts = vec!["127.0.0.1".into()];
-    e.allow_loopback = true;
-    let registry = load(e).await;
+    let registry = load(transport_entry("http-hmac")).await;
     let transport = registry.webhook_transport("http-hmac").unwrap();
-    let event = Event {
-        id: "evt-1".into(),
-        event_type: "certificate.issued".into(),
-        timestamp: 1_700_000_000,
-        tenant: tenant("org-a"),
-        payload: r#"{"certificate_id":"c1"}"#.into(),
-    };
+    let event = webhook_event("certificate.issued", r#"{"certificateId":"c1"}"#);
     let endpoint = Endpoint {
         url: format!("http://{addr}/hook"),
         secret: Some("s3cret".into()),
@@ -310,19 +336,31 @@ async fn http_hmac() {
     assert_eq!(delivery.status_code, 204);
 
     let (headers, body) = seen.lock().unwrap().pop().unwrap();
-    let sig = headers["x-keystead-signature"].to_str().unwrap();
-    let (t, v1) = sig
-        .strip_prefix("t=")
-        .and_then(|s| s.split_once(",v1="))
-        .unwrap();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(&body);
-    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1);
+    assert_signed(&headers, &body, b"s3cret");
     assert_eq!(headers["x-extra"], "1");
     assert_eq!(headers["x-keystead-event"], "certificate.issued");
+    assert_eq!(headers["x-keystead-event-id"], "evt-1");
+    assert_eq!(headers["content-type"], "application/json");
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(json["data"]["certificate_id"], "c1");
+    assert_eq!(json["id"], "evt-1");
+    assert_eq!(json["type"], "certificate.issued");
+    assert_eq!(json["createdAt"], "2023-11-14T22:13:20Z");
+    assert_eq!(json["projectId"], "proj-1");
+    assert_eq!(json["data"]["certificateId"], "c1");
+
+    // Reserved headers cannot be replaced; a secret is required.
+    let forged = Endpoint {
+        config: r#"{"headers": {"X-Keystead-Signature": "t=1,v1=00"}}"#.into(),
+        ..endpoint.clone()
+    };
+    let err = transport.deliver(&event, &forged).await.unwrap_err();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err:?}");
+    let unsigned = Endpoint {
+        secret: None,
+        ..endpoint.clone()
+    };
+    let err = transport.deliver(&event, &unsigned).await.unwrap_err();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err:?}");
 
     // Without the loopback grant the same endpoint is refused.
     let mut e = builtin("http-hmac");
@@ -331,6 +369,101 @@ async fn http_hmac() {
     let strict = registry.webhook_transport("strict").unwrap();
     let err = strict.deliver(&event, &endpoint).await.unwrap_err();
     assert!(matches!(err, PluginError::Denied { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn slack() {
+    let (addr, seen) = harness::serve(200, Bytes::from_static(b"ok")).await;
+    let registry = load(transport_entry("slack")).await;
+    let transport = registry.webhook_transport("slack").unwrap();
+    let endpoint = Endpoint {
+        url: format!("http://{addr}/services/T000/B000/XXXX"),
+        secret: Some("s3cret".into()),
+        config: "{}".into(),
+    };
+    let cases = [
+        (
+            "certificate.expiring",
+            r#"{"commonName":"api.example.com","daysLeft":7,"notAfter":"2026-05-13T00:00:00Z","serialNumber":"01:02"}"#,
+            &[
+                "expires in 7 days",
+                "*api.example.com*",
+                "2026-05-13",
+                "01:02",
+            ][..],
+        ),
+        (
+            "certificate.revoked",
+            r#"{"commonName":"a<b>&c","reason":"keyCompromise"}"#,
+            &["revoked", "keyCompromise", "a&lt;b&gt;&amp;c"][..],
+        ),
+        (
+            "key.rotated",
+            r#"{"name":"prod","kid":"new","previousKid":"old"}"#,
+            &["*prod*", "`new`", "`old`"][..],
+        ),
+    ];
+    for (event_type, payload, needles) in cases {
+        let delivery = transport
+            .deliver(&webhook_event(event_type, payload), &endpoint)
+            .await
+            .unwrap();
+        assert_eq!(delivery.status_code, 200);
+        let (headers, body) = seen.lock().unwrap().pop().unwrap();
+        assert_signed(&headers, &body, b"s3cret");
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let text = json["text"].as_str().unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 1, "{json}");
+        for needle in needles {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn cloudevents() {
+    let (addr, seen) = harness::serve(202, Bytes::new()).await;
+    let mut e = transport_entry("cloudevents");
+    e.config = toml::from_str("source = \"https://pki.example.com\"").unwrap();
+    let registry = load(e).await;
+    let transport = registry.webhook_transport("cloudevents").unwrap();
+    let endpoint = Endpoint {
+        url: format!("http://{addr}/events"),
+        secret: Some("s3cret".into()),
+        config: "{}".into(),
+    };
+    let event = webhook_event(
+        "certificate.issued",
+        r#"{"certificateId":"c1","commonName":"api.example.com"}"#,
+    );
+    let delivery = transport.deliver(&event, &endpoint).await.unwrap();
+    assert_eq!(delivery.status_code, 202);
+    let (headers, body) = seen.lock().unwrap().pop().unwrap();
+    assert_signed(&headers, &body, b"s3cret");
+    assert_eq!(headers["content-type"], "application/cloudevents+json");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "specversion": "1.0",
+            "id": "evt-1",
+            "source": "https://pki.example.com/organizations/org-a/projects/proj-1",
+            "type": "io.keystead.certificate.issued",
+            "time": "2023-11-14T22:13:20Z",
+            "subject": "c1",
+            "datacontenttype": "application/json",
+            "data": {"certificateId": "c1", "commonName": "api.example.com"},
+        })
+    );
+
+    // A config the plugin rejects stops the load, naming the plugin.
+    let mut e = transport_entry("cloudevents");
+    e.config = toml::from_str("source = \"\"").unwrap();
+    let err = Registry::load(&[e], &harness::options())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().starts_with("plugin cloudevents:"), "{err}");
 }
 
 #[tokio::test]
@@ -346,6 +479,7 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
         names,
         [
             "aws-secrets-manager",
+            "cloudevents",
             "copy-paste",
             "dns-suffix",
             "filesystem",
@@ -355,7 +489,8 @@ async fn the_default_config_loads_every_builtin_plugin_and_reports_stats() {
             "jwk-key",
             "jwk-keystore",
             "jwk-url",
-            "openbao-kv"
+            "openbao-kv",
+            "slack"
         ]
     );
     let v = registry.template_validator("dns-suffix").unwrap();

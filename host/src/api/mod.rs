@@ -22,6 +22,7 @@ mod projects;
 mod renewal;
 mod rotation;
 mod templates;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +53,7 @@ use crate::rotation::Rotation;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
 use crate::tenancy::Tenancy;
+use crate::webhooks::Webhooks;
 
 /// Everything a handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -68,6 +70,7 @@ pub struct AppState {
     pub pki: Arc<Pki>,
     pub plugins: Arc<Registry>,
     pub rotation: Arc<Rotation>,
+    pub webhooks: Arc<Webhooks>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
 }
@@ -102,6 +105,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         plugins::routes(),
         renewal::routes(),
         rotation::routes(),
+        webhooks::routes(),
         openapi::routes(),
     ]
     .into_iter()

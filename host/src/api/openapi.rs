@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
 use super::{
     Route, audit_events, cas, certificate_io, certificates, health, jwk_objects, jwt_keys,
     key_material, keys, mtls, ocsp, organizations, plugins, projects, renewal, rotation, templates,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -49,6 +50,8 @@ use super::{
         rotation::get_config, rotation::put_config, rotation::trigger, rotation::history,
         rotation::list_targets, rotation::create_target, rotation::get_target,
         rotation::update_target, rotation::delete_target, rotation::sync,
+        webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
+        webhooks::deliveries, webhooks::delivery, webhooks::redeliver, webhooks::ping,
         openapi_json, docs_page,
     ),
     components(schemas(super::ErrorBody)),
@@ -66,6 +69,7 @@ use super::{
         (name = "mtls", description = "mTLS certificates, made and downloaded in one call"),
         (name = "rotation", description = "Pushing certificates to rotation targets"),
         (name = "plugins", description = "Loaded WebAssembly plugins"),
+        (name = "webhooks", description = "Signed event deliveries and their log"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]

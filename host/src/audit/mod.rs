@@ -3,7 +3,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::store::{NewAuditEvent, Store};
+use crate::store::{NewAuditEvent, Store, WriteTx};
 use crate::timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -72,23 +72,49 @@ impl AuditLog {
     }
 
     pub async fn record(&self, event: AuditEvent<'_>) -> crate::Result<()> {
-        let id = Uuid::new_v4().to_string();
-        let occurred_at = timestamp::now_string();
-        let details = event.details.as_ref().map(|d| d.to_string());
+        let (id, occurred_at, details) = event.stamp();
         self.store
-            .audit_insert(NewAuditEvent {
-                id: &id,
-                occurred_at: &occurred_at,
-                organization_id: event.organization_id,
-                actor: event.actor,
-                action: event.action,
-                target: event.target,
-                severity: event.severity.as_str(),
-                outcome: event.outcome.as_str(),
-                request_id: event.request_id,
-                details: details.as_deref(),
-            })
+            .audit_insert(event.row(&id, &occurred_at, details.as_deref()))
             .await?;
         Ok(())
+    }
+
+    /// Records `event` inside `tx`, so that it commits with the change it describes.
+    pub async fn record_in(tx: &mut WriteTx, event: AuditEvent<'_>) -> crate::Result<()> {
+        let (id, occurred_at, details) = event.stamp();
+        tx.audit_insert(event.row(&id, &occurred_at, details.as_deref()))
+            .await?;
+        Ok(())
+    }
+}
+
+impl<'a> AuditEvent<'a> {
+    /// A new id, the time, and the details as JSON text.
+    fn stamp(&self) -> (String, String, Option<String>) {
+        (
+            Uuid::new_v4().to_string(),
+            timestamp::now_string(),
+            self.details.as_ref().map(|d| d.to_string()),
+        )
+    }
+
+    fn row<'b>(
+        &'b self,
+        id: &'b str,
+        occurred_at: &'b str,
+        details: Option<&'b str>,
+    ) -> NewAuditEvent<'b> {
+        NewAuditEvent {
+            id,
+            occurred_at,
+            organization_id: self.organization_id,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            severity: self.severity.as_str(),
+            outcome: self.outcome.as_str(),
+            request_id: self.request_id,
+            details,
+        }
     }
 }

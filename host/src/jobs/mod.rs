@@ -1,6 +1,7 @@
 //! Background jobs: CRL refresh before `nextUpdate`, the renewal scan, the rotation queue
-//! and its scan, and housekeeping.
-//! Each runs on its own interval; a failed run is logged and the next tick tries again.
+//! and its scan, the expiry scan (webhook notices), and housekeeping. Each runs on its own
+//! interval; a failed run is logged and the next tick tries again. The webhook dispatcher
+//! is started beside them (`server.rs`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use crate::auth::rate_limit::RateLimits;
 use crate::config::Config;
 use crate::pki::Pki;
 use crate::rotation::Rotation;
+use crate::store::Store;
+use crate::timestamp;
 
 /// CRLs are re-signed when they have less than this left.
 const CRL_MARGIN: time::Duration = time::Duration::hours(6);
@@ -21,6 +24,7 @@ pub fn spawn(
     config: &Config,
     pki: Arc<Pki>,
     rotation: Arc<Rotation>,
+    store: Store,
     rate_limits: Arc<RateLimits>,
 ) -> JoinSet<()> {
     let mut jobs = JoinSet::new();
@@ -35,6 +39,43 @@ pub fn spawn(
                 let acted = rotation.scan().await?;
                 if acted > 0 {
                     tracing::info!(certificates = acted, "rotation scan");
+                }
+                Ok(())
+            }
+        },
+    ));
+    let thresholds = config.webhooks.expiring_days.clone();
+    let expiry_pki = pki.clone();
+    jobs.spawn(every(
+        Duration::from_secs(config.jobs.expiry_scan_secs),
+        "expiry-scan",
+        move || {
+            let pki = expiry_pki.clone();
+            let thresholds = thresholds.clone();
+            async move {
+                let scan = pki.scan_expiry(&thresholds).await?;
+                if scan != Default::default() {
+                    tracing::info!(
+                        expiring = scan.expiring,
+                        expired = scan.expired,
+                        "expiry notices"
+                    );
+                }
+                Ok(())
+            }
+        },
+    ));
+    let retention = time::Duration::days(i64::from(config.webhooks.retention_days));
+    jobs.spawn(every(
+        Duration::from_secs(3600),
+        "webhook-retention",
+        move || {
+            let store = store.clone();
+            async move {
+                let before = timestamp::format(timestamp::now() - retention);
+                let pruned = store.delivery_prune(&before).await?;
+                if pruned > 0 {
+                    tracing::info!(deliveries = pruned, "pruned the webhook delivery log");
                 }
                 Ok(())
             }

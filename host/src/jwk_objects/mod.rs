@@ -29,6 +29,7 @@ use crate::plugins::jwk_source::{
 };
 use crate::store::{JwkObjectRow, ProjectRow, Store, is_unique_violation};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
+use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
 use algorithm::UseType;
@@ -231,12 +232,34 @@ impl JwkObjects {
             created_at: now.clone(),
             updated_at: now,
         };
-        match self.store.jwk_object_insert(&row).await {
+        // The object, its audit event and its webhook event commit together; publishing
+        // in each environment follows.
+        let mut tx = self.store.write().await?;
+        match tx.jwk_object_insert(&row).await {
             Err(err) if is_unique_violation(&err) => return Err(exists(&name)),
             other => other?,
         }
+        AuditLog::record_in(
+            &mut tx,
+            audit_event(caller, &caller.principal.actor(), "jwk.created", &row),
+        )
+        .await?;
+        webhooks::emit(
+            &mut tx,
+            &Event::new(
+                EventKind::JwkCreated,
+                &row.organization_id,
+                Some(&row.project_id),
+                json!({
+                    "jwkId": row.id, "name": row.name, "projectId": row.project_id,
+                    "projectName": project.name, "sourceType": row.source_type, "kid": row.kid,
+                    "jwk": jwk,
+                }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
         let deployment = self.deploy(&project, &row.id).await?;
-        self.record(caller, "jwk.created", &row).await?;
         let object = self.view(row).await?;
         Ok((object, deployment))
     }
@@ -619,24 +642,33 @@ impl JwkObjects {
 
     async fn record(&self, caller: &Caller, action: &str, row: &JwkObjectRow) -> Result<()> {
         self.audit
-            .record(AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(&row.id),
-                severity: if action == "jwk.deleted" {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                },
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details: Some(json!({
-                    "name": row.name, "projectId": row.project_id,
-                    "sourceType": row.source_type, "kid": row.kid,
-                })),
-            })
+            .record(audit_event(caller, &caller.principal.actor(), action, row))
             .await
+    }
+}
+
+fn audit_event<'a>(
+    caller: &'a Caller,
+    actor: &'a str,
+    action: &'a str,
+    row: &'a JwkObjectRow,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        organization_id: Some(caller.organization_id()),
+        actor,
+        action,
+        target: Some(&row.id),
+        severity: if action == "jwk.deleted" {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        outcome: Outcome::Success,
+        request_id: caller.request_id.as_deref(),
+        details: Some(json!({
+            "name": row.name, "projectId": row.project_id,
+            "sourceType": row.source_type, "kid": row.kid,
+        })),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed};
 use crate::store::{JwtKeyRow, ProjectRow, Store, is_unique_violation};
 use crate::tenancy::{DEFAULT_PROJECT, Tenancy};
+use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
 pub const MAX_NAME_LEN: usize = 128;
@@ -201,14 +202,16 @@ impl JwtKeys {
                 rsa_bits,
             )
             .await?;
-        let rotated = self
-            .store
+        // The rotation, its audit event and its webhook event commit together.
+        let deprecated_at = timestamp::now_string();
+        let mut tx = self.store.write().await?;
+        let rotated = tx
             .jwt_key_rotate(
                 caller.organization_id(),
                 &old.id,
                 &row,
                 &sealed.0,
-                &timestamp::now_string(),
+                &deprecated_at,
             )
             .await
             .map_err(|e| name_conflict(e, &row.name))?;
@@ -217,11 +220,9 @@ impl JwtKeys {
                 "JWT key '{id}' was rotated or deleted meanwhile"
             )));
         }
-        self.reload_jwks(&old.project_id).await?;
-        let mut event_row = row.clone();
-        event_row.replaced_by = Some(old.id.clone());
-        self.audit
-            .record(AuditEvent {
+        AuditLog::record_in(
+            &mut tx,
+            AuditEvent {
                 organization_id: Some(caller.organization_id()),
                 actor: &caller.principal.actor(),
                 action: "jwt_key.rotate",
@@ -233,8 +234,26 @@ impl JwtKeys {
                     "name": row.name, "algorithm": row.algorithm, "projectId": row.project_id,
                     "oldKid": old.kid, "newId": row.id, "newKid": row.kid,
                 })),
-            })
-            .await?;
+            },
+        )
+        .await?;
+        webhooks::emit(
+            &mut tx,
+            &Event::new(
+                EventKind::KeyRotated,
+                caller.organization_id(),
+                Some(&row.project_id),
+                json!({
+                    "keyId": row.id, "kid": row.kid, "name": row.name,
+                    "algorithm": row.algorithm, "projectId": row.project_id,
+                    "previousKeyId": old.id, "previousKid": old.kid,
+                    "deprecatedAt": deprecated_at,
+                }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.reload_jwks(&old.project_id).await?;
         Ok(row)
     }
 

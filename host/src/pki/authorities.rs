@@ -12,10 +12,10 @@ use super::Pki;
 use super::issue::{self, CaUrls};
 use super::keys::{KeyAlgorithm, load_key};
 use super::names::Subject;
-use crate::audit::{AuditEvent, Outcome, Severity};
+use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::Sealed;
-use crate::store::{CaRow, is_unique_violation};
+use crate::store::{CaRow, WriteTx, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +337,31 @@ impl Pki {
                 details,
             })
             .await
+    }
+
+    /// As [`Pki::record`], inside `tx`: the event commits with the change.
+    pub(super) async fn record_in(
+        tx: &mut WriteTx,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        severity: Severity,
+        details: Option<serde_json::Value>,
+    ) -> Result<()> {
+        AuditLog::record_in(
+            tx,
+            AuditEvent {
+                organization_id: Some(caller.organization_id()),
+                actor: &caller.principal.actor(),
+                action,
+                target: Some(target),
+                severity,
+                outcome: Outcome::Success,
+                request_id: caller.request_id.as_deref(),
+                details,
+            },
+        )
+        .await
     }
 }
 

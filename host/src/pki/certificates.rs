@@ -17,10 +17,12 @@ use super::names::{SanSet, Subject};
 use super::template::{ApprovalMode, RequestFacts, TemplateRules};
 use super::templates::rules_of;
 use super::validators::ValidationInput;
+use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::Sealed;
-use crate::store::{CertificateFilter, CertificateRow};
+use crate::store::{CertificateFilter, CertificateRow, WriteTx};
+use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
 /// Where a key generated here is kept.
@@ -255,8 +257,11 @@ impl Pki {
             };
             custody.deposit(&row, &chain, key_pem).await?;
         }
-        self.store.certificate_insert(&row).await?;
-        self.record(
+        // The certificate, its audit event and its webhook event commit together.
+        let mut tx = self.store.write().await?;
+        tx.certificate_insert(&row).await?;
+        Self::record_in(
+            &mut tx,
             caller,
             "certificate.request",
             &row.id,
@@ -267,6 +272,14 @@ impl Pki {
             })),
         )
         .await?;
+        if row.status == Status::Active.as_str() {
+            webhooks::emit(
+                &mut tx,
+                &certificate_event(EventKind::CertificateIssued, &row, json!({})),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         if let Some((custody, _)) = external {
             self.record(
                 caller,
@@ -484,9 +497,18 @@ impl Pki {
         let previous = row.status.clone();
         row.properties = properties.to_string();
         row.updated_at = timestamp::now_string();
-        self.save(&mut row, &previous).await?;
-        self.record(caller, "certificate.update", id, Severity::Low, None)
-            .await?;
+        let mut tx = self.store.write().await?;
+        save(&mut tx, &row, &previous).await?;
+        Self::record_in(
+            &mut tx,
+            caller,
+            "certificate.update",
+            id,
+            Severity::Low,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(row)
     }
 
@@ -555,11 +577,11 @@ impl Pki {
             }
             Transition::PermanentDelete => ("certificate.permanent_delete", Severity::High),
         };
+        let mut tx = self.store.write().await?;
         let Some(next) = next else {
-            self.store
-                .certificate_delete(caller.organization_id(), id)
-                .await?;
-            self.record(
+            tx.certificate_delete(caller.organization_id(), id).await?;
+            Self::record_in(
+                &mut tx,
                 caller,
                 action,
                 id,
@@ -567,15 +589,36 @@ impl Pki {
                 Some(json!({"common_name": row.common_name})),
             )
             .await?;
+            tx.commit().await?;
             return Ok(None);
         };
         row.status = next.as_str().into();
         row.updated_at = now;
-        self.save(&mut row, &previous).await?;
-        self.record(caller, action, id, severity, Some(json!({
+        save(&mut tx, &row, &previous).await?;
+        Self::record_in(&mut tx, caller, action, id, severity, Some(json!({
             "from": previous, "to": row.status, "reason": row.revocation_reason, "comment": comment,
         })))
         .await?;
+        let event = match transition {
+            Transition::Approve => Some(certificate_event(
+                EventKind::CertificateIssued,
+                &row,
+                json!({}),
+            )),
+            Transition::Revoke(_) => Some(certificate_event(
+                EventKind::CertificateRevoked,
+                &row,
+                json!({
+                    "reason": row.revocation_reason, "revokedAt": row.revoked_at,
+                    "comment": row.revocation_comment,
+                }),
+            )),
+            _ => None,
+        };
+        if let Some(event) = event {
+            webhooks::emit(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
         if matches!(transition, Transition::Approve) {
             self.announce_issued(&row).await;
         }
@@ -586,16 +629,6 @@ impl Pki {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;
         }
         Ok(Some(row))
-    }
-
-    pub(super) async fn save(&self, row: &mut CertificateRow, expected_status: &str) -> Result<()> {
-        if self.store.certificate_update(row, expected_status).await? {
-            Ok(())
-        } else {
-            Err(Error::Conflict(
-                "the certificate changed meanwhile; read it again and retry".into(),
-            ))
-        }
     }
 
     /// The chain above a certificate: its CA, then the CA's parents (PEM).
@@ -628,6 +661,21 @@ impl Pki {
                     .map_err(Error::internal)
             })
             .transpose()
+    }
+}
+
+/// Writes `row` back unless its status changed since it was read.
+pub(super) async fn save(
+    tx: &mut WriteTx,
+    row: &CertificateRow,
+    expected_status: &str,
+) -> Result<()> {
+    if tx.certificate_update(row, expected_status).await? {
+        Ok(())
+    } else {
+        Err(Error::Conflict(
+            "the certificate changed meanwhile; read it again and retry".into(),
+        ))
     }
 }
 

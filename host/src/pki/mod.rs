@@ -16,10 +16,12 @@ mod authorities;
 mod certificates;
 mod crl;
 mod delta;
+mod expiry;
 mod ocsp;
 mod renewal;
 mod templates;
 mod validators;
+mod webhook_events;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -31,6 +33,7 @@ pub use certificates::{
 };
 pub use crl::CrlKind;
 pub use events::{BoxFuture, CertificateEvents, KeyCustody};
+pub use expiry::ExpiryScan;
 pub use renewal::RenewalScan;
 pub use templates::TemplateInput;
 

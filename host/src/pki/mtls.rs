@@ -10,16 +10,18 @@ use uuid::Uuid;
 
 use super::Pki;
 use super::authorities::{CaKind, CreateCa, LoadedCa};
-use super::certificates::{SOURCE_MTLS, key_record};
+use super::certificates::{SOURCE_MTLS, key_record, save};
 use super::crl::CrlKind;
 use super::csr;
 use super::keys::{KeyAlgorithm, RSA_SIZES};
 use super::lifecycle::{RevocationReason, Status};
 use super::names::{SanSet, Subject};
+use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::store::{CertificateRow, ProjectRow};
 use crate::tenancy::DEFAULT_PROJECT;
+use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
 pub const DEFAULT_MTLS_KEY_SIZE: u32 = 4096;
@@ -345,7 +347,17 @@ impl Pki {
         row.status = Status::Archived.as_str().into();
         row.sealed_key = None;
         row.updated_at = now;
-        self.save(&mut row, &previous).await?;
+        let mut tx = self.store.write().await?;
+        save(&mut tx, &row, &previous).await?;
+        if newly_revoked {
+            let event = certificate_event(
+                EventKind::CertificateRevoked,
+                &row,
+                json!({"reason": row.revocation_reason, "revokedAt": row.revoked_at}),
+            );
+            webhooks::emit(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
         if newly_revoked && let Some(ca_id) = &row.ca_id {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;
         }

@@ -2,6 +2,7 @@
 //! where the key was made here); the history of renewals; and the queue a background
 //! scan fills with certificates inside their template's renew-before window.
 
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -12,9 +13,11 @@ use super::lifecycle::Status;
 use super::names::{SanSet, Subject};
 use super::template::TemplateRules;
 use super::templates::rules_of;
+use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
 use crate::store::{CertificateRow, RenewalRow};
+use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
 /// What one scan did.
@@ -121,17 +124,29 @@ impl Pki {
             ..old.clone()
         };
         self.sign_into(&mut row, &rules, &csr_der).await?;
-        self.store.certificate_insert(&row).await?;
-        self.record(
+        let mut tx = self.store.write().await?;
+        tx.certificate_insert(&row).await?;
+        Self::record_in(
+            &mut tx,
             caller,
             "certificate.renew",
             &row.id,
             Severity::Medium,
-            Some(serde_json::json!({
+            Some(json!({
                 "renewed_from": old.id, "new_key": row.sealed_key.is_some(),
             })),
         )
         .await?;
+        webhooks::emit(
+            &mut tx,
+            &certificate_event(
+                EventKind::CertificateRenewed,
+                &row,
+                json!({ "renewedFrom": old.id, "newKey": row.sealed_key.is_some() }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
         // The renewal is complete: rotation (and any other listener) takes it from here.
         self.announce_renewed(old, &row).await;
         Ok(row)

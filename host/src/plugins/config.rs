@@ -139,9 +139,12 @@ impl PluginConfig {
 
     /// The first-party plugins the embedded default config declares.
     pub fn defaults() -> Vec<Self> {
-        let mut webhooks = Self::builtin("http-hmac", PluginKind::WebhookTransport);
         // Webhook endpoints are anywhere public; private ranges stay blocked.
-        webhooks.allowed_hosts = vec!["*".into()];
+        let transport = |name: &str| {
+            let mut entry = Self::builtin(name, PluginKind::WebhookTransport);
+            entry.allowed_hosts = vec!["*".into()];
+            entry
+        };
         // JWK URLs are anywhere public; private ranges stay blocked.
         let mut jwk_url = Self::builtin("jwk-url", PluginKind::JwkSource);
         jwk_url.allowed_hosts = vec!["*".into()];
@@ -164,7 +167,9 @@ impl PluginConfig {
             openbao,
             aws,
             http,
-            webhooks,
+            transport("http-hmac"),
+            transport("slack"),
+            transport("cloudevents"),
         ]
     }
 }

@@ -420,10 +420,28 @@ impl<W: WorldPre> Sandbox<W> {
                 let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
                 // Rust prints "panicked at FILE:LINE:" and the message on the next line.
                 let lines: Vec<&str> = stderr.lines().collect();
+                // A Python guest prints its traceback first; its last line names the exception.
+                let exception = stderr
+                    .contains("Traceback (most recent call last)")
+                    .then(|| {
+                        let end = lines.iter().position(|l| l.contains("panicked at"));
+                        lines[..end.unwrap_or(lines.len())]
+                            .iter()
+                            .rev()
+                            .find(|l| !l.trim().is_empty())
+                            .map(|l| format!("; {}", l.trim()))
+                    })
+                    .flatten()
+                    .unwrap_or_default();
                 let detail = lines
                     .iter()
                     .position(|l| l.contains("panicked at"))
-                    .map(|i| format!(" ({})", lines[i..(i + 2).min(lines.len())].join(" ").trim()))
+                    .map(|i| {
+                        format!(
+                            " ({}{exception})",
+                            lines[i..(i + 2).min(lines.len())].join(" ").trim()
+                        )
+                    })
                     .or_else(|| {
                         let tail = stderr.trim();
                         (!tail.is_empty()).then(|| format!(" (stderr: {tail})"))

@@ -21,6 +21,11 @@ impl WebhookTransport {
         &self.sandbox.grants.name
     }
 
+    /// Whether the operator lets `organization` use this transport.
+    pub fn allows_organization(&self, organization: &str) -> bool {
+        self.sandbox.grants.allows_organization(organization)
+    }
+
     /// Delivers `event` to `endpoint`; any HTTP status is an outcome.
     pub async fn deliver(
         &self,

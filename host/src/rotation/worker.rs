@@ -13,6 +13,7 @@ use crate::auth::{Caller, Principal};
 use crate::plugins::Tenant;
 use crate::plugins::rotation_target::{Bundle, Receipt};
 use crate::store::{CertificateRow, RotationConfigRow, RotationRunRow, RotationTargetRow};
+use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
 /// How long a claimed push may run before another worker may take it again.
@@ -145,9 +146,8 @@ impl Rotation {
     /// Records a failed push: the history entry with its reason, the target's last
     /// outcome, and a retry with exponential backoff when the outside world caused
     /// it and attempts remain.
-    ///
-    /// The `rotation.failed` webhook event is to be emitted here: this is the one
-    /// place every failed push passes through (with `run` and `failure` in hand).
+    /// Every failed push passes through here, so this is where `rotation.failed` is
+    /// emitted (once per failed attempt, saying whether a retry follows).
     pub async fn record_rotation_failure(
         &self,
         mut run: RotationRunRow,
@@ -174,6 +174,7 @@ impl Rotation {
             target_id = %run.target_id, certificate = %run.certificate_id, attempt = run.attempt,
             retry, error = %failure.message, "rotation push failed"
         );
+        self.announce_failure(&run, &failure, retry).await;
         if retry {
             let attempt = run.attempt + 1;
             let mut wait = backoff(&self.config, attempt);
@@ -201,6 +202,37 @@ impl Rotation {
             self.wakeup.notify_one();
         }
         Ok(())
+    }
+
+    /// Emits `rotation.failed`. The history entry is already written; a failure to queue
+    /// the event is logged and does not undo it.
+    async fn announce_failure(&self, run: &RotationRunRow, failure: &PushFailure, retry: bool) {
+        let certificate = match self
+            .store
+            .certificate_get(&run.organization_id, &run.certificate_id)
+            .await
+        {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "rotation.failed: cannot read the certificate");
+                return;
+            }
+        };
+        let event = Event::new(
+            EventKind::RotationFailed,
+            &run.organization_id,
+            Some(&certificate.project_id),
+            json!({
+                "certificateId": run.certificate_id, "commonName": certificate.common_name,
+                "serialNumber": run.serial_number, "targetId": run.target_id,
+                "target": run.target_name, "targetType": run.target_type,
+                "attempt": run.attempt, "willRetry": retry, "error": failure.message,
+            }),
+        );
+        if let Err(err) = webhooks::emit_now(&self.store, &event).await {
+            tracing::warn!(error = %err, "rotation.failed: cannot queue the webhook event");
+        }
     }
 
     /// Builds the bundle and calls the target's plugin.

@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
-use super::Store;
+use super::{Store, WriteTx};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AuditEventRow {
@@ -46,24 +46,7 @@ pub struct AuditFilter {
 
 impl Store {
     pub async fn audit_insert(&self, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
-                                       severity, outcome, request_id, details)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.id)
-        .bind(event.occurred_at)
-        .bind(event.organization_id)
-        .bind(event.actor)
-        .bind(event.action)
-        .bind(event.target)
-        .bind(event.severity)
-        .bind(event.outcome)
-        .bind(event.request_id)
-        .bind(event.details)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        insert(&self.pool, event).await
     }
 
     /// Newest first, with the total that matches the filter.
@@ -86,6 +69,36 @@ impl Store {
         let total = count.build_query_scalar().fetch_one(&self.pool).await?;
         Ok((rows, total))
     }
+}
+
+impl WriteTx {
+    pub async fn audit_insert(&mut self, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+        insert(self.conn(), event).await
+    }
+}
+
+async fn insert<'e, E>(executor: E, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
+                                   severity, outcome, request_id, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.id)
+    .bind(event.occurred_at)
+    .bind(event.organization_id)
+    .bind(event.actor)
+    .bind(event.action)
+    .bind(event.target)
+    .bind(event.severity)
+    .bind(event.outcome)
+    .bind(event.request_id)
+    .bind(event.details)
+    .execute(executor)
+    .await
+    .map(|_| ())
 }
 
 fn push_filter<'a>(query: &mut QueryBuilder<'a, Sqlite>, filter: &'a AuditFilter) {

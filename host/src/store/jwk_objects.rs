@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Store;
+use super::{Store, WriteTx};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct JwkObjectRow {
@@ -20,28 +20,6 @@ pub struct JwkObjectRow {
 }
 
 impl Store {
-    pub async fn jwk_object_insert(&self, row: &JwkObjectRow) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO jwk_objects (id, organization_id, project_id, name, description, \
-             source_type, source, jwk, kid, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.source_type)
-        .bind(&row.source)
-        .bind(&row.jwk)
-        .bind(&row.kid)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-    }
-
     /// Replaces everything but the id, the name and the creation time.
     pub async fn jwk_object_update(&self, row: &JwkObjectRow) -> Result<bool, sqlx::Error> {
         sqlx::query(
@@ -165,5 +143,29 @@ impl Store {
         .bind(name)
         .fetch_optional(&self.pool)
         .await
+    }
+}
+
+impl WriteTx {
+    pub async fn jwk_object_insert(&mut self, row: &JwkObjectRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO jwk_objects (id, organization_id, project_id, name, description, \
+             source_type, source, jwk, kid, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.organization_id)
+        .bind(&row.project_id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.source_type)
+        .bind(&row.source)
+        .bind(&row.jwk)
+        .bind(&row.kid)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .execute(self.conn())
+        .await
+        .map(|_| ())
     }
 }

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::Store;
+use super::{Store, WriteTx};
 
 /// A key's public record: everything but the sealed private key.
 #[derive(Debug, Clone, FromRow)]
@@ -28,35 +28,6 @@ const COLUMNS: &str = "id, organization_id, project_id, name, algorithm, key_siz
 impl Store {
     pub async fn jwt_key_insert(&self, row: &JwtKeyRow, sealed: &[u8]) -> Result<(), sqlx::Error> {
         insert(&self.pool, row, sealed).await
-    }
-
-    /// Inserts `new` and marks `old` deprecated, replaced by `new`, in one transaction.
-    /// Returns false (and changes nothing) when `old` is no longer active.
-    pub async fn jwt_key_rotate(
-        &self,
-        organization_id: &str,
-        old_id: &str,
-        new: &JwtKeyRow,
-        sealed: &[u8],
-        at: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE jwt_keys SET deprecated_at = ?, replaced_by = ?
-             WHERE id = ? AND organization_id = ? AND deprecated_at IS NULL",
-        )
-        .bind(at)
-        .bind(&new.id)
-        .bind(old_id)
-        .bind(organization_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert(&mut *tx, new, sealed).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     pub async fn jwt_key_get(
@@ -126,6 +97,35 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(found.is_some())
+    }
+}
+
+impl WriteTx {
+    /// Inserts `new` and marks `old` deprecated, replaced by `new`. Returns false (and
+    /// changes nothing) when `old` is no longer active.
+    pub async fn jwt_key_rotate(
+        &mut self,
+        organization_id: &str,
+        old_id: &str,
+        new: &JwtKeyRow,
+        sealed: &[u8],
+        at: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jwt_keys SET deprecated_at = ?, replaced_by = ?
+             WHERE id = ? AND organization_id = ? AND deprecated_at IS NULL",
+        )
+        .bind(at)
+        .bind(&new.id)
+        .bind(old_id)
+        .bind(organization_id)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert(self.conn(), new, sealed).await?;
+        Ok(true)
     }
 }
 

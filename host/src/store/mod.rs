@@ -10,12 +10,15 @@ mod meta;
 mod pki;
 mod rotation;
 mod tenancy;
+mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
@@ -27,6 +30,9 @@ pub use pki::{
 };
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
+pub use webhooks::{
+    AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,6 +49,39 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Woken when a commit has queued webhook deliveries.
+    outbox: Arc<Notify>,
+    /// Write transactions queue here, in order, instead of polling SQLite's lock.
+    writers: Arc<Mutex<()>>,
+}
+
+/// How long a write transaction waits for its turn, like SQLite's busy timeout.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
+
+/// A write transaction (`BEGIN IMMEDIATE`): a change, its audit event and the webhook
+/// events it causes commit together or not at all. Dropped without [`WriteTx::commit`],
+/// it rolls back.
+pub struct WriteTx {
+    // Declared before the turn so that a rollback on drop happens while it is held.
+    tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+    outbox: Arc<Notify>,
+    queued_deliveries: bool,
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Commits; then wakes the webhook dispatcher when deliveries were queued.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if self.queued_deliveries {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -65,11 +104,36 @@ impl Store {
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            outbox: Arc::new(Notify::new()),
+            writers: Arc::new(Mutex::new(())),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Starts a write transaction. Writers of this process take turns first (SQLite
+    /// admits one writer, and its busy handler sleeps in growing steps, so contending
+    /// writers would mostly wait); then it takes SQLite's write lock at once, so that a
+    /// transaction that reads before it writes cannot fail on a lock upgrade.
+    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = tokio::time::timeout(WRITE_WAIT, self.writers.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        Ok(WriteTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
+            outbox: self.outbox.clone(),
+            queued_deliveries: false,
+        })
+    }
+
+    /// Notified after each commit that queued webhook deliveries.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox.clone()
     }
 
     /// A cheap round trip, for readiness checks.

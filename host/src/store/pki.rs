@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
-use super::Store;
+use super::{Store, WriteTx};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CaRow {
@@ -331,56 +331,10 @@ impl Store {
 
     // ---- certificates ----
 
+    /// A write of its own. A change with an audit event or webhook events writes through
+    /// [`WriteTx::certificate_insert`] instead, so that they commit together.
     pub async fn certificate_insert(&self, row: &CertificateRow) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
-                archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
-                csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
-                not_before, not_after, requested_by, requested_at, decided_by, decided_at,
-                rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
-                properties, created_at, updated_at, renewed_from, source, chain_pem)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                     ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(&row.ca_id)
-        .bind(&row.template_id)
-        .bind(&row.status)
-        .bind(&row.archived_status)
-        .bind(&row.common_name)
-        .bind(&row.subject)
-        .bind(&row.san)
-        .bind(&row.key_type)
-        .bind(&row.key_storage_mode)
-        .bind(row.validity_days)
-        .bind(&row.csr_pem)
-        .bind(&row.serial_number)
-        .bind(&row.certificate_der)
-        .bind(&row.sealed_key)
-        .bind(&row.fingerprint_sha256)
-        .bind(&row.issuer_cn)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(&row.requested_by)
-        .bind(&row.requested_at)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.rejection_reason)
-        .bind(&row.revoked_at)
-        .bind(&row.revoked_by)
-        .bind(&row.revocation_reason)
-        .bind(&row.revocation_comment)
-        .bind(&row.properties)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
-        .bind(&row.renewed_from)
-        .bind(&row.source)
-        .bind(&row.chain_pem)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        insert_certificate(&self.pool, row).await
     }
 
     /// Writes every mutable column back. `expected_status` guards against a concurrent
@@ -390,38 +344,7 @@ impl Store {
         row: &CertificateRow,
         expected_status: &str,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE certificates SET status = ?, archived_status = ?, serial_number = ?,
-                certificate_der = ?, sealed_key = ?, fingerprint_sha256 = ?, issuer_cn = ?,
-                not_before = ?, not_after = ?, decided_by = ?, decided_at = ?, rejection_reason = ?,
-                revoked_at = ?, revoked_by = ?, revocation_reason = ?, revocation_comment = ?,
-                properties = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ? AND status = ?",
-        )
-        .bind(&row.status)
-        .bind(&row.archived_status)
-        .bind(&row.serial_number)
-        .bind(&row.certificate_der)
-        .bind(&row.sealed_key)
-        .bind(&row.fingerprint_sha256)
-        .bind(&row.issuer_cn)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.rejection_reason)
-        .bind(&row.revoked_at)
-        .bind(&row.revoked_by)
-        .bind(&row.revocation_reason)
-        .bind(&row.revocation_comment)
-        .bind(&row.properties)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(expected_status)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        update_certificate(&self.pool, row, expected_status).await
     }
 
     pub async fn certificate_get(
@@ -694,6 +617,131 @@ impl Store {
         .fetch_all(&self.pool)
         .await
     }
+}
+
+impl WriteTx {
+    pub async fn certificate_insert(&mut self, row: &CertificateRow) -> Result<(), sqlx::Error> {
+        insert_certificate(self.conn(), row).await
+    }
+
+    /// As [`Store::certificate_update`], inside the transaction.
+    pub async fn certificate_update(
+        &mut self,
+        row: &CertificateRow,
+        expected_status: &str,
+    ) -> Result<bool, sqlx::Error> {
+        update_certificate(self.conn(), row, expected_status).await
+    }
+
+    pub async fn certificate_delete(
+        &mut self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM certificates WHERE organization_id = ? AND id = ?")
+            .bind(organization_id)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+async fn insert_certificate<'e, E>(executor: E, row: &CertificateRow) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
+            archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
+            csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
+            not_before, not_after, requested_by, requested_at, decided_by, decided_at,
+            rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
+            properties, created_at, updated_at, renewed_from, source, chain_pem)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                 ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.id)
+    .bind(&row.organization_id)
+    .bind(&row.project_id)
+    .bind(&row.ca_id)
+    .bind(&row.template_id)
+    .bind(&row.status)
+    .bind(&row.archived_status)
+    .bind(&row.common_name)
+    .bind(&row.subject)
+    .bind(&row.san)
+    .bind(&row.key_type)
+    .bind(&row.key_storage_mode)
+    .bind(row.validity_days)
+    .bind(&row.csr_pem)
+    .bind(&row.serial_number)
+    .bind(&row.certificate_der)
+    .bind(&row.sealed_key)
+    .bind(&row.fingerprint_sha256)
+    .bind(&row.issuer_cn)
+    .bind(&row.not_before)
+    .bind(&row.not_after)
+    .bind(&row.requested_by)
+    .bind(&row.requested_at)
+    .bind(&row.decided_by)
+    .bind(&row.decided_at)
+    .bind(&row.rejection_reason)
+    .bind(&row.revoked_at)
+    .bind(&row.revoked_by)
+    .bind(&row.revocation_reason)
+    .bind(&row.revocation_comment)
+    .bind(&row.properties)
+    .bind(&row.created_at)
+    .bind(&row.updated_at)
+    .bind(&row.renewed_from)
+    .bind(&row.source)
+    .bind(&row.chain_pem)
+    .execute(executor)
+    .await
+    .map(|_| ())
+}
+
+async fn update_certificate<'e, E>(
+    executor: E,
+    row: &CertificateRow,
+    expected_status: &str,
+) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    let done = sqlx::query(
+        "UPDATE certificates SET status = ?, archived_status = ?, serial_number = ?,
+            certificate_der = ?, sealed_key = ?, fingerprint_sha256 = ?, issuer_cn = ?,
+            not_before = ?, not_after = ?, decided_by = ?, decided_at = ?, rejection_reason = ?,
+            revoked_at = ?, revoked_by = ?, revocation_reason = ?, revocation_comment = ?,
+            properties = ?, updated_at = ?
+         WHERE id = ? AND organization_id = ? AND status = ?",
+    )
+    .bind(&row.status)
+    .bind(&row.archived_status)
+    .bind(&row.serial_number)
+    .bind(&row.certificate_der)
+    .bind(&row.sealed_key)
+    .bind(&row.fingerprint_sha256)
+    .bind(&row.issuer_cn)
+    .bind(&row.not_before)
+    .bind(&row.not_after)
+    .bind(&row.decided_by)
+    .bind(&row.decided_at)
+    .bind(&row.rejection_reason)
+    .bind(&row.revoked_at)
+    .bind(&row.revoked_by)
+    .bind(&row.revocation_reason)
+    .bind(&row.revocation_comment)
+    .bind(&row.properties)
+    .bind(&row.updated_at)
+    .bind(&row.id)
+    .bind(&row.organization_id)
+    .bind(expected_status)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 fn push_certificate_filter<'a>(

@@ -22,6 +22,8 @@ pub mod http;
 pub mod log;
 pub mod naming;
 pub mod rotation;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 #[doc(hidden)]
 pub use wit_bindgen;

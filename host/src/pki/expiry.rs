@@ -1,0 +1,122 @@
+//! Expiry notices: `certificate.expiring` once per configured threshold (days before
+//! `notAfter`) and `certificate.expired` once, for active certificates. Each notice is
+//! recorded with its event in one transaction, so that a notice is given once even
+//! when several nodes scan.
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::Pki;
+use super::webhook_events::certificate_event;
+use crate::store::CertificateRow;
+use crate::webhooks::{self, EventKind};
+use crate::{Result, timestamp};
+
+/// Certificates handled per query; a scan repeats until it has seen them all.
+const BATCH: i64 = 500;
+
+/// What one scan did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ExpiryScan {
+    pub expiring: usize,
+    pub expired: usize,
+}
+
+fn expiring_notice(days: u32) -> String {
+    format!("expiring:{days}")
+}
+
+impl Pki {
+    /// Gives the notices due now. `thresholds` are days before expiry (e.g. 30, 7, 1).
+    /// A certificate that crosses several thresholds at once (one issued for five days)
+    /// gets one event, for the smallest; the larger ones count as given.
+    pub async fn scan_expiry(&self, thresholds: &[u32]) -> Result<ExpiryScan> {
+        let mut thresholds = thresholds.to_vec();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        let mut scan = ExpiryScan::default();
+        let now = OffsetDateTime::now_utc();
+        let now_text = timestamp::format(now);
+        for (i, &days) in thresholds.iter().enumerate() {
+            let limit = timestamp::format(now + Duration::days(i64::from(days)));
+            let notice = expiring_notice(days);
+            loop {
+                let rows = self
+                    .store
+                    .expiry_candidates(Some(&now_text), &limit, &notice, BATCH)
+                    .await?;
+                let full = rows.len() as i64 == BATCH;
+                let also: Vec<String> = thresholds[i + 1..]
+                    .iter()
+                    .map(|d| expiring_notice(*d))
+                    .collect();
+                scan.expiring += self.notify(&rows, &notice, &also, now, Some(days)).await?;
+                if !full {
+                    break;
+                }
+            }
+        }
+        loop {
+            let rows = self
+                .store
+                .expiry_candidates(None, &now_text, "expired", BATCH)
+                .await?;
+            let full = rows.len() as i64 == BATCH;
+            scan.expired += self.notify(&rows, "expired", &[], now, None).await?;
+            if !full {
+                break;
+            }
+        }
+        Ok(scan)
+    }
+
+    /// Records `notice` (and `also`) for each row and emits its event, all in one
+    /// transaction. Returns how many notices were new.
+    async fn notify(
+        &self,
+        rows: &[CertificateRow],
+        notice: &str,
+        also: &[String],
+        now: OffsetDateTime,
+        threshold: Option<u32>,
+    ) -> Result<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let at = timestamp::format(now);
+        let mut given = 0;
+        let mut tx = self.store.write().await?;
+        for row in rows {
+            if !tx.expiry_notice_insert(&row.id, notice, &at).await? {
+                continue;
+            }
+            for other in also {
+                tx.expiry_notice_insert(&row.id, other, &at).await?;
+            }
+            let event = match threshold {
+                Some(days) => {
+                    let left = row
+                        .not_after
+                        .as_deref()
+                        .and_then(timestamp::parse)
+                        .map(|end| (end - now).whole_days())
+                        .unwrap_or_default();
+                    certificate_event(
+                        EventKind::CertificateExpiring,
+                        row,
+                        json!({ "thresholdDays": days, "daysLeft": left }),
+                    )
+                }
+                None => certificate_event(
+                    EventKind::CertificateExpired,
+                    row,
+                    json!({ "status": "expired" }),
+                ),
+            };
+            webhooks::emit(&mut tx, &event).await?;
+            given += 1;
+        }
+        tx.commit().await?;
+        Ok(given)
+    }
+}

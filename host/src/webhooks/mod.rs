@@ -1,0 +1,709 @@
+//! Webhooks: endpoints that receive events, their delivery log, redelivery, and the
+//! dispatcher that delivers the outbox through the webhook-transport plugins.
+//!
+//! An endpoint belongs to an organization and, optionally, one project (then it hears
+//! only that project's events). Its signing secret is sealed under the master key with
+//! the endpoint's id bound in, shown once when the server generates it, and opened only
+//! to sign a delivery. Nothing here knows HTTP.
+
+pub mod dispatcher;
+pub mod events;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use dispatcher::Dispatcher;
+pub use events::{Event, EventKind, emit, emit_now};
+
+use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::auth::Caller;
+use crate::crypto::{MasterKey, Sealed};
+use crate::plugins::Registry;
+use crate::store::{AttemptRow, DeliveryFilter, DeliveryRow, Store, WebhookRow};
+use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
+use crate::{Error, Result, timestamp};
+
+/// The transport of an endpoint that names none.
+pub const DEFAULT_TRANSPORT: &str = "http-hmac";
+pub const MAX_URL_LEN: usize = 2048;
+pub const MIN_SECRET_LEN: usize = 8;
+pub const MAX_SECRET_LEN: usize = 512;
+pub const MAX_CONFIG_BYTES: usize = 8 * 1024;
+pub const DELIVERY_STATUSES: &[&str] = &["pending", "delivered", "dead"];
+
+/// A new endpoint. Anything left out takes its default.
+#[derive(Debug, Default)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    /// Generated (and returned once) when absent.
+    pub secret: Option<String>,
+    pub active: Option<bool>,
+    pub transport: Option<String>,
+    pub config: Option<Value>,
+    pub project_id: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Changes to an endpoint; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub secret: Option<String>,
+    pub active: Option<bool>,
+    pub transport: Option<String>,
+    pub config: Option<Value>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+}
+
+pub struct CreatedWebhook {
+    pub row: WebhookRow,
+    /// The secret the server generated, returned this once; `None` when the caller gave one.
+    pub generated_secret: Option<String>,
+}
+
+/// A delivery with its attempts, oldest attempt first.
+pub struct DeliveryRecord {
+    pub delivery: DeliveryRow,
+    pub attempts: Vec<AttemptRow>,
+}
+
+pub struct Webhooks {
+    store: Store,
+    audit: AuditLog,
+    tenancy: Tenancy,
+    master: Arc<MasterKey>,
+    plugins: Arc<Registry>,
+    allow_loopback: bool,
+}
+
+/// The associated data the secret of webhook `id` is sealed with.
+pub(crate) fn secret_record(id: &str) -> String {
+    format!("webhook:{id}")
+}
+
+impl Webhooks {
+    pub fn new(
+        store: Store,
+        audit: AuditLog,
+        tenancy: Tenancy,
+        master: Arc<MasterKey>,
+        plugins: Arc<Registry>,
+        allow_loopback: bool,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            tenancy,
+            master,
+            plugins,
+            allow_loopback,
+        }
+    }
+
+    /// The dispatcher that delivers this store's outbox.
+    pub fn dispatcher(&self, settings: dispatcher::Settings) -> Dispatcher {
+        Dispatcher::new(
+            self.store.clone(),
+            self.master.clone(),
+            self.plugins.clone(),
+            settings,
+        )
+    }
+
+    pub async fn create(&self, caller: &Caller, input: NewWebhook) -> Result<CreatedWebhook> {
+        let url = self.check_url(&input.url)?;
+        let events = check_events(&input.events)?;
+        let transport = self.check_transport(
+            caller,
+            input.transport.as_deref().unwrap_or(DEFAULT_TRANSPORT),
+        )?;
+        let config = check_config(input.config)?;
+        let description = check_description(input.description)?;
+        let project_id = self
+            .resolve_project(caller, input.project_id.as_deref())
+            .await?;
+        let (secret, generated_secret) = match input.secret {
+            Some(secret) => (check_secret(secret)?, None),
+            None => {
+                let secret = generate_secret();
+                (secret.clone(), Some(secret))
+            }
+        };
+        let id = Uuid::new_v4().to_string();
+        let now = timestamp::now_string();
+        let row = WebhookRow {
+            sealed_secret: self.master.seal(&secret_record(&id), secret.as_bytes()).0,
+            id,
+            organization_id: caller.organization_id().to_owned(),
+            project_id,
+            url,
+            events,
+            transport,
+            config,
+            description,
+            active: input.active.unwrap_or(true),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.store.webhook_insert(&row).await?;
+        self.record(caller, "webhook.create", Severity::Medium, &row, None)
+            .await?;
+        Ok(CreatedWebhook {
+            row,
+            generated_secret,
+        })
+    }
+
+    /// The webhooks the caller may see; only one project's when `project_id` is given.
+    pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<WebhookRow>> {
+        let project = match (project_id, caller.principal.project_id.as_deref()) {
+            (Some(asked), Some(mine)) if asked != mine => return Ok(Vec::new()),
+            (Some(p), _) | (None, Some(p)) => Some(p),
+            (None, None) => None,
+        };
+        Ok(self
+            .store
+            .webhook_list(caller.organization_id(), project)
+            .await?)
+    }
+
+    /// A webhook the caller may see; another tenant's (or project's) is "not found".
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<WebhookRow> {
+        self.store
+            .webhook_get(caller.organization_id(), id)
+            .await?
+            .filter(|row| visible(caller, row))
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        changes: WebhookChanges,
+    ) -> Result<WebhookRow> {
+        let mut row = self.get(caller, id).await?;
+        let mut changed = Vec::new();
+        if let Some(url) = changes.url {
+            row.url = self.check_url(&url)?;
+            changed.push("url");
+        }
+        if let Some(events) = changes.events {
+            row.events = check_events(&events)?;
+            changed.push("events");
+        }
+        if let Some(transport) = changes.transport {
+            row.transport = self.check_transport(caller, &transport)?;
+            changed.push("transport");
+        }
+        if let Some(config) = changes.config {
+            row.config = check_config(Some(config))?;
+            changed.push("config");
+        }
+        if let Some(description) = changes.description {
+            row.description = check_description(description)?;
+            changed.push("description");
+        }
+        if let Some(active) = changes.active {
+            row.active = active;
+            changed.push("active");
+        }
+        if let Some(secret) = changes.secret {
+            let secret = check_secret(secret)?;
+            row.sealed_secret = self
+                .master
+                .seal(&secret_record(&row.id), secret.as_bytes())
+                .0;
+            changed.push("secret");
+        }
+        row.updated_at = timestamp::now_string();
+        if !self.store.webhook_update(&row).await? {
+            return Err(not_found(id));
+        }
+        let severity = if changed.contains(&"secret") {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        self.record(
+            caller,
+            "webhook.update",
+            severity,
+            &row,
+            Some(json!({ "changed": changed })),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    /// Deletes a webhook; its pending deliveries and its log go with it.
+    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
+        let row = self.get(caller, id).await?;
+        if !self
+            .store
+            .webhook_delete(caller.organization_id(), &row.id)
+            .await?
+        {
+            return Err(not_found(id));
+        }
+        self.record(caller, "webhook.delete", Severity::High, &row, None)
+            .await
+    }
+
+    /// A webhook's deliveries, newest first, each with its attempts.
+    pub async fn deliveries(
+        &self,
+        caller: &Caller,
+        id: &str,
+        filter: DeliveryFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<DeliveryRecord>, i64)> {
+        let row = self.get(caller, id).await?;
+        if let Some(status) = &filter.status
+            && !DELIVERY_STATUSES.contains(&status.as_str())
+        {
+            return Err(Error::bad_request(
+                "status",
+                format!("'{status}' is not one of {}", DELIVERY_STATUSES.join(", ")),
+            ));
+        }
+        let (rows, total) = self
+            .store
+            .delivery_list(&row.id, &filter, offset, limit)
+            .await?;
+        let ids: Vec<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+        let mut attempts = self.store.attempt_list(&ids).await?;
+        let records = rows
+            .into_iter()
+            .map(|delivery| {
+                let (mine, rest): (Vec<_>, Vec<_>) = attempts
+                    .drain(..)
+                    .partition(|a| a.delivery_id == delivery.id);
+                attempts = rest;
+                DeliveryRecord {
+                    delivery,
+                    attempts: mine,
+                }
+            })
+            .collect();
+        Ok((records, total))
+    }
+
+    pub async fn delivery(
+        &self,
+        caller: &Caller,
+        id: &str,
+        delivery_id: &str,
+    ) -> Result<DeliveryRecord> {
+        let row = self.get(caller, id).await?;
+        let delivery = self
+            .store
+            .delivery_get(&row.id, delivery_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
+        let attempts = self.store.attempt_list(&[delivery.id.as_str()]).await?;
+        Ok(DeliveryRecord { delivery, attempts })
+    }
+
+    /// Queues the event of a delivery again for the same webhook, as a new delivery with
+    /// the same event id (receivers deduplicate on it).
+    pub async fn redeliver(
+        &self,
+        caller: &Caller,
+        id: &str,
+        delivery_id: &str,
+    ) -> Result<DeliveryRecord> {
+        let row = self.get(caller, id).await?;
+        let mut tx = self.store.write().await?;
+        let new_id = tx
+            .delivery_repeat(&row.id, delivery_id, &timestamp::now_string())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
+        let actor = caller.principal.actor();
+        AuditLog::record_in(
+            &mut tx,
+            audit_event(
+                caller,
+                &actor,
+                "webhook.redeliver",
+                Severity::Low,
+                &row,
+                Some(json!({ "delivery": delivery_id, "newDelivery": new_id })),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.delivery(caller, id, &new_id).await
+    }
+
+    /// Sends a `webhook.ping` event to this webhook only, whatever it subscribes to.
+    pub async fn ping(&self, caller: &Caller, id: &str) -> Result<DeliveryRecord> {
+        let row = self.get(caller, id).await?;
+        if !row.active {
+            return Err(Error::Conflict(
+                "the webhook is inactive; activate it to send a ping".into(),
+            ));
+        }
+        let event = Event::new(
+            EventKind::WebhookPing,
+            &row.organization_id,
+            row.project_id.as_deref(),
+            json!({ "webhookId": row.id, "sentBy": caller.principal.actor() }),
+        );
+        let mut tx = self.store.write().await?;
+        let delivery_id = events::emit_to(&mut tx, &event, &row.id).await?;
+        tx.commit().await?;
+        self.delivery(caller, id, &delivery_id).await
+    }
+
+    /// The project an endpoint is bound to: the one given, the caller's own for a
+    /// project-scoped key, or none (every project of the organization).
+    async fn resolve_project(
+        &self,
+        caller: &Caller,
+        asked: Option<&str>,
+    ) -> Result<Option<String>> {
+        let id = match (asked, caller.principal.project_id.as_deref()) {
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => return Ok(None),
+        };
+        match self.tenancy.get_project(caller, id).await {
+            Ok(project) => Ok(Some(project.id)),
+            Err(Error::NotFound(_)) => Err(Error::bad_request(
+                "projectId",
+                format!("no project '{id}'"),
+            )),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn check_url(&self, url: &str) -> Result<String> {
+        check_url(url, self.allow_loopback)
+    }
+
+    fn check_transport(&self, caller: &Caller, name: &str) -> Result<String> {
+        let usable = self
+            .plugins
+            .webhook_transport(name)
+            .is_some_and(|t| t.allows_organization(caller.organization_id()));
+        if usable {
+            return Ok(name.to_owned());
+        }
+        let mut names: Vec<&str> = self
+            .plugins
+            .iter()
+            .filter(|(n, _)| {
+                self.plugins
+                    .webhook_transport(n)
+                    .is_some_and(|t| t.allows_organization(caller.organization_id()))
+            })
+            .map(|(n, _)| n)
+            .collect();
+        names.sort_unstable();
+        Err(Error::bad_request(
+            "transport",
+            format!(
+                "'{name}' is not a webhook transport available here (available: {})",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        ))
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        severity: Severity,
+        row: &WebhookRow,
+        extra: Option<Value>,
+    ) -> Result<()> {
+        let actor = caller.principal.actor();
+        self.audit
+            .record(audit_event(caller, &actor, action, severity, row, extra))
+            .await
+    }
+}
+
+fn audit_event<'a>(
+    caller: &'a Caller,
+    actor: &'a str,
+    action: &'a str,
+    severity: Severity,
+    row: &'a WebhookRow,
+    extra: Option<Value>,
+) -> AuditEvent<'a> {
+    // The URL's host only: a path may carry a token (chat incoming webhooks do).
+    let mut details = json!({
+        "host": url_host(&row.url), "events": serde_json::from_str::<Value>(&row.events).unwrap_or_default(),
+        "transport": row.transport, "projectId": row.project_id, "active": row.active,
+    });
+    if let (Some(map), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    AuditEvent {
+        organization_id: Some(caller.organization_id()),
+        actor,
+        action,
+        target: Some(&row.id),
+        severity,
+        outcome: Outcome::Success,
+        request_id: caller.request_id.as_deref(),
+        details: Some(details),
+    }
+}
+
+fn visible(caller: &Caller, row: &WebhookRow) -> bool {
+    match (&caller.principal.project_id, &row.project_id) {
+        (None, _) => true,
+        (Some(mine), Some(theirs)) => mine == theirs,
+        (Some(_), None) => false,
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("webhook '{id}'"))
+}
+
+/// `whsec_` and 32 random bytes, base64url.
+fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn check_secret(secret: String) -> Result<String> {
+    let length = secret.chars().count();
+    if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&length)
+        || secret.chars().any(char::is_control)
+        || secret.trim() != secret
+    {
+        return Err(Error::bad_request(
+            "secret",
+            format!(
+                "must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} characters, without control \
+                 characters or surrounding spaces (leave it out to have one generated)"
+            ),
+        ));
+    }
+    Ok(secret)
+}
+
+/// The subscribed kinds as a JSON array, without duplicates, in the order given.
+fn check_events(events: &[String]) -> Result<String> {
+    if events.is_empty() {
+        return Err(Error::bad_request(
+            "events",
+            format!(
+                "subscribe to at least one event: {}",
+                EventKind::names().join(", ")
+            ),
+        ));
+    }
+    let mut kinds: Vec<&str> = Vec::new();
+    for name in events {
+        let kind = EventKind::parse(name).ok_or_else(|| {
+            Error::bad_request(
+                "events",
+                format!(
+                    "'{name}' is not an event; use {}",
+                    EventKind::names().join(", ")
+                ),
+            )
+        })?;
+        if !kinds.contains(&kind.as_str()) {
+            kinds.push(kind.as_str());
+        }
+    }
+    serde_json::to_string(&kinds).map_err(Error::internal)
+}
+
+/// Headers a transport sets itself; `config.headers` may not name them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "x-keystead-signature",
+    "x-wrvault-signature",
+    "x-keystead-event",
+    "x-keystead-event-id",
+];
+
+/// A JSON object for the transport. Its `headers` member, which every first-party
+/// transport reads, is checked here so that a bad one is a 400 now rather than a dead
+/// delivery later.
+fn check_config(config: Option<Value>) -> Result<String> {
+    let config = config.unwrap_or_else(|| json!({}));
+    let Some(map) = config.as_object() else {
+        return Err(Error::bad_request("config", "must be a JSON object"));
+    };
+    if let Some(headers) = map.get("headers") {
+        let Some(headers) = headers.as_object() else {
+            return Err(Error::bad_request(
+                "config",
+                "headers must map header names to strings",
+            ));
+        };
+        for (name, value) in headers {
+            let valid = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && value
+                    .as_str()
+                    .is_some_and(|v| http::HeaderValue::from_str(v).is_ok());
+            if !valid {
+                return Err(Error::bad_request(
+                    "config",
+                    format!("headers: '{name}' is not a valid header name with a string value"),
+                ));
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(Error::bad_request(
+                    "config",
+                    format!("headers: '{name}' is set by the transport"),
+                ));
+            }
+        }
+    }
+    let text = config.to_string();
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(Error::bad_request(
+            "config",
+            format!("must be at most {MAX_CONFIG_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(text)
+}
+
+fn check_description(description: Option<String>) -> Result<Option<String>> {
+    match description.map(|d| d.trim().to_owned()) {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_LEN || d.chars().any(char::is_control) => {
+            Err(Error::bad_request(
+                "description",
+                format!(
+                    "must be at most {MAX_DESCRIPTION_LEN} characters, without control characters"
+                ),
+            ))
+        }
+        Some(d) if d.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// An absolute `https` URL with a host and no credentials; plain `http` only to a
+/// loopback address, and only when `allow_loopback` is on (development and tests).
+pub fn check_url(url: &str, allow_loopback: bool) -> Result<String> {
+    let bad = |message: &str| Err(Error::bad_request("url", message));
+    let url = url.trim();
+    if url.is_empty() || url.len() > MAX_URL_LEN {
+        return bad(&format!(
+            "must be an https URL of at most {MAX_URL_LEN} characters"
+        ));
+    }
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return bad("is not a valid URL");
+    };
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return bad("must be an absolute URL such as https://hooks.example.com/keystead");
+    };
+    if authority.as_str().contains('@') {
+        return bad("must not carry credentials (user:password@); use the signing secret");
+    }
+    let host = authority.host();
+    if host.is_empty() {
+        return bad("has no host");
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if allow_loopback && is_loopback(host) => {}
+        "http" => {
+            return bad(
+                "must use https (plain http reaches only loopback addresses, with allow_loopback on)",
+            );
+        }
+        other => return bad(&format!("scheme '{other}' is not supported; use https")),
+    }
+    Ok(url.to_owned())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of a stored URL, for logs and audit details.
+pub(crate) fn url_host(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The secret of a webhook, opened for one delivery.
+pub(crate) fn open_secret(master: &MasterKey, webhook_id: &str, sealed: &[u8]) -> Result<String> {
+    let bytes = master
+        .open(&secret_record(webhook_id), &Sealed(sealed.to_vec()))
+        .map_err(Error::internal)?;
+    String::from_utf8(bytes).map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("https://hooks.example.com/x?y=1", false).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check_url("http://[::1]:9000/hook", true).is_ok());
+        for (url, loopback) in [
+            ("http://127.0.0.1:9000/hook", false),
+            ("http://hooks.example.com/", true),
+            ("ftp://hooks.example.com/", true),
+            ("https://user:pw@hooks.example.com/", true),
+            ("/relative", true),
+            ("not a url", true),
+            ("", true),
+        ] {
+            let err = check_url(url, loopback).unwrap_err();
+            assert!(err.to_string().starts_with("url:"), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn events_and_secrets() {
+        let ok = check_events(&["certificate.issued".into(), "certificate.issued".into()]);
+        assert_eq!(ok.unwrap(), r#"["certificate.issued"]"#);
+        assert!(check_events(&[]).is_err());
+        assert!(check_events(&["certificate.exploded".into()]).is_err());
+        assert!(check_secret("short".into()).is_err());
+        assert!(check_secret(" padded-secret ".into()).is_err());
+        assert!(check_secret("my-signing-secret".into()).is_ok());
+        assert!(generate_secret().starts_with("whsec_"));
+        assert!(check_config(Some(json!({"headers": {"X-Team": "pki"}}))).is_ok());
+        for bad in [
+            json!([]),
+            json!({"headers": ["x"]}),
+            json!({"headers": {"Bad Name": "v"}}),
+            json!({"headers": {"X-Ok": 1}}),
+            json!({"headers": {"X-Keystead-Signature": "t=1,v1=00"}}),
+        ] {
+            assert!(check_config(Some(bad.clone())).is_err(), "{bad}");
+        }
+        assert_ne!(generate_secret(), generate_secret());
+    }
+}
