@@ -58,6 +58,17 @@ impl Error {
     }
 }
 
+impl From<crate::store::StoreError> for Error {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Conflict => Self::Conflict("already exists".into()),
+            StoreError::NotFound => Self::NotFound("record".into()),
+            StoreError::Backend(source) => Self::Internal(anyhow::anyhow!(source)),
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         Self::Internal(err.into())

@@ -76,6 +76,14 @@ impl Caller {
     pub fn organization_id(&self) -> &str {
         &self.principal.organization_id
     }
+
+    /// What this caller may see: its organization, or one project of it.
+    pub fn scope(&self) -> crate::store::Scope<'_> {
+        match &self.principal.project_id {
+            Some(project) => crate::store::Scope::project(self.organization_id(), project),
+            None => crate::store::Scope::organization(self.organization_id()),
+        }
+    }
 }
 
 /// Checks permissions and records every denial in the audit log.

@@ -9,6 +9,7 @@ mod key_material;
 mod meta;
 mod pki;
 mod rotation;
+mod scope;
 mod tenancy;
 mod webhooks;
 
@@ -29,13 +30,15 @@ pub use pki::{
     CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
 };
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
+pub use scope::Scope;
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 pub use webhooks::{
     AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
 };
 
+/// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum OpenError {
     #[error("cannot open database {url}: {source}")]
     Open {
         url: String,
@@ -44,6 +47,29 @@ pub enum StoreError {
     },
     #[error("cannot migrate database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// What a repository call can fail with. Callers give `Conflict` and `NotFound`
+/// their meaning; `Backend` is a fault of the database itself.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key (a name, a fingerprint, ...) is taken.
+    #[error("a record with the same unique key exists")]
+    Conflict,
+    #[error("no such record")]
+    NotFound,
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
+            sqlx::Error::RowNotFound => Self::NotFound,
+            other => Self::Backend(Box::new(other)),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -86,8 +112,8 @@ impl WriteTx {
 
 impl Store {
     /// Opens (creating when absent) the SQLite database in WAL mode and applies migrations.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let open_err = |source| OpenError::Open {
             url: url.to_owned(),
             source,
         };
