@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod jwk_objects;
 pub mod jwt_keys;
 pub mod key_material;
+pub mod model;
 pub mod pki;
 pub mod plugins;
 pub mod rotation;

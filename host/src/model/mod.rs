@@ -1,0 +1,4 @@
+//! The typed domain model: the objects Keystead keeps (certificates, authorities,
+//! templates, keys, tenants, ...) as plain data with typed fields. No I/O here:
+//! the services in `pki`, `auth`, `tenancy`, ... apply the rules, the `store` maps
+//! these types to and from its rows, and the `api` maps them to its views.
