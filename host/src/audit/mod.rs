@@ -1,9 +1,8 @@
 //! Security events: who did what to which object, and whether it was allowed.
 
 use serde::Serialize;
-use uuid::Uuid;
 
-use crate::store::{NewAuditEvent, Store, WriteTx};
+use crate::store::{NewAuditEvent, Store, Tx, WriteTx};
 use crate::timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -88,11 +87,63 @@ impl AuditLog {
     }
 }
 
+/// An audit event stamped with its id and time, owning its fields, so that it can be
+/// written by a unit of work of [`Store::transaction`].
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    id: String,
+    occurred_at: String,
+    organization_id: Option<String>,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    severity: Severity,
+    outcome: Outcome,
+    request_id: Option<String>,
+    details: Option<String>,
+}
+
+impl AuditRecord {
+    /// Writes this event inside `tx`, so that it commits with the change it describes.
+    pub fn write(&self, tx: &mut Tx<'_>) -> crate::Result<()> {
+        tx.audit_insert(&NewAuditEvent {
+            id: &self.id,
+            occurred_at: &self.occurred_at,
+            organization_id: self.organization_id.as_deref(),
+            actor: &self.actor,
+            action: &self.action,
+            target: self.target.as_deref(),
+            severity: self.severity.as_str(),
+            outcome: self.outcome.as_str(),
+            request_id: self.request_id.as_deref(),
+            details: self.details.as_deref(),
+        })?;
+        Ok(())
+    }
+}
+
 impl<'a> AuditEvent<'a> {
+    /// Stamps the event for writing in a unit of work.
+    pub fn record(&self) -> AuditRecord {
+        let (id, occurred_at, details) = self.stamp();
+        AuditRecord {
+            id,
+            occurred_at,
+            organization_id: self.organization_id.map(str::to_owned),
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            target: self.target.map(str::to_owned),
+            severity: self.severity,
+            outcome: self.outcome,
+            request_id: self.request_id.map(str::to_owned),
+            details,
+        }
+    }
+
     /// A new id, the time, and the details as JSON text.
     fn stamp(&self) -> (String, String, Option<String>) {
         (
-            Uuid::new_v4().to_string(),
+            crate::model::new_id(),
             timestamp::now_string(),
             self.details.as_ref().map(|d| d.to_string()),
         )

@@ -12,7 +12,7 @@ use super::Pki;
 use super::issue::{self, CaUrls};
 use super::keys::{KeyAlgorithm, load_key};
 use super::names::Subject;
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditEvent, AuditLog, AuditRecord, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::Sealed;
 use crate::store::{CaRow, WriteTx, is_unique_violation};
@@ -337,6 +337,27 @@ impl Pki {
                 details,
             })
             .await
+    }
+
+    /// An audit event of `caller`'s, stamped for a unit of [`Store::transaction`].
+    pub(super) fn audit_record(
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        severity: Severity,
+        details: Option<serde_json::Value>,
+    ) -> AuditRecord {
+        AuditEvent {
+            organization_id: Some(caller.organization_id()),
+            actor: &caller.principal.actor(),
+            action,
+            target: Some(target),
+            severity,
+            outcome: Outcome::Success,
+            request_id: caller.request_id.as_deref(),
+            details,
+        }
+        .record()
     }
 
     /// As [`Pki::record`], inside `tx`: the event commits with the change.

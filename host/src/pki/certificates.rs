@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::CrlKind;
 use super::Pki;
@@ -107,15 +106,17 @@ impl Pki {
             return Err(Error::bad_request("validity_days", "must be at least 1"));
         }
 
-        let id = Uuid::new_v4().to_string();
+        let id = crate::model::new_id();
         // The template was checked before the key was made (generated modes).
         let mut checked = false;
         // A key that leaves this server: its custodian and the key (PEM).
         let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
         let (parsed, sealed_key, key_storage_mode) = match request.mode {
-            SubmitMode::UploadedCsr { csr_pem } => {
-                (csr::parse_pem("csr_pem", &csr_pem)?, None, "none")
-            }
+            SubmitMode::UploadedCsr { csr_pem } => (
+                super::off_the_workers(move || csr::parse_pem("csr_pem", &csr_pem)).await?,
+                None,
+                "none",
+            ),
             SubmitMode::Generated {
                 key_algorithm,
                 key_size,
@@ -149,17 +150,21 @@ impl Pki {
                     validity_days,
                 )
                 .await?;
-                let key = algorithm.generate()?;
-                let pem = csr::make(&subject, &san, &key)?;
+                let (key, parsed) = super::off_the_workers(move || {
+                    let key = algorithm.generate()?;
+                    let pem = csr::make(&subject, &san, &key)?;
+                    Ok((key, csr::parse_pem("csr_pem", &pem)?))
+                })
+                .await?;
                 checked = true;
                 match storage {
                     KeyStorage::Local => {
                         let sealed = self.master.seal(&key_record(&id), key.serialized_der());
-                        (csr::parse_pem("csr_pem", &pem)?, Some(sealed.0), "local")
+                        (parsed, Some(sealed.0), "local")
                     }
                     KeyStorage::External(custody) => {
                         external = Some((custody, pem_encode("PRIVATE KEY", key.serialized_der())));
-                        (csr::parse_pem("csr_pem", &pem)?, None, "external")
+                        (parsed, None, "external")
                     }
                 }
             }
@@ -258,10 +263,7 @@ impl Pki {
             custody.deposit(&row, &chain, key_pem).await?;
         }
         // The certificate, its audit event and its webhook event commit together.
-        let mut tx = self.store.write().await?;
-        tx.certificate_insert(&row).await?;
-        Self::record_in(
-            &mut tx,
+        let audit = Self::audit_record(
             caller,
             "certificate.request",
             &row.id,
@@ -270,16 +272,20 @@ impl Pki {
                 "template": template.name, "common_name": row.common_name, "status": row.status,
                 "key_storage_mode": row.key_storage_mode,
             })),
-        )
-        .await?;
-        if row.status == Status::Active.as_str() {
-            webhooks::emit(
-                &mut tx,
-                &certificate_event(EventKind::CertificateIssued, &row, json!({})),
-            )
+        );
+        let event = (row.status == Status::Active.as_str())
+            .then(|| certificate_event(EventKind::CertificateIssued, &row, json!({})));
+        let row = self
+            .store
+            .transaction(move |tx| {
+                tx.certificate_insert(&row)?;
+                audit.write(tx)?;
+                if let Some(event) = &event {
+                    webhooks::emit_in(tx, event)?;
+                }
+                Ok::<_, Error>(row)
+            })
             .await?;
-        }
-        tx.commit().await?;
         if let Some((custody, _)) = external {
             self.record(
                 caller,
@@ -391,18 +397,24 @@ impl Pki {
                 timestamp::format(ca_end)
             )]));
         }
-        let signed = issue::leaf(
-            &LeafProfile {
-                subject: &subject,
-                san: &san,
-                validity_days,
-                key_usage,
-                extended_key_usage,
-            },
-            csr_der,
-            &ca.issuer,
-            &ca.urls,
-        )?;
+        let (key_usage, extended_key_usage) = (key_usage.to_vec(), extended_key_usage.to_vec());
+        let csr_der = csr_der.to_vec();
+        let signer = ca.clone();
+        let signed = super::off_the_workers(move || {
+            issue::leaf(
+                &LeafProfile {
+                    subject: &subject,
+                    san: &san,
+                    validity_days,
+                    key_usage: &key_usage,
+                    extended_key_usage: &extended_key_usage,
+                },
+                &csr_der,
+                &signer.issuer,
+                &signer.urls,
+            )
+        })
+        .await?;
         let ca_subject: Subject = serde_json::from_str(&ca.row.subject).unwrap_or_default();
         row.issuer_cn = ca_subject.common_name;
         row.serial_number = Some(signed.serial_number);

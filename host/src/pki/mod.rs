@@ -56,6 +56,18 @@ pub struct Pki {
     listeners: RwLock<Vec<Weak<dyn CertificateEvents>>>,
 }
 
+/// Runs CPU-bound cryptography (key generation, CSR verification, signing) on the
+/// blocking pool, so that the async workers keep answering other requests meanwhile.
+pub(crate) async fn off_the_workers<T, F>(work: F) -> crate::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> crate::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(crate::Error::internal)?
+}
+
 impl Pki {
     pub fn new(
         store: Store,

@@ -52,11 +52,22 @@ impl Store {
         .bind(&row.created_at)
         .bind(&row.expires_at)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        self.caches.api_keys.invalidate();
+        Ok(())
     }
 
     pub async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+        self.caches
+            .api_keys
+            .get_or_load(hash.to_vec(), || self.api_key_by_hash_uncached(hash))
+            .await
+    }
+
+    async fn api_key_by_hash_uncached(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<ApiKeyRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT public_key, organization_id, project_id, alias, ips, role, permissions,
                     platform_admin, created_at, expires_at, revoked_at
@@ -110,6 +121,7 @@ impl Store {
         .bind(&row.organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.api_keys.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -128,6 +140,7 @@ impl Store {
         .bind(organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.api_keys.invalidate();
         Ok(done.rows_affected() == 1)
     }
 }

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod cache;
 mod jwk_objects;
 mod jwt_keys;
 mod key_material;
@@ -11,7 +12,9 @@ mod pki;
 mod rotation;
 mod scope;
 mod tenancy;
+mod tx;
 mod webhooks;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ pub use pki::{
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
+pub use tx::Tx;
 pub use webhooks::{
     AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
 };
@@ -47,6 +51,8 @@ pub enum OpenError {
     },
     #[error("cannot migrate database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot start the database writer: {0}")]
+    Writer(String),
 }
 
 /// What a repository call can fail with. Callers give `Conflict` and `NotFound`
@@ -60,6 +66,12 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub(crate) fn backend(cause: &str) -> Self {
+        Self::Backend(cause.into())
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -79,6 +91,9 @@ pub struct Store {
     outbox: Arc<Notify>,
     /// Write transactions queue here, in order, instead of polling SQLite's lock.
     writers: Arc<Mutex<()>>,
+    /// Commits units of work in groups (see [`writer`]).
+    writer: writer::Writer,
+    caches: Arc<cache::Caches>,
 }
 
 /// How long a write transaction waits for its turn, like SQLite's busy timeout.
@@ -121,19 +136,25 @@ impl Store {
             .map_err(open_err)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let outbox = Arc::new(Notify::new());
+        let writers = Arc::new(Mutex::new(()));
+        let writer = writer::Writer::start(options.get_filename(), writers.clone(), outbox.clone())
+            .map_err(|err| OpenError::Writer(err.to_string()))?;
         Ok(Self {
             pool,
-            outbox: Arc::new(Notify::new()),
-            writers: Arc::new(Mutex::new(())),
+            outbox,
+            writers,
+            writer,
+            caches: Arc::new(cache::Caches::new()),
         })
     }
 
@@ -155,6 +176,18 @@ impl Store {
             outbox: self.outbox.clone(),
             queued_deliveries: false,
         })
+    }
+
+    /// Runs `work` as one unit of a group commit: its statements commit together, with
+    /// the other units queued meanwhile, and this answers once they are on disk. A unit
+    /// that fails is rolled back alone.
+    pub async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     /// Notified after each commit that queued webhook deliveries.

@@ -254,8 +254,9 @@ impl Store {
         .bind(&row.created_at)
         .bind(&row.updated_at)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        self.caches.templates.invalidate();
+        Ok(())
     }
 
     pub async fn template_get(
@@ -263,11 +264,18 @@ impl Store {
         organization_id: &str,
         id: &str,
     ) -> Result<Option<TemplateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM templates WHERE organization_id = ? AND (id = ? OR name = ?)")
-            .bind(organization_id)
-            .bind(id)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let key = (organization_id.to_owned(), id.to_owned());
+        self.caches
+            .templates
+            .get_or_load(key, || {
+                sqlx::query_as(
+                    "SELECT * FROM templates WHERE organization_id = ? AND (id = ? OR name = ?)",
+                )
+                .bind(organization_id)
+                .bind(id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+            })
             .await
     }
 
@@ -305,8 +313,9 @@ impl Store {
         .bind(&row.id)
         .bind(&row.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        self.caches.templates.invalidate();
+        Ok(())
     }
 
     pub async fn template_delete(
@@ -319,6 +328,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.caches.templates.invalidate();
         Ok(done.rows_affected() == 1)
     }
 

@@ -109,6 +109,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }
 
@@ -140,10 +141,15 @@ impl Store {
         organization_id: &str,
         id: &str,
     ) -> Result<Option<ProjectRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM projects WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let key = (organization_id.to_owned(), id.to_owned());
+        self.caches
+            .projects
+            .get_or_load(key, || {
+                sqlx::query_as("SELECT * FROM projects WHERE organization_id = ? AND id = ?")
+                    .bind(organization_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+            })
             .await
     }
 
@@ -199,6 +205,7 @@ impl Store {
         .bind(&row.organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.projects.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -212,6 +219,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }
 

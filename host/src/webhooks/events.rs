@@ -13,9 +13,8 @@
 //! ```
 
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::store::{NewEvent, Store, WriteTx};
+use crate::store::{NewEvent, Store, Tx, WriteTx};
 use crate::{Error, Result, timestamp};
 
 /// What happened. The names are the `type` receivers see.
@@ -122,30 +121,52 @@ pub(super) async fn emit_to(tx: &mut WriteTx, event: &Event, webhook_id: &str) -
         .ok_or_else(|| Error::NotFound(format!("webhook '{webhook_id}'")))
 }
 
+/// As [`emit`], inside a unit of work of [`Store::transaction`].
+pub fn emit_in(tx: &mut Tx<'_>, event: &Event) -> Result<usize> {
+    let stamped = Stamped::of(event)?;
+    Ok(tx.outbox_insert(&stamped.new_event(event))?.len())
+}
+
 /// Returns the ids of the deliveries queued.
 async fn queue(tx: &mut WriteTx, event: &Event, webhook_id: Option<&str>) -> Result<Vec<String>> {
-    if !event.data.is_object() {
-        return Err(Error::internal(anyhow::anyhow!(
-            "event data of {} must be a JSON object",
-            event.kind.as_str()
-        )));
-    }
-    let id = Uuid::new_v4().to_string();
-    let occurred_at = timestamp::now_string();
-    let payload = event.data.to_string();
+    let stamped = Stamped::of(event)?;
     Ok(tx
-        .outbox_insert(
-            NewEvent {
-                id: &id,
-                organization_id: &event.organization_id,
-                project_id: event.project_id.as_deref(),
-                event_type: event.kind.as_str(),
-                occurred_at: &occurred_at,
-                payload: &payload,
-            },
-            webhook_id,
-        )
+        .outbox_insert(stamped.new_event(event), webhook_id)
         .await?)
+}
+
+/// An event's id, time and payload, given as it enters the outbox.
+struct Stamped {
+    id: String,
+    occurred_at: String,
+    payload: String,
+}
+
+impl Stamped {
+    fn of(event: &Event) -> Result<Self> {
+        if !event.data.is_object() {
+            return Err(Error::internal(anyhow::anyhow!(
+                "event data of {} must be a JSON object",
+                event.kind.as_str()
+            )));
+        }
+        Ok(Self {
+            id: crate::model::new_id(),
+            occurred_at: timestamp::now_string(),
+            payload: event.data.to_string(),
+        })
+    }
+
+    fn new_event<'a>(&'a self, event: &'a Event) -> NewEvent<'a> {
+        NewEvent {
+            id: &self.id,
+            organization_id: &event.organization_id,
+            project_id: event.project_id.as_deref(),
+            event_type: event.kind.as_str(),
+            occurred_at: &self.occurred_at,
+            payload: &self.payload,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use dispatcher::Dispatcher;
-pub use events::{Event, EventKind, emit, emit_now};
+pub use events::{Event, EventKind, emit, emit_in, emit_now};
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
