@@ -47,6 +47,14 @@ pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
     parse_der(field, block.contents)
 }
 
+/// The SubjectPublicKeyInfo (DER) of a CSR that was verified when it arrived: signing
+/// needs only the key, and verifying the CSR's signature twice would double its cost.
+pub fn public_key_info(der: &[u8]) -> Result<Vec<u8>> {
+    let (_, csr) = X509CertificationRequest::from_der(der)
+        .map_err(|_| Error::bad_request("csr_pem", "the stored CSR cannot be read"))?;
+    Ok(csr.certification_request_info.subject_pki.raw.to_vec())
+}
+
 pub fn parse_der(field: &str, der: Vec<u8>) -> Result<ParsedCsr> {
     let (rest, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|_| Error::bad_request(field, "not a valid PKCS #10 certificate request"))?;
