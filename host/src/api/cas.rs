@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::pki::keys::KeyAlgorithm;
 use crate::pki::names::Subject;
 use crate::pki::{CaKind, CreateCa, CrlKind};
@@ -175,7 +175,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<CaView>>> {
-    state.authz.require(&caller, "ca:read").await?;
+    state.authz.require(&caller, Permission::CaRead).await?;
     let (_, per_page, offset) = page.resolve()?;
     let (rows, total) = state.pki.list_cas(&caller, offset, per_page).await?;
     Ok(Json(page.page(rows, total, |row| view(&state, row))?))
@@ -190,7 +190,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateCaRequest>,
 ) -> Result<(StatusCode, Json<CaView>)> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     let kind = match body.kind.as_str() {
         "root" => CaKind::Root,
         "intermediate" => CaKind::Intermediate,
@@ -233,7 +233,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:read").await?;
+    state.authz.require(&caller, Permission::CaRead).await?;
     let row = state.pki.get_ca(&caller, &id).await?;
     Ok(Json(view(&state, row)))
 }
@@ -247,7 +247,7 @@ pub(super) async fn disable(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:admin").await?;
+    state.authz.require(&caller, Permission::CaAdmin).await?;
     let row = state.pki.disable_ca(&caller, &id).await?;
     Ok(Json(view(&state, row)))
 }
@@ -279,7 +279,7 @@ pub(super) async fn upload_certificate(
     Path(id): Path<String>,
     Json(body): Json<UploadCaCertificate>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     let row = state
         .pki
         .upload_ca_certificate(&caller, &id, &body.certificate_pem)
@@ -317,7 +317,7 @@ pub(super) async fn regenerate_crl(
     Path(id): Path<String>,
     Json(body): Json<RegenerateCrl>,
 ) -> Result<Json<CrlView>> {
-    state.authz.require(&caller, "ca:admin").await?;
+    state.authz.require(&caller, Permission::CaAdmin).await?;
     let kind = crl_kind(&body.kind)?;
     let ca = state.pki.get_ca(&caller, &id).await?;
     let row = state.pki.regenerate_crl(&ca.id, kind).await?;

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::certificates::{CertificateView, view};
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::pki::export::{ExportFormat, ExportRequest, Exported};
 use crate::pki::import::{ImportInput, ImportReport};
 use crate::{Error, Result};
@@ -84,7 +84,10 @@ pub(super) async fn export(
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let format = match query.format.as_deref().unwrap_or("pem") {
         "pem" => ExportFormat::Pem,
         "der" => ExportFormat::Der,
@@ -183,7 +186,10 @@ pub(super) async fn import(
     caller: Caller,
     Json(body): Json<ImportBody>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let row = state
         .pki
         .import_single(
@@ -214,7 +220,10 @@ pub(super) async fn import_bulk(
     caller: Caller,
     Json(body): Json<BulkImportBody>,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let report = state
         .pki
         .import_many(
@@ -245,7 +254,10 @@ pub(super) async fn import_file(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let (project_id, input) = read_upload(request, &state).await?;
     Ok(Json(
         state
@@ -270,7 +282,10 @@ pub(super) async fn import_preview(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let (project_id, input) = if is_multipart(&request) {
         read_upload(request, &state).await?
     } else {

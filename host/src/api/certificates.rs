@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, OptionalJson, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::pki::lifecycle::{RevocationReason, Transition};
 use crate::pki::names::{SanSet, Subject};
 use crate::pki::{CertificateQuery, KeyStorage, SubmitMode, SubmitRequest};
@@ -211,7 +211,10 @@ pub(super) async fn submit(
     caller: Caller,
     Json(body): Json<SubmitCsr>,
 ) -> Result<(StatusCode, Json<SubmittedView>)> {
-    state.authz.require(&caller, "certificate:request").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRequest)
+        .await?;
     if let Some(org) = &body.organization_id
         && org != caller.organization_id()
     {
@@ -228,7 +231,10 @@ pub(super) async fn submit(
         "local" => KeyStorage::Local,
         "external" if generated => {
             // The key leaves for a rotation target: that is a push.
-            state.authz.require(&caller, "rotation:execute").await?;
+            state
+                .authz
+                .require(&caller, Permission::RotationExecute)
+                .await?;
             KeyStorage::External(
                 state
                     .rotation
@@ -340,7 +346,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<CertificateView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -374,7 +383,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(view(state.pki.get_certificate(&caller, &id).await?)))
 }
 
@@ -398,7 +410,10 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateProperties>,
 ) -> Result<Json<CertificateView>> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     let current = state.pki.get_certificate(&caller, &id).await?;
     let mut properties: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&current.properties).unwrap_or_default();
@@ -444,7 +459,10 @@ pub(super) async fn status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let row = state.pki.get_certificate(&caller, &id).await?;
     Ok(Json(StatusView {
         status: visible_status(&row),
@@ -486,7 +504,7 @@ async fn apply(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    permission: &str,
+    permission: Permission,
     transition: Transition,
     comment: Option<String>,
 ) -> Result<CertificateRow> {
@@ -516,7 +534,7 @@ pub(super) async fn approve(
             &state,
             &caller,
             &id,
-            "certificate:approve",
+            Permission::CertificateApprove,
             Transition::Approve,
             body.comment,
         )
@@ -540,7 +558,7 @@ pub(super) async fn reject(
             &state,
             &caller,
             &id,
-            "certificate:approve",
+            Permission::CertificateApprove,
             Transition::Reject,
             comment,
         )
@@ -581,7 +599,7 @@ pub(super) async fn revoke(
         &state,
         &caller,
         &id,
-        "certificate:revoke",
+        Permission::CertificateRevoke,
         Transition::Revoke(reason),
         body.comment,
     )
@@ -609,7 +627,7 @@ pub(super) async fn unrevoke(
             &state,
             &caller,
             &id,
-            "certificate:revoke",
+            Permission::CertificateRevoke,
             Transition::Unrevoke,
             None,
         )
@@ -631,7 +649,7 @@ pub(super) async fn archive(
             &state,
             &caller,
             &id,
-            "certificate:archive",
+            Permission::CertificateArchive,
             Transition::Archive,
             None,
         )
@@ -653,7 +671,7 @@ pub(super) async fn restore(
             &state,
             &caller,
             &id,
-            "certificate:archive",
+            Permission::CertificateArchive,
             Transition::Restore,
             None,
         )
@@ -672,7 +690,7 @@ pub(super) async fn permanent_delete(
 ) -> Result<StatusCode> {
     state
         .authz
-        .require(&caller, "certificate:permanent_delete")
+        .require(&caller, Permission::CertificatePermanentDelete)
         .await?;
     state
         .pki

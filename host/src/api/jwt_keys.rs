@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::jwt_keys::{Algorithm, GenerateKey, JwksDocument, JwtKeys, SignRequest};
 use crate::store::JwtKeyRow;
 use crate::telemetry::HttpMetrics;
@@ -207,7 +207,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ProjectQuery>,
 ) -> Result<Json<Vec<JwtKeyView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let rows = state
         .jwt_keys
         .list(&caller, query.project_id.as_deref())
@@ -228,7 +228,7 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateRequest>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let row = state
         .jwt_keys
         .generate(
@@ -253,7 +253,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<JwtKeyView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     Ok(Json(state.jwt_keys.get(&caller, &id).await?.into()))
 }
 
@@ -270,7 +270,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state.jwt_keys.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -289,7 +289,7 @@ pub(super) async fn public_key(
     Path(id): Path<String>,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let format = query.format.as_deref().unwrap_or("jwk");
     if !matches!(format, "jwk" | "pem") {
         return Err(Error::bad_request(
@@ -324,7 +324,7 @@ pub(super) async fn rotate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let row = state.jwt_keys.rotate(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
@@ -345,7 +345,7 @@ pub(super) async fn sign(
     Path(id): Path<String>,
     Json(body): Json<SignBody>,
 ) -> Result<Json<SignedView>> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let signed = state
         .jwt_keys
         .sign(
@@ -381,7 +381,7 @@ pub(super) async fn verify(
     Path(id): Path<String>,
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<VerificationView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let result = state.jwt_keys.verify(&caller, &id, &body.token).await?;
     Ok(Json(VerificationView {
         valid: result.valid,

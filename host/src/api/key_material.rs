@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::extract::{Json, Path};
 use super::{AppState, Route};
 use crate::Result;
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::key_material::{UploadKey, UploadKeystore};
 use crate::store::{KeystoreRow, StoredKeyRow};
 
@@ -144,7 +144,7 @@ pub(super) async fn list_keys(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<StoredKeyView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let rows = state.key_material.list_keys(&caller, &id, &env).await?;
     Ok(Json(rows.into_iter().map(StoredKeyView::from).collect()))
 }
@@ -161,7 +161,7 @@ pub(super) async fn upload_key(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeyRequest>,
 ) -> Result<(StatusCode, Json<StoredKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let row = state
         .key_material
         .upload_key(
@@ -190,7 +190,7 @@ pub(super) async fn get_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<StoredKeyView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let row = state
         .key_material
         .get_key(&caller, &id, &env, &name)
@@ -210,7 +210,7 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state
         .key_material
         .delete_key(&caller, &id, &env, &name)
@@ -229,7 +229,7 @@ pub(super) async fn list_keystores(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<KeystoreView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let rows = state
         .key_material
         .list_keystores(&caller, &id, &env)
@@ -250,7 +250,7 @@ pub(super) async fn upload_keystore(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeystoreRequest>,
 ) -> Result<(StatusCode, Json<KeystoreView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let row = state
         .key_material
         .upload_keystore(
@@ -281,7 +281,7 @@ pub(super) async fn get_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<KeystoreView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let row = state
         .key_material
         .get_keystore(&caller, &id, &env, &name)
@@ -301,7 +301,7 @@ pub(super) async fn delete_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state
         .key_material
         .delete_keystore(&caller, &id, &env, &name)

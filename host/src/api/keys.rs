@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::{Caller, CreateKey, UpdateKey};
+use crate::auth::{Caller, CreateKey, Permission, UpdateKey};
 use crate::store::ApiKeyRow;
 use crate::{Error, Result};
 
@@ -178,7 +178,10 @@ pub(super) async fn list_keys(
     caller: Caller,
     Query(query): Query<KeyListQuery>,
 ) -> Result<Json<Vec<KeyView>>> {
-    state.authz.require(&caller, "api_keys:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysRead)
+        .await?;
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(MAX_LIMIT);
     if offset < 0 {
@@ -205,7 +208,10 @@ pub(super) async fn create_key(
     caller: Caller,
     Json(body): Json<CreateKeyRequest>,
 ) -> Result<Json<CreatedKeyView>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     let created = state
         .api_keys
         .create(
@@ -250,7 +256,10 @@ pub(super) async fn update_key(
     Path(public_key): Path<String>,
     Json(body): Json<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     let row = state
         .api_keys
         .update(
@@ -277,7 +286,10 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path(public_key): Path<String>,
 ) -> Result<Json<Revoked>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     state.api_keys.revoke(&caller, &public_key).await?;
     Ok(Json(Revoked { revoked: true }))
 }

@@ -12,7 +12,7 @@ use super::certificate_io::file_response;
 use super::certificates::visible_status;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::pki::export::{ExportFormat, ExportRequest};
 use crate::pki::keys::KeyAlgorithm;
 use crate::pki::mtls::{MtlsRequest, expiry_flags};
@@ -181,7 +181,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<AccountQuery>,
 ) -> Result<Json<Vec<MtlsCertificateView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let rows = state
         .pki
         .mtls_list(&caller, query.project_id.as_deref())
@@ -203,7 +206,10 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateBody>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     let row = state
         .pki
         .mtls_generate(
@@ -231,7 +237,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MtlsCertificateView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(state.pki.mtls_get(&caller, &id).await?.into()))
 }
 
@@ -252,7 +261,10 @@ pub(super) async fn download(
     Path(id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let (format, include_key, include_chain) = match query.format.as_deref().unwrap_or("pem") {
         "pem" => (ExportFormat::Pem, false, false),
         "key" => (ExportFormat::KeyPem, true, false),
@@ -302,7 +314,10 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     let row = state.pki.mtls_renew(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
@@ -321,7 +336,10 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "certificate:revoke").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRevoke)
+        .await?;
     state.pki.mtls_delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::Result;
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::store::RenewalRow;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -107,7 +107,10 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     let row = state.pki.renew(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -121,7 +124,10 @@ pub(super) async fn history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let chain = state.pki.renewal_history(&caller, &id).await?;
     Ok(Json(
         chain
@@ -148,7 +154,10 @@ pub(super) async fn queue(
     caller: Caller,
     Query(query): Query<QueueQuery>,
 ) -> Result<Json<Page<RenewalView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -170,7 +179,10 @@ pub(super) async fn approve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     Ok(Json(state.pki.approve_renewal(&caller, &id).await?.into()))
 }
 
@@ -183,6 +195,9 @@ pub(super) async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     Ok(Json(state.pki.cancel_renewal(&caller, &id).await?.into()))
 }

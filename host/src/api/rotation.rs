@@ -11,7 +11,7 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::Result;
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::rotation::{ConfigInput, ConfigView, TargetInput};
 use crate::store::{RotationRunRow, RotationTargetRow};
 
@@ -186,7 +186,10 @@ pub(super) async fn get_config(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ConfigView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(state.rotation.get_config(&caller, &id).await?))
 }
 
@@ -201,7 +204,10 @@ pub(super) async fn put_config(
     Path(id): Path<String>,
     Json(body): Json<ConfigInput>,
 ) -> Result<Json<ConfigView>> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     Ok(Json(
         state.rotation.update_config(&caller, &id, body).await?,
     ))
@@ -217,7 +223,10 @@ pub(super) async fn trigger(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<TriggerView>)> {
-    state.authz.require(&caller, "rotation:execute").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationExecute)
+        .await?;
     let runs = state.rotation.trigger(&caller, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -239,7 +248,10 @@ pub(super) async fn history(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Page<RunView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -268,7 +280,10 @@ pub(super) async fn list_targets(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TargetView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let rows = state.rotation.list_targets(&caller, &id).await?;
     Ok(Json(rows.into_iter().map(TargetView::from).collect()))
 }
@@ -285,7 +300,10 @@ pub(super) async fn create_target(
     Path(id): Path<String>,
     Json(body): Json<TargetInput>,
 ) -> Result<(StatusCode, Json<TargetView>)> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     let row = state.rotation.create_target(&caller, &id, body).await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
@@ -299,7 +317,10 @@ pub(super) async fn get_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<Json<TargetView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(
         state
             .rotation
@@ -322,7 +343,10 @@ pub(super) async fn update_target(
     Path((id, target_id)): Ids,
     Json(body): Json<TargetInput>,
 ) -> Result<Json<TargetView>> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     Ok(Json(
         state
             .rotation
@@ -341,7 +365,10 @@ pub(super) async fn delete_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     state
         .rotation
         .delete_target(&caller, &id, &target_id)
@@ -359,7 +386,10 @@ pub(super) async fn sync(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<(StatusCode, Json<RunView>)> {
-    state.authz.require(&caller, "rotation:execute").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationExecute)
+        .await?;
     let run = state.rotation.sync(&caller, &id, &target_id).await?;
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }

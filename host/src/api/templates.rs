@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::pki::TemplateInput;
 use crate::pki::template::TemplateRules;
 use crate::store::TemplateRow;
@@ -83,7 +83,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<TemplateView>>> {
-    state.authz.require(&caller, "ca:read").await?;
+    state.authz.require(&caller, Permission::CaRead).await?;
     let (page_no, per_page, offset) = page.resolve()?;
     let (rows, total) = state.pki.list_templates(&caller, offset, per_page).await?;
     let data = rows.into_iter().map(view).collect::<Result<Vec<_>>>()?;
@@ -105,7 +105,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Json<TemplateView>)> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     let row = state.pki.create_template(&caller, body.into()).await?;
     Ok((StatusCode::CREATED, Json(view(row)?)))
 }
@@ -119,7 +119,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, "ca:read").await?;
+    state.authz.require(&caller, Permission::CaRead).await?;
     Ok(Json(view(state.pki.get_template(&caller, &id).await?)?))
 }
 
@@ -133,7 +133,7 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     Ok(Json(view(
         state.pki.update_template(&caller, &id, body.into()).await?,
     )?))
@@ -147,7 +147,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     state.pki.delete_template(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::Result;
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::store::{AttemptRow, DeliveryFilter, WebhookRow};
 use crate::webhooks::{DeliveryRecord, NewWebhook, WebhookChanges};
 
@@ -274,7 +274,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<WebhookView>>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     let rows = state
         .webhooks
         .list(&caller, query.project_id.as_deref())
@@ -296,7 +299,10 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateRequest>,
 ) -> Result<(StatusCode, Json<CreatedWebhookView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let created = state
         .webhooks
         .create(
@@ -331,7 +337,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     Ok(Json(state.webhooks.get(&caller, &id).await?.into()))
 }
 
@@ -349,7 +358,10 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateRequest>,
 ) -> Result<Json<WebhookView>> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let row = state
         .webhooks
         .update(
@@ -381,7 +393,10 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     state.webhooks.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -399,7 +414,10 @@ pub(super) async fn deliveries(
     Path(id): Path<String>,
     Query(query): Query<DeliveryQuery>,
 ) -> Result<Json<Page<DeliveryView>>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -431,7 +449,10 @@ pub(super) async fn delivery(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     Ok(Json(
         state
             .webhooks
@@ -454,7 +475,10 @@ pub(super) async fn redeliver(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let record = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }
@@ -471,7 +495,10 @@ pub(super) async fn ping(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let record = state.webhooks.ping(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }

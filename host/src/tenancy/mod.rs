@@ -3,8 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::auth::permissions::PLATFORM_ADMIN;
+use crate::auth::{Caller, Permission};
 use crate::store::{EnvironmentRow, OrganizationRow, ProjectRow, Store, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
@@ -323,7 +322,7 @@ fn require_platform_admin(caller: &Caller) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Forbidden {
-            permission: PLATFORM_ADMIN.into(),
+            permission: Permission::PlatformAdmin,
         })
     }
 }
