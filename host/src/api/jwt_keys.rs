@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
+use crate::crypto::{SecretString, serialize_exposed};
 use crate::jwt_keys::{Algorithm, GenerateKey, JwksDocument, JwtKeys, SignRequest};
 use crate::store::JwtKeyRow;
 use crate::telemetry::HttpMetrics;
@@ -165,7 +166,9 @@ pub struct SignBody {
 #[serde(rename_all = "camelCase")]
 pub struct SignedView {
     /// The compact JWS; its header names the key in `kid`.
-    pub token: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub token: SecretString,
     pub kid: String,
     pub algorithm: &'static str,
     /// `iat`, seconds since the epoch.
@@ -178,7 +181,8 @@ pub struct SignedView {
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     /// A compact JWS.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -382,7 +386,10 @@ pub(super) async fn verify(
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<VerificationView>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let result = state.jwt_keys.verify(&caller, &id, &body.token).await?;
+    let result = state
+        .jwt_keys
+        .verify(&caller, &id, body.token.expose())
+        .await?;
     Ok(Json(VerificationView {
         valid: result.valid,
         reason: result.reason,

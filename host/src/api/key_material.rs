@@ -11,6 +11,7 @@ use super::extract::{Json, Path};
 use super::{AppState, Route};
 use crate::Result;
 use crate::auth::{Caller, Permission};
+use crate::crypto::SecretString;
 use crate::key_material::{UploadKey, UploadKeystore};
 use crate::store::{KeystoreRow, StoredKeyRow};
 
@@ -115,7 +116,8 @@ pub struct UploadKeyRequest {
     pub description: Option<String>,
     /// One PEM block: `PUBLIC KEY`, `RSA PUBLIC KEY`, `PRIVATE KEY`, `RSA PRIVATE KEY` or
     /// `EC PRIVATE KEY`. Private keys are encrypted at rest.
-    pub pem: String,
+    #[schema(value_type = String)]
+    pub pem: SecretString,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, CreateKey, Permission, UpdateKey};
+use crate::crypto::{SecretString, serialize_exposed};
 use crate::store::ApiKeyRow;
 use crate::{Error, Result};
 
@@ -62,13 +63,17 @@ pub struct CreatedKeyView {
     pub ips: Vec<String>,
     pub alias: Option<String>,
     /// The API key secret. Store it now: it cannot be shown again.
-    pub key: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub key: SecretString,
     /// The identifier for `PATCH`/`DELETE /keys/{publicKey}`.
     pub public_key: String,
     pub created: String,
     pub expires: Option<String>,
     /// A short-lived bearer token for this key.
-    pub jwt: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub jwt: SecretString,
     pub jwt_expires: String,
     pub role: Option<String>,
     pub permissions: Vec<String>,
@@ -143,7 +148,9 @@ pub struct KeyListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
-    pub token: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub token: SecretString,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     pub expires: String,
@@ -304,7 +311,7 @@ pub(super) async fn issue_token(
 ) -> Result<Json<TokenView>> {
     let (token, expires) = state.api_keys.issue_token(&caller)?;
     Ok(Json(TokenView {
-        token,
+        token: token.into(),
         token_type: "Bearer",
         expires: format_system_time(expires),
     }))

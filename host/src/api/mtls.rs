@@ -13,6 +13,7 @@ use super::certificates::visible_status;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
+use crate::crypto::SecretString;
 use crate::pki::export::{ExportFormat, ExportRequest};
 use crate::pki::keys::KeyAlgorithm;
 use crate::pki::mtls::{MtlsRequest, expiry_flags};
@@ -166,7 +167,8 @@ pub struct DownloadQuery {
     /// `p12` (key, certificate and CA, password-protected).
     pub format: Option<String>,
     /// Required when `format=p12`.
-    pub password: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// List mTLS certificates
@@ -293,7 +295,7 @@ pub(super) async fn download(
                 format,
                 include_chain,
                 include_key,
-                password: query.password.as_deref(),
+                password: query.password.as_ref().map(SecretString::expose),
                 via: "mtls_download",
             },
         )

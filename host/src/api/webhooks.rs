@@ -14,6 +14,7 @@ use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::Result;
 use crate::auth::{Caller, Permission};
+use crate::crypto::{SecretString, serialize_exposed_option};
 use crate::store::{AttemptRow, DeliveryFilter, WebhookRow};
 use crate::webhooks::{DeliveryRecord, NewWebhook, WebhookChanges};
 
@@ -104,8 +105,12 @@ pub struct CreatedWebhookView {
     pub webhook: WebhookView,
     /// The generated signing secret; store it now, it is not shown again. Absent when the
     /// request gave one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_exposed_option"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -121,8 +126,8 @@ pub struct CreateRequest {
     pub events: Vec<String>,
     /// Signing secret for the HMAC-SHA256 signature (8 to 512 characters). Left out, one
     /// is generated and returned once.
-    #[schema(example = "my-signing-secret")]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>, example = "my-signing-secret")]
+    pub secret: Option<SecretString>,
     /// Default `true`.
     pub active: Option<bool>,
     /// Default `http-hmac`.
@@ -142,7 +147,8 @@ pub struct UpdateRequest {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     /// A new signing secret; the old one stops signing at once.
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
     pub active: Option<bool>,
     pub transport: Option<String>,
     #[schema(value_type = Option<Object>)]

@@ -20,7 +20,7 @@ use super::permissions::{self, Permission, Role};
 use super::tokens::{TokenSigner, looks_like_jwt};
 use super::{Caller, Principal, client_ip};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, SecretString};
 use crate::store::{ApiKeyRow, NewApiKey, Store, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
@@ -57,8 +57,8 @@ pub struct UpdateKey {
 pub struct CreatedKey {
     pub row: ApiKeyRow,
     /// The secret, returned exactly once.
-    pub secret: String,
-    pub jwt: String,
+    pub secret: SecretString,
+    pub jwt: SecretString,
     pub jwt_expires: SystemTime,
 }
 
@@ -248,8 +248,8 @@ impl ApiKeys {
         .await?;
         Ok(CreatedKey {
             row,
-            secret,
-            jwt,
+            secret: secret.into(),
+            jwt: jwt.into(),
             jwt_expires,
         })
     }

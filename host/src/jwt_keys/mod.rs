@@ -22,7 +22,7 @@ pub use jwks::{JwksCache, JwksDocument};
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::store::{JwtKeyRow, ProjectRow, Store, is_unique_violation};
 use crate::tenancy::{DEFAULT_PROJECT, Tenancy};
 use crate::webhooks::{self, Event, EventKind};
@@ -61,7 +61,8 @@ pub struct SignRequest {
 
 #[derive(Debug)]
 pub struct Signed {
-    pub token: String,
+    /// A bearer token for whoever trusts this key.
+    pub token: SecretString,
     pub kid: String,
     pub algorithm: &'static str,
     pub issued_at: i64,
@@ -322,7 +323,7 @@ impl JwtKeys {
         let token =
             jwt::encode_with_signer(&payload, &header, signer.as_ref()).map_err(Error::internal)?;
         Ok(Signed {
-            token,
+            token: token.into(),
             kid: row.kid,
             algorithm: algorithm.name(),
             issued_at,

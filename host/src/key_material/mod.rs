@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, SourceType,
 };
@@ -89,7 +89,8 @@ impl KeystoreFormat {
 pub struct UploadKey {
     pub name: String,
     pub description: Option<String>,
-    pub pem: String,
+    /// A public or a private key.
+    pub pem: SecretString,
 }
 
 pub struct UploadKeystore {
@@ -174,7 +175,7 @@ impl KeyMaterial {
         let environment = self.environment(caller, project, env).await?;
         let name = validate_name("name", upload.name)?;
         let description = validate_description(upload.description)?;
-        let (key_type, label, pem) = check_pem(&upload.pem)?;
+        let (key_type, label, pem) = check_pem(upload.pem.expose())?;
         let id = Uuid::new_v4().to_string();
         let row = StoredKeyRow {
             id: id.clone(),

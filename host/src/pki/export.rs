@@ -13,6 +13,7 @@ use super::Pki;
 use super::certificates::pem_encode;
 use crate::audit::Severity;
 use crate::auth::Caller;
+use crate::crypto::SecretBytes;
 use crate::store::CertificateRow;
 use crate::{Error, Result};
 
@@ -46,7 +47,8 @@ pub struct ExportRequest<'a> {
 /// An exported file.
 #[derive(Debug)]
 pub struct Exported {
-    pub body: Vec<u8>,
+    /// Holds the private key when one was asked for.
+    pub body: SecretBytes,
     pub content_type: &'static str,
     pub file_name: String,
 }
@@ -116,18 +118,20 @@ impl Pki {
                     text.push_str(&pem_encode("PRIVATE KEY", key));
                 }
                 Exported {
-                    body: text.into_bytes(),
+                    body: text.into_bytes().into(),
                     content_type: "application/x-pem-file",
                     file_name: format!("{stem}.pem"),
                 }
             }
             ExportFormat::KeyPem => Exported {
-                body: pem_encode("PRIVATE KEY", key.as_deref().unwrap_or_default()).into_bytes(),
+                body: pem_encode("PRIVATE KEY", key.as_deref().unwrap_or_default())
+                    .into_bytes()
+                    .into(),
                 content_type: "application/x-pem-file",
                 file_name: format!("{stem}.key"),
             },
             ExportFormat::Der => Exported {
-                body: certificate,
+                body: certificate.into(),
                 content_type: "application/pkix-cert",
                 file_name: format!("{stem}.der"),
             },
@@ -140,7 +144,7 @@ impl Pki {
                 .await
                 .map_err(Error::internal)??;
                 Exported {
-                    body,
+                    body: body.into(),
                     content_type: "application/x-pkcs12",
                     file_name: format!("{stem}.p12"),
                 }

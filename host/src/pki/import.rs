@@ -20,14 +20,15 @@ use super::lifecycle::Status;
 use super::names::{SanSet, Subject};
 use crate::audit::Severity;
 use crate::auth::Caller;
+use crate::crypto::{SecretBytes, SecretString};
 use crate::store::{CertificateRow, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
 /// Most certificates one bundle or file may hold.
 pub const MAX_IMPORT_CERTIFICATES: usize = 500;
 
-/// A PKCS #8 private key (DER). Its `Debug` prints nothing of it.
-pub struct Pkcs8Key(Vec<u8>);
+/// A PKCS #8 private key (DER), wiped on drop. Its `Debug` prints nothing of it.
+pub struct Pkcs8Key(SecretBytes);
 
 impl std::fmt::Debug for Pkcs8Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,7 +38,7 @@ impl std::fmt::Debug for Pkcs8Key {
 
 impl Pkcs8Key {
     pub fn der(&self) -> &[u8] {
-        &self.0
+        self.0.expose()
     }
 }
 
@@ -47,15 +48,15 @@ pub enum ImportInput {
     /// One certificate with, optionally, its key and the chain above it.
     Single {
         certificate_pem: String,
-        private_key_pem: Option<String>,
+        private_key_pem: Option<SecretString>,
         chain_pem: Option<String>,
     },
     /// PEM text with any number of certificates (and keys, which join their certificate).
-    Bundle { pem_bundle: String },
+    Bundle { pem_bundle: SecretString },
     /// An uploaded file: PEM, DER or PKCS #12 (`format` names it; else it is recognised).
     File {
-        bytes: Vec<u8>,
-        password: Option<String>,
+        bytes: SecretBytes,
+        password: Option<SecretString>,
         format: Option<String>,
     },
 }
@@ -141,11 +142,13 @@ impl ImportInput {
                 index: 0,
                 outcome: Ok(single(
                     &certificate_pem,
-                    private_key_pem.as_deref(),
+                    private_key_pem.as_ref().map(SecretString::expose),
                     chain_pem.as_deref(),
                 )?),
             }]),
-            Self::Bundle { pem_bundle } => pem_entries("pem_bundle", pem_bundle.as_bytes()),
+            Self::Bundle { pem_bundle } => {
+                pem_entries("pem_bundle", pem_bundle.expose().as_bytes())
+            }
             Self::File {
                 bytes,
                 password,
@@ -153,7 +156,11 @@ impl ImportInput {
             } => {
                 // PKCS #12 key derivation is deliberately slow: keep it off the async workers.
                 tokio::task::spawn_blocking(move || {
-                    file_entries(&bytes, password.as_deref(), format.as_deref())
+                    file_entries(
+                        bytes.expose(),
+                        password.as_ref().map(SecretString::expose),
+                        format.as_deref(),
+                    )
                 })
                 .await
                 .map_err(Error::internal)?
@@ -682,7 +689,7 @@ fn pkcs12_entries(bytes: &[u8], password: Option<&str>) -> Result<Vec<Entry>> {
             KeyStoreEntry::PrivateKeyChain(chain) => match chain.certs() {
                 [] => Err("a private key without its certificate".to_owned()),
                 [leaf, rest @ ..] => {
-                    let key = Pkcs8Key(chain.key().as_der().to_vec());
+                    let key = Pkcs8Key(chain.key().as_der().to_vec().into());
                     key_belongs(&key, leaf.as_der()).map(|()| Candidate {
                         der: leaf.as_der().to_vec(),
                         key: Some(key),
@@ -748,7 +755,7 @@ fn private_key(tag: &str, der: &[u8]) -> std::result::Result<Pkcs8Key, String> {
         }
         other => return Err(format!("expected a private key PEM block, got {other}")),
     };
-    let key = Pkcs8Key(key);
+    let key = Pkcs8Key(key.into());
     public_key_raw(&key)?;
     Ok(key)
 }
@@ -969,5 +976,36 @@ mod tests {
         assert!(entries[0].outcome.as_ref().unwrap().key.is_some());
         assert!(entries[1].outcome.is_err());
         assert!(file_entries(b"\x00\x01garbage", None, None).is_err());
+    }
+
+    #[test]
+    fn debug_prints_no_key_and_no_password() {
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let key_pem = key.serialize_pem();
+        let body = key_pem.lines().nth(1).unwrap().to_owned();
+        let secret = |text: &str| SecretString::from(text.to_owned());
+        let inputs = [
+            ImportInput::Single {
+                certificate_pem: String::new(),
+                private_key_pem: Some(secret(&key_pem)),
+                chain_pem: None,
+            },
+            ImportInput::Bundle {
+                pem_bundle: secret(&key_pem),
+            },
+            ImportInput::File {
+                bytes: SecretBytes::from(key_pem.clone().into_bytes()),
+                password: Some(secret("p12-password")),
+                format: None,
+            },
+        ];
+        for input in &inputs {
+            let debug = format!("{input:?}");
+            assert!(debug.contains("[redacted]"), "{debug}");
+            assert!(
+                !debug.contains(&body) && !debug.contains("p12-password"),
+                "{debug}"
+            );
+        }
     }
 }

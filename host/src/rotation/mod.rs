@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::config::RotationConfig;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
 use crate::plugins::{PluginError, Registry};
@@ -121,7 +121,18 @@ pub struct CredentialsInput {
     /// An identifier (an AWS access key id); not needed by every type.
     pub id: Option<String>,
     /// The secret (an OpenBao token, an AWS secret access key, an HMAC key).
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
+}
+
+impl CredentialsInput {
+    /// The credentials as a rotation-target plugin takes them, for one call.
+    fn for_plugin(&self) -> Credentials {
+        Credentials {
+            id: self.id.clone(),
+            secret: self.secret.as_ref().map(|s| s.expose().to_owned()),
+        }
+    }
 }
 
 impl std::fmt::Debug for CredentialsInput {
@@ -418,8 +429,9 @@ impl Rotation {
     }
 
     fn check_credentials(input: &CredentialsInput) -> Result<()> {
-        for (field, value) in [("id", &input.id), ("secret", &input.secret)] {
-            if value.as_ref().is_some_and(|v| v.len() > MAX_CREDENTIAL_LEN) {
+        let secret = input.secret.as_ref().map(SecretString::expose);
+        for (field, value) in [("id", input.id.as_deref()), ("secret", secret)] {
+            if value.is_some_and(|v| v.len() > MAX_CREDENTIAL_LEN) {
                 return Err(Error::bad_request(
                     format!("credentials.{field}"),
                     format!("is longer than {MAX_CREDENTIAL_LEN} bytes"),
@@ -470,9 +482,10 @@ impl Rotation {
     }
 
     fn seal_credentials(&self, target_id: &str, input: &CredentialsInput) -> Option<Vec<u8>> {
+        let Credentials { id, secret } = input.for_plugin();
         let stored = StoredCredentials {
-            id: input.id.clone().filter(|v| !v.is_empty()),
-            secret: input.secret.clone().filter(|v| !v.is_empty()),
+            id: id.filter(|v| !v.is_empty()),
+            secret: secret.filter(|v| !v.is_empty()),
         };
         if stored.id.is_none() && stored.secret.is_none() {
             return None;
@@ -521,10 +534,7 @@ impl Rotation {
             &certificate.organization_id,
             &target_type,
             &config,
-            &Credentials {
-                id: credentials.id.clone(),
-                secret: credentials.secret.clone(),
-            },
+            &credentials.for_plugin(),
         )
         .await?;
         let id = Uuid::new_v4().to_string();
@@ -601,10 +611,7 @@ impl Rotation {
         let credentials = match &input.credentials {
             Some(c) => {
                 Self::check_credentials(c)?;
-                Credentials {
-                    id: c.id.clone(),
-                    secret: c.secret.clone(),
-                }
+                c.for_plugin()
             }
             None => self.open_credentials(&row)?,
         };
@@ -1047,7 +1054,7 @@ mod tests {
     fn credentials_never_print() {
         let input = CredentialsInput {
             id: Some("AKIA".into()),
-            secret: Some("s3cr3t".into()),
+            secret: Some(SecretString::from("s3cr3t".to_owned())),
         };
         assert!(!format!("{input:?}").contains("s3cr3t"));
     }

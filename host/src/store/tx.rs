@@ -23,7 +23,8 @@ impl<'c> Tx<'c> {
         self.queued_deliveries
     }
 
-    /// The connection, for the store's own statements.
+    /// The connection, for statements of the writer's own tests.
+    #[cfg(test)]
     pub(super) fn conn(&self) -> &Connection {
         self.conn
     }
