@@ -13,10 +13,10 @@ use super::certificates::visible_status;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::Caller;
+use crate::model::KeyAlgorithm;
+use crate::model::Subject;
 use crate::pki::export::{ExportFormat, ExportRequest};
-use crate::pki::keys::KeyAlgorithm;
 use crate::pki::mtls::{MtlsRequest, expiry_flags};
-use crate::pki::names::Subject;
 use crate::store::CertificateRow;
 use crate::{Error, Result};
 

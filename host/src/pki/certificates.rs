@@ -11,17 +11,17 @@ use super::Pki;
 use super::csr::{self, ParsedCsr};
 use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
-use super::keys::KeyAlgorithm;
 use super::lifecycle::{self, RevocationReason, Status, Transition};
-use super::names::{SanSet, Subject};
-use super::template::{ApprovalMode, RequestFacts, TemplateRules};
-use super::templates::rules_of;
+use super::template::RequestFacts;
 use super::validators::ValidationInput;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::Sealed;
-use crate::store::{CertificateFilter, CertificateRow, WriteTx};
+use crate::model::KeyAlgorithm;
+use crate::model::{ApprovalMode, TemplateRules};
+use crate::model::{SanSet, Subject};
+use crate::store::{CertificateFilter, CertificateRow, Scope, WriteTx};
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -100,7 +100,7 @@ impl Pki {
                 ),
                 other => other,
             })?;
-        let rules = rules_of(&template)?;
+        let rules = &template.rules;
         let project_id = self.resolve_project(caller, request.project_id).await?;
         let validity_days = request.validity_days.unwrap_or(rules.default_validity_days);
         if validity_days == 0 {
@@ -379,11 +379,13 @@ impl Pki {
         csr_der: &[u8],
     ) -> Result<()> {
         let ca_id = row.ca_id.clone().unwrap_or_default();
-        let ca = self.loaded_ca(&row.organization_id, &ca_id).await?;
+        let ca = self
+            .loaded_ca(Scope::organization(&row.organization_id), &ca_id)
+            .await?;
         let subject: Subject = serde_json::from_str(&row.subject).map_err(Error::internal)?;
         let san: SanSet = serde_json::from_str(&row.san).map_err(Error::internal)?;
         let validity_days = u32::try_from(row.validity_days).unwrap_or(1);
-        if let Some(ca_end) = ca.row.not_after.as_deref().and_then(timestamp::parse)
+        if let Some(ca_end) = ca.authority.not_after
             && OffsetDateTime::now_utc() + Duration::days(i64::from(validity_days)) > ca_end
         {
             return Err(Error::Unprocessable(vec![format!(
@@ -403,8 +405,7 @@ impl Pki {
             &ca.issuer,
             &ca.urls,
         )?;
-        let ca_subject: Subject = serde_json::from_str(&ca.row.subject).unwrap_or_default();
-        row.issuer_cn = ca_subject.common_name;
+        row.issuer_cn = ca.authority.subject.common_name.clone();
         row.serial_number = Some(signed.serial_number);
         row.certificate_der = Some(signed.der);
         row.fingerprint_sha256 = Some(signed.fingerprint_sha256);
@@ -534,7 +535,7 @@ impl Pki {
         let (action, severity) = match transition {
             Transition::Approve => {
                 let template_id = row.template_id.clone().unwrap_or_default();
-                let rules = rules_of(&self.get_template(caller, &template_id).await?)?;
+                let rules = self.get_template(caller, &template_id).await?.rules;
                 if !rules.allow_self_approval && row.requested_by == actor {
                     return Err(Error::Denied(
                         "the requester cannot approve their own request under this template".into(),
@@ -635,7 +636,7 @@ impl Pki {
     pub async fn chain_pem(&self, row: &CertificateRow) -> Result<Vec<String>> {
         match &row.ca_id {
             Some(ca_id) => Ok(self
-                .loaded_ca(&row.organization_id, ca_id)
+                .loaded_ca(Scope::organization(&row.organization_id), ca_id)
                 .await
                 .map(|ca| ca.chain_pem.clone())
                 .unwrap_or_default()),

@@ -252,7 +252,7 @@ fn file_stem(common_name: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::keys::KeyAlgorithm;
+    use crate::model::KeyAlgorithm;
 
     #[test]
     fn pkcs12_round_trips_and_checks_its_password() {

@@ -17,9 +17,9 @@ use super::Pki;
 use super::certificates::{SOURCE_IMPORTED, key_record, pem_encode};
 use super::issue::format_serial;
 use super::lifecycle::Status;
-use super::names::{SanSet, Subject};
 use crate::audit::Severity;
 use crate::auth::Caller;
+use crate::model::{SanSet, Subject};
 use crate::store::{CertificateRow, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
@@ -880,7 +880,7 @@ fn facts(candidate: &Candidate) -> std::result::Result<CertificateFacts, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::keys::KeyAlgorithm;
+    use crate::model::KeyAlgorithm;
 
     /// The SEC 1 form of a PKCS #8 EC key, with its curve, as `openssl ecparam -genkey`
     /// writes it.

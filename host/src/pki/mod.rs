@@ -26,7 +26,7 @@ mod webhook_events;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
-pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
+pub use authorities::{CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
     CertificateQuery, KeyStorage, LIST_STATUSES, SOURCE_IMPORTED, SOURCE_ISSUED, SOURCE_MTLS,
     SubmitMode, SubmitRequest, pem_encode,

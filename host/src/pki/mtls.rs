@@ -9,16 +9,16 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Pki;
-use super::authorities::{CaKind, CreateCa, LoadedCa};
+use super::authorities::{CreateCa, LoadedCa};
 use super::certificates::{SOURCE_MTLS, key_record, save};
 use super::crl::CrlKind;
 use super::csr;
-use super::keys::{KeyAlgorithm, RSA_SIZES};
 use super::lifecycle::{RevocationReason, Status};
-use super::names::{SanSet, Subject};
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
+use crate::model::{CaKind, KeyAlgorithm, RSA_SIZES};
+use crate::model::{SanSet, Subject};
 use crate::store::{CertificateRow, ProjectRow};
 use crate::tenancy::DEFAULT_PROJECT;
 use crate::webhooks::{self, EventKind};
@@ -239,7 +239,7 @@ impl Pki {
             id: id.clone(),
             organization_id: caller.organization_id().to_owned(),
             project_id: project.id.clone(),
-            ca_id: Some(ca.row.id.clone()),
+            ca_id: Some(ca.authority.id.clone()),
             template_id: None,
             status: Status::Active.as_str().into(),
             archived_status: None,
@@ -287,13 +287,12 @@ impl Pki {
 
     /// The project's mTLS CA, created on first use (a root, ECDSA P-256, 20 years).
     async fn mtls_ca(&self, caller: &Caller, project: &ProjectRow) -> Result<Arc<LoadedCa>> {
-        let org = caller.organization_id();
         let name = mtls_ca_name(&project.id);
         // One creator at a time on this node; the unique CA name settles it across nodes.
         let _guard = self.mtls_ca_lock.lock().await;
-        let existing = self.store.ca_by_name(org, &name).await?;
+        let existing = self.store.ca_by_name(caller.scope(), &name).await?;
         let ca_id = match existing {
-            Some(row) => row.id,
+            Some(ca) => ca.id,
             None => {
                 let created = self
                     .create_ca(
@@ -313,18 +312,18 @@ impl Pki {
                     )
                     .await;
                 match created {
-                    Ok(row) => row.id,
+                    Ok(ca) => ca.id,
                     Err(Error::Conflict(_)) => self
                         .store
-                        .ca_by_name(org, &name)
+                        .ca_by_name(caller.scope(), &name)
                         .await?
-                        .map(|row| row.id)
+                        .map(|ca| ca.id)
                         .ok_or_else(|| Error::internal(anyhow::anyhow!("mTLS CA vanished")))?,
                     Err(err) => return Err(err),
                 }
             }
         };
-        self.loaded_ca(org, &ca_id).await
+        self.loaded_ca(caller.scope(), &ca_id).await
     }
 
     /// Revokes an active certificate, wipes its private key and archives it, in one write.

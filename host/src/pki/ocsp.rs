@@ -18,8 +18,8 @@ use x509_ocsp::{
 
 use super::Pki;
 use super::issue::format_serial;
-use super::keys::KeyAlgorithm;
 use super::lifecycle::RevocationReason;
+use crate::model::KeyAlgorithm;
 use crate::{Error, Result, timestamp};
 
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
@@ -176,13 +176,10 @@ impl Pki {
             response_extensions: nonce.map(|n| vec![n]),
         };
         let tbs_der = tbs.to_der().map_err(Error::internal)?;
-        let key = KeyAlgorithm::from_label(&ca.row.key_algorithm).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("unknown CA key {}", ca.row.key_algorithm))
-        })?;
         let signature = ca.issuer.key().sign(&tbs_der).map_err(Error::internal)?;
         let basic = BasicOcspResponse {
             tbs_response_data: tbs,
-            signature_algorithm: signature_algorithm(key),
+            signature_algorithm: signature_algorithm(ca.authority.key_algorithm),
             signature: BitString::from_bytes(&signature).map_err(Error::internal)?,
             certs: None,
         };

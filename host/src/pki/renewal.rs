@@ -8,14 +8,13 @@ use uuid::Uuid;
 
 use super::Pki;
 use super::csr;
-use super::keys::KeyAlgorithm;
 use super::lifecycle::Status;
-use super::names::{SanSet, Subject};
-use super::template::TemplateRules;
-use super::templates::rules_of;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
+use crate::model::KeyAlgorithm;
+use crate::model::TemplateRules;
+use crate::model::{SanSet, Subject};
 use crate::store::{CertificateRow, RenewalRow};
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
@@ -56,7 +55,7 @@ impl Pki {
             })
         })?;
         let template = self.get_template(caller, &template_id).await?;
-        let rules: TemplateRules = rules_of(&template)?;
+        let rules = &template.rules;
         let subject: Subject = serde_json::from_str(&old.subject).map_err(Error::internal)?;
         let san: SanSet = serde_json::from_str(&old.san).map_err(Error::internal)?;
         // A renewal is a fresh certificate of the template, whatever the old one asked for.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::names::SanSet;
+use crate::model::SanSet;
 use crate::store::CertificateRow;
 use crate::webhooks::{Event, EventKind};
 

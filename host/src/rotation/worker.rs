@@ -453,7 +453,7 @@ pub(super) fn bundle_of(
     version: i64,
     private_key_pem: Option<String>,
 ) -> Bundle {
-    let san: crate::pki::names::SanSet = serde_json::from_str(&certificate.san).unwrap_or_default();
+    let san: crate::model::SanSet = serde_json::from_str(&certificate.san).unwrap_or_default();
     let mut names = Vec::new();
     if !certificate.common_name.is_empty() {
         names.push(certificate.common_name.clone());

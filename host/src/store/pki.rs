@@ -1,40 +1,96 @@
-//! CAs, templates, certificates and CRLs, always scoped by organization.
+//! CAs, templates, certificates, renewals and CRLs: rows and queries, and their mapping
+//! to the domain model. Tenant-scoped queries take a [`Scope`].
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
+use time::OffsetDateTime;
 
-use super::{Store, WriteTx};
+use super::columns::{
+    from_json, named, optional_time, optional_time_text, time, time_text, to_json,
+};
+use super::{Scope, Store, StoreError, WriteTx};
+use crate::crypto::Sealed;
+use crate::model::{CaKind, CaStatus, CertificateAuthority, KeyAlgorithm, Template};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CaRow {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub kind: String,
-    pub parent_id: Option<String>,
-    pub status: String,
-    pub key_algorithm: String,
-    pub subject: String,
-    pub certificate_pem: Option<String>,
-    pub csr_pem: Option<String>,
-    pub sealed_key: Vec<u8>,
-    pub serial_number: Option<String>,
-    pub not_before: Option<String>,
-    pub not_after: Option<String>,
-    pub crl_number: i64,
-    pub created_at: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct CaRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    kind: String,
+    parent_id: Option<String>,
+    status: String,
+    key_algorithm: String,
+    subject: String,
+    certificate_pem: Option<String>,
+    csr_pem: Option<String>,
+    sealed_key: Vec<u8>,
+    serial_number: Option<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct TemplateRow {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub ca_id: String,
-    pub rules: String,
-    pub created_at: String,
-    pub updated_at: String,
+impl TryFrom<CaRow> for CertificateAuthority {
+    type Error = StoreError;
+
+    fn try_from(row: CaRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: named("CA kind", &row.kind, CaKind::parse)?,
+            status: named("CA status", &row.status, CaStatus::parse)?,
+            key_algorithm: named(
+                "CA key algorithm",
+                &row.key_algorithm,
+                KeyAlgorithm::from_label,
+            )?,
+            subject: from_json("CA subject", &row.subject)?,
+            not_before: optional_time(row.not_before.as_deref())?,
+            not_after: optional_time(row.not_after.as_deref())?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            sealed_key: Sealed(row.sealed_key),
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            parent_id: row.parent_id,
+            certificate_pem: row.certificate_pem,
+            csr_pem: row.csr_pem,
+            serial_number: row.serial_number,
+        })
+    }
+}
+
+fn cas(rows: Vec<CaRow>) -> Result<Vec<CertificateAuthority>, StoreError> {
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+#[derive(FromRow)]
+struct TemplateRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    description: Option<String>,
+    ca_id: String,
+    rules: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<TemplateRow> for Template {
+    type Error = StoreError;
+
+    fn try_from(row: TemplateRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            rules: from_json("template rules", &row.rules)?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            description: row.description,
+            ca_id: row.ca_id,
+        })
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -132,201 +188,222 @@ pub struct CrlRow {
 impl Store {
     // ---- CAs ----
 
-    pub async fn ca_insert(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+    pub async fn ca_insert(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO cas (id, organization_id, name, kind, parent_id, status, key_algorithm, subject,
                               certificate_pem, csr_pem, sealed_key, serial_number, not_before, not_after,
-                              crl_number, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.name)
-        .bind(&row.kind)
-        .bind(&row.parent_id)
-        .bind(&row.status)
-        .bind(&row.key_algorithm)
-        .bind(&row.subject)
-        .bind(&row.certificate_pem)
-        .bind(&row.csr_pem)
-        .bind(&row.sealed_key)
-        .bind(&row.serial_number)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(row.crl_number)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&ca.id)
+        .bind(&ca.organization_id)
+        .bind(&ca.name)
+        .bind(ca.kind.as_str())
+        .bind(&ca.parent_id)
+        .bind(ca.status.as_str())
+        .bind(ca.key_algorithm.label())
+        .bind(to_json(&ca.subject)?)
+        .bind(&ca.certificate_pem)
+        .bind(&ca.csr_pem)
+        .bind(&ca.sealed_key.0)
+        .bind(&ca.serial_number)
+        .bind(optional_time_text(ca.not_before))
+        .bind(optional_time_text(ca.not_after))
+        .bind(time_text(ca.created_at))
+        .bind(time_text(ca.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    /// A CA of one organization, or any organization's when `organization_id` is `None`
-    /// (public CRL and OCSP endpoints address CAs by id alone).
+    /// A CA of the scope's organization. CAs belong to the organization: every project
+    /// of it sees them.
     pub async fn ca_get(
         &self,
-        organization_id: Option<&str>,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<CaRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM cas WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)")
+    ) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> =
+            sqlx::query_as("SELECT * FROM cas WHERE id = ? AND organization_id = ?")
+                .bind(id)
+                .bind(scope.organization_id())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// A CA of any organization: the public CRL and OCSP endpoints, and the jobs that
+    /// refresh CRLs, address CAs by id alone.
+    pub async fn ca_get_any(&self, id: &str) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> = sqlx::query_as("SELECT * FROM cas WHERE id = ?")
             .bind(id)
-            .bind(organization_id)
             .fetch_optional(&self.pool)
-            .await
+            .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn ca_by_name(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         name: &str,
-    ) -> Result<Option<CaRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM cas WHERE organization_id = ? AND name = ?")
-            .bind(organization_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> =
+            sqlx::query_as("SELECT * FROM cas WHERE organization_id = ? AND name = ?")
+                .bind(scope.organization_id())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn ca_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<CaRow>, i64), sqlx::Error> {
+    ) -> Result<(Vec<CertificateAuthority>, i64), StoreError> {
         let rows = sqlx::query_as(
             "SELECT * FROM cas WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
         )
-        .bind(organization_id)
+        .bind(scope.organization_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM cas WHERE organization_id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        Ok((cas(rows)?, total))
     }
 
-    pub async fn ca_update(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+    /// Writes back what changes over a CA's life: its status and its certificate.
+    pub async fn ca_update(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE cas SET status = ?, certificate_pem = ?, csr_pem = ?, serial_number = ?,
                             not_before = ?, not_after = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.status)
-        .bind(&row.certificate_pem)
-        .bind(&row.csr_pem)
-        .bind(&row.serial_number)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(ca.status.as_str())
+        .bind(&ca.certificate_pem)
+        .bind(&ca.csr_pem)
+        .bind(&ca.serial_number)
+        .bind(optional_time_text(ca.not_before))
+        .bind(optional_time_text(ca.not_after))
+        .bind(time_text(ca.updated_at))
+        .bind(&ca.id)
+        .bind(&ca.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Takes the next CRL number of a CA.
-    pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
             "UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number",
         )
         .bind(id)
         .fetch_one(&self.pool)
-        .await
+        .await?)
     }
 
     // ---- templates ----
 
-    pub async fn template_insert(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+    pub async fn template_insert(&self, template: &Template) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO templates (id, organization_id, name, description, ca_id, rules, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.ca_id)
-        .bind(&row.rules)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&template.id)
+        .bind(&template.organization_id)
+        .bind(&template.name)
+        .bind(&template.description)
+        .bind(&template.ca_id)
+        .bind(to_json(&template.rules)?)
+        .bind(time_text(template.created_at))
+        .bind(time_text(template.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
+    /// A template of the scope's organization, by id or name. Templates belong to the
+    /// organization: every project of it uses them.
     pub async fn template_get(
         &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<Option<TemplateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM templates WHERE organization_id = ? AND (id = ? OR name = ?)")
-            .bind(organization_id)
-            .bind(id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+        scope: Scope<'_>,
+        id_or_name: &str,
+    ) -> Result<Option<Template>, StoreError> {
+        let row: Option<TemplateRow> = sqlx::query_as(
+            "SELECT * FROM templates WHERE organization_id = ?1 AND (id = ?2 OR name = ?2)",
+        )
+        .bind(scope.organization_id())
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn template_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<TemplateRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
+    ) -> Result<(Vec<Template>, i64), StoreError> {
+        let rows: Vec<TemplateRow> = sqlx::query_as(
             "SELECT * FROM templates WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
         )
-        .bind(organization_id)
+        .bind(scope.organization_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE organization_id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        let templates = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?;
+        Ok((templates, total))
     }
 
-    pub async fn template_update(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+    /// Writes back everything but the id, the organization and the creation time.
+    pub async fn template_update(&self, template: &Template) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE templates SET name = ?, description = ?, ca_id = ?, rules = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.ca_id)
-        .bind(&row.rules)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(&template.name)
+        .bind(&template.description)
+        .bind(&template.ca_id)
+        .bind(to_json(&template.rules)?)
+        .bind(time_text(template.updated_at))
+        .bind(&template.id)
+        .bind(&template.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    pub async fn template_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn template_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM templates WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn template_in_use(&self, id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE template_id = ?)")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await
+    pub async fn template_in_use(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE template_id = ?)")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     // ---- certificates ----
@@ -607,15 +684,15 @@ impl Store {
         .await
     }
 
-    /// CAs whose newest full CRL is due before `before`, or that have none yet.
-    pub async fn cas_needing_crl(&self, before: &str) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(
+    /// Active CAs whose newest full CRL is due before `before`, or that have none yet.
+    pub async fn cas_needing_crl(&self, before: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
             "SELECT c.id FROM cas c WHERE c.status = 'active' AND NOT EXISTS (
                  SELECT 1 FROM crls r WHERE r.ca_id = c.id AND r.kind = 'full' AND r.next_update > ?)",
         )
-        .bind(before)
+        .bind(time_text(before))
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 }
 
