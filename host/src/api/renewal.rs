@@ -4,15 +4,16 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::certificates::{CertificateView, view};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::Caller;
 use crate::store::RenewalRow;
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -108,8 +109,8 @@ pub(super) async fn renew(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
     state.authz.require(&caller, "certificate:write").await?;
-    let row = state.pki.renew(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(view(row))))
+    let certificate = state.pki.renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(view(certificate))))
 }
 
 /// Get renewal history: the chain of certificates that renewed each other, oldest first.
@@ -123,17 +124,18 @@ pub(super) async fn history(
 ) -> Result<Json<Vec<HistoryEntry>>> {
     state.authz.require(&caller, "certificate:read").await?;
     let chain = state.pki.renewal_history(&caller, &id).await?;
+    let now = OffsetDateTime::now_utc();
     Ok(Json(
         chain
             .into_iter()
-            .map(|row| HistoryEntry {
-                status: super::certificates::visible_status(&row),
-                id: row.id,
-                serial_number: row.serial_number,
-                not_before: row.not_before,
-                not_after: row.not_after,
-                renewed_from: row.renewed_from,
-                created_at: row.created_at,
+            .map(|certificate| HistoryEntry {
+                status: certificate.visible_status(now).to_owned(),
+                serial_number: certificate.serial_number().map(str::to_owned),
+                not_before: certificate.not_before().map(timestamp::format),
+                not_after: certificate.not_after().map(timestamp::format),
+                created_at: timestamp::format(certificate.created_at),
+                id: certificate.id,
+                renewed_from: certificate.renewed_from,
             })
             .collect(),
     ))

@@ -46,11 +46,16 @@ macro_rules! wire_enum {
 use wire_enum;
 
 pub mod authority;
+pub mod certificate;
 pub mod key;
 pub mod names;
 pub mod template;
 
 pub use authority::{CaKind, CaStatus, CertificateAuthority};
+pub use certificate::{
+    Certificate, CertificateFilter, CertificateSource, CsrSourceMode, Issued, NewCertificate,
+    Revocation, RevocationReason, Status,
+};
 pub use key::{KeyAlgorithm, KeyStorageMode, KeyType, RSA_SIZES};
 pub use names::{SUBJECT_FIELDS, SanSet, Subject};
 pub use template::{ApprovalMode, Template, TemplateRules, ValidatorRef};

@@ -5,7 +5,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Pki;
 use super::issue::parse_serial;
-use super::lifecycle::RevocationReason;
+use crate::model::RevocationReason;
 use crate::store::CrlRow;
 use crate::{Error, Result, timestamp};
 
