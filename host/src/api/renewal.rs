@@ -12,7 +12,7 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::auth::Caller;
-use crate::store::RenewalRow;
+use crate::model::RenewalRequest;
 use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -61,19 +61,19 @@ pub struct RenewalView {
     pub created_at: String,
 }
 
-impl From<RenewalRow> for RenewalView {
-    fn from(row: RenewalRow) -> Self {
+impl From<RenewalRequest> for RenewalView {
+    fn from(request: RenewalRequest) -> Self {
         Self {
-            id: row.id,
-            certificate_id: row.certificate_id,
-            status: row.status,
-            reason: row.reason,
-            not_after: row.not_after,
-            new_certificate_id: row.new_certificate_id,
-            decided_by: row.decided_by,
-            decided_at: row.decided_at,
-            error: row.error,
-            created_at: row.created_at,
+            id: request.id,
+            certificate_id: request.certificate_id,
+            status: request.status.as_str().into(),
+            reason: request.reason,
+            not_after: timestamp::format(request.not_after),
+            new_certificate_id: request.new_certificate_id,
+            decided_by: request.decided_by,
+            decided_at: request.decided_at.map(timestamp::format),
+            error: request.error,
+            created_at: timestamp::format(request.created_at),
         }
     }
 }
@@ -156,11 +156,11 @@ pub(super) async fn queue(
         per_page: query.per_page,
     };
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
+    let (requests, total) = state
         .pki
         .renewal_queue(&caller, query.status.as_deref(), offset, per_page)
         .await?;
-    Ok(Json(page.page(rows, total, RenewalView::from)?))
+    Ok(Json(page.page(requests, total, RenewalView::from)?))
 }
 
 /// Approve renewal: the certificate is renewed now.

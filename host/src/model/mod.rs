@@ -49,6 +49,7 @@ pub mod authority;
 pub mod certificate;
 pub mod key;
 pub mod names;
+pub mod renewal;
 pub mod template;
 
 pub use authority::{CaKind, CaStatus, CertificateAuthority};
@@ -58,4 +59,5 @@ pub use certificate::{
 };
 pub use key::{KeyAlgorithm, KeyStorageMode, KeyType, RSA_SIZES};
 pub use names::{SUBJECT_FIELDS, SanSet, Subject};
+pub use renewal::{RenewalRequest, RenewalStatus};
 pub use template::{ApprovalMode, Template, TemplateRules, ValidatorRef};

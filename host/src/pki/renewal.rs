@@ -12,8 +12,9 @@ use super::csr;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
-use crate::model::{Certificate, CertificateSource, NewCertificate, Status};
-use crate::store::RenewalRow;
+use crate::model::{
+    Certificate, CertificateSource, NewCertificate, RenewalRequest, RenewalStatus, Status,
+};
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -186,36 +187,36 @@ impl Pki {
                 principal: Principal::system("renewal", &certificate.organization_id),
                 request_id: None,
             };
-            let mut entry = RenewalRow {
+            let mut entry = RenewalRequest {
                 id: Uuid::new_v4().to_string(),
                 organization_id: certificate.organization_id.clone(),
                 certificate_id: certificate.id.clone(),
-                status: "pending".into(),
+                status: RenewalStatus::Pending,
                 reason: format!(
                     "expires {} (renew {} days before)",
                     timestamp::format(not_after),
                     rules.renew_before_days
                 ),
-                not_after: timestamp::format(not_after),
+                not_after,
                 new_certificate_id: None,
                 decided_by: None,
                 decided_at: None,
                 error: None,
-                created_at: timestamp::now_string(),
+                created_at: timestamp::now(),
             };
             if rules.auto_renew {
                 entry.decided_by = Some(system.principal.actor());
-                entry.decided_at = Some(timestamp::now_string());
+                entry.decided_at = Some(timestamp::now());
                 match self.renew_certificate(&system, &certificate).await {
                     Ok(new) => {
-                        entry.status = "renewed".into();
+                        entry.status = RenewalStatus::Renewed;
                         entry.new_certificate_id = Some(new.id);
                         scan.renewed += 1;
                     }
                     Err(err) => {
                         // Kept as `failed` so that the next scan does not retry it forever;
                         // an operator sees the error in the queue.
-                        entry.status = "failed".into();
+                        entry.status = RenewalStatus::Failed;
                         entry.error = Some(err.to_string());
                         scan.failed += 1;
                     }
@@ -228,50 +229,50 @@ impl Pki {
         Ok(scan)
     }
 
+    /// The queue entries of certificates the caller sees, newest first.
     pub async fn renewal_queue(
         &self,
         caller: &Caller,
         status: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RenewalRow>, i64)> {
-        if let Some(s) = status
-            && !matches!(s, "pending" | "renewed" | "cancelled" | "failed")
-        {
-            return Err(Error::bad_request(
-                "status",
-                "must be pending, renewed, cancelled or failed",
-            ));
-        }
+    ) -> Result<(Vec<RenewalRequest>, i64)> {
+        let status = status
+            .map(|s| {
+                RenewalStatus::parse(s).ok_or_else(|| {
+                    Error::bad_request("status", "must be pending, renewed, cancelled or failed")
+                })
+            })
+            .transpose()?;
         Ok(self
             .store
-            .renewal_list(caller.organization_id(), status, offset, limit)
+            .renewal_list(caller.scope(), status, offset, limit)
             .await?)
     }
 
     /// Approves a queued renewal: the certificate is renewed now.
-    pub async fn approve_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    pub async fn approve_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let mut entry = self.pending_renewal(caller, id).await?;
         let old = self.get_certificate(caller, &entry.certificate_id).await?;
         let new = self.renew_certificate(caller, &old).await?;
-        entry.status = "renewed".into();
+        entry.status = RenewalStatus::Renewed;
         entry.new_certificate_id = Some(new.id);
-        self.decide(caller, entry).await
+        self.decide(caller, entry, "renewal.approve").await
     }
 
-    pub async fn cancel_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    pub async fn cancel_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let mut entry = self.pending_renewal(caller, id).await?;
-        entry.status = "cancelled".into();
-        self.decide(caller, entry).await
+        entry.status = RenewalStatus::Cancelled;
+        self.decide(caller, entry, "renewal.cancel").await
     }
 
-    async fn pending_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    async fn pending_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let entry = self
             .store
-            .renewal_get(caller.organization_id(), id)
+            .renewal_get(caller.scope(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("renewal '{id}'")))?;
-        if entry.status != "pending" {
+        if entry.status != RenewalStatus::Pending {
             return Err(Error::Conflict(format!(
                 "the renewal is {}, not pending",
                 entry.status
@@ -280,21 +281,18 @@ impl Pki {
         Ok(entry)
     }
 
-    async fn decide(&self, caller: &Caller, mut entry: RenewalRow) -> Result<RenewalRow> {
+    async fn decide(
+        &self,
+        caller: &Caller,
+        mut entry: RenewalRequest,
+        action: &str,
+    ) -> Result<RenewalRequest> {
         entry.decided_by = Some(caller.principal.actor());
-        entry.decided_at = Some(timestamp::now_string());
+        entry.decided_at = Some(timestamp::now());
         if !self.store.renewal_decide(&entry).await? {
             return Err(Error::Conflict("the renewal was decided meanwhile".into()));
         }
-        let action = format!(
-            "renewal.{}",
-            if entry.status == "renewed" {
-                "approve"
-            } else {
-                "cancel"
-            }
-        );
-        self.record(caller, &action, &entry.id, Severity::Low, None)
+        self.record(caller, action, &entry.id, Severity::Low, None)
             .await?;
         Ok(entry)
     }

@@ -11,8 +11,8 @@ use super::{Scope, Store, StoreError, WriteTx};
 use crate::crypto::Sealed;
 use crate::model::{
     CaKind, CaStatus, Certificate, CertificateAuthority, CertificateFilter, CertificateSource,
-    Issued, KeyAlgorithm, KeyStorageMode, KeyType, Revocation, RevocationReason, Status, Template,
-    TemplateRules,
+    Issued, KeyAlgorithm, KeyStorageMode, KeyType, RenewalRequest, RenewalStatus, Revocation,
+    RevocationReason, Status, Template, TemplateRules,
 };
 
 #[derive(FromRow)]
@@ -277,19 +277,39 @@ fn certificates(rows: Vec<CertificateRow>) -> Result<Vec<Certificate>, StoreErro
 fn certificate(row: Option<CertificateRow>) -> Result<Option<Certificate>, StoreError> {
     row.map(TryInto::try_into).transpose()
 }
-#[derive(Debug, Clone, FromRow)]
-pub struct RenewalRow {
-    pub id: String,
-    pub organization_id: String,
-    pub certificate_id: String,
-    pub status: String,
-    pub reason: String,
-    pub not_after: String,
-    pub new_certificate_id: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub error: Option<String>,
-    pub created_at: String,
+#[derive(FromRow)]
+struct RenewalRow {
+    id: String,
+    organization_id: String,
+    certificate_id: String,
+    status: String,
+    reason: String,
+    not_after: String,
+    new_certificate_id: Option<String>,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    error: Option<String>,
+    created_at: String,
+}
+
+impl TryFrom<RenewalRow> for RenewalRequest {
+    type Error = StoreError;
+
+    fn try_from(row: RenewalRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            status: named("renewal status", &row.status, RenewalStatus::parse)?,
+            not_after: time(&row.not_after)?,
+            decided_at: optional_time(row.decided_at.as_deref())?,
+            created_at: time(&row.created_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            certificate_id: row.certificate_id,
+            reason: row.reason,
+            new_certificate_id: row.new_certificate_id,
+            decided_by: row.decided_by,
+            error: row.error,
+        })
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -734,83 +754,96 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn renewal_insert(&self, row: &RenewalRow) -> Result<(), sqlx::Error> {
+    pub async fn renewal_insert(&self, request: &RenewalRequest) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO renewal_queue (id, organization_id, certificate_id, status, reason, not_after,
                 new_certificate_id, decided_by, decided_at, error, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.certificate_id)
-        .bind(&row.status)
-        .bind(&row.reason)
-        .bind(&row.not_after)
-        .bind(&row.new_certificate_id)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.error)
-        .bind(&row.created_at)
+        .bind(&request.id)
+        .bind(&request.organization_id)
+        .bind(&request.certificate_id)
+        .bind(request.status.as_str())
+        .bind(&request.reason)
+        .bind(time_text(request.not_after))
+        .bind(&request.new_certificate_id)
+        .bind(&request.decided_by)
+        .bind(optional_time_text(request.decided_at))
+        .bind(&request.error)
+        .bind(time_text(request.created_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
+    /// A queue entry whose certificate lies inside the scope.
     pub async fn renewal_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<RenewalRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM renewal_queue WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<RenewalRequest>, StoreError> {
+        let row: Option<RenewalRow> = sqlx::query_as(
+            "SELECT q.* FROM renewal_queue q JOIN certificates c ON c.id = q.certificate_id
+             WHERE q.id = ?1 AND q.organization_id = ?2 AND (?3 IS NULL OR c.project_id = ?3)",
+        )
+        .bind(id)
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     /// Moves an entry out of `pending`; false when it was no longer pending.
-    pub async fn renewal_decide(&self, row: &RenewalRow) -> Result<bool, sqlx::Error> {
+    pub async fn renewal_decide(&self, request: &RenewalRequest) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE renewal_queue SET status = ?, new_certificate_id = ?, decided_by = ?, decided_at = ?, error = ?
              WHERE id = ? AND organization_id = ? AND status = 'pending'",
         )
-        .bind(&row.status)
-        .bind(&row.new_certificate_id)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.error)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(request.status.as_str())
+        .bind(&request.new_certificate_id)
+        .bind(&request.decided_by)
+        .bind(optional_time_text(request.decided_at))
+        .bind(&request.error)
+        .bind(&request.id)
+        .bind(&request.organization_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// Queue entries whose certificates lie inside the scope, newest first.
     pub async fn renewal_list(
         &self,
-        organization_id: &str,
-        status: Option<&str>,
+        scope: Scope<'_>,
+        status: Option<RenewalStatus>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RenewalRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
-            "SELECT * FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)
-             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
-        )
-        .bind(organization_id)
-        .bind(status)
+    ) -> Result<(Vec<RenewalRequest>, i64), StoreError> {
+        const INSIDE: &str = "FROM renewal_queue q JOIN certificates c ON c.id = q.certificate_id
+             WHERE q.organization_id = ?1 AND (?2 IS NULL OR c.project_id = ?2)
+               AND (?3 IS NULL OR q.status = ?3)";
+        let rows: Vec<RenewalRow> = sqlx::query_as(&format!(
+            "SELECT q.* {INSIDE} ORDER BY q.created_at DESC, q.id LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(status.map(RenewalStatus::as_str))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)",
-        )
-        .bind(organization_id)
-        .bind(status)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((rows, total))
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) {INSIDE}"))
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
+            .bind(status.map(RenewalStatus::as_str))
+            .fetch_one(&self.pool)
+            .await?;
+        let requests = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?;
+        Ok((requests, total))
     }
 
     // ---- CRLs ----
@@ -1215,5 +1248,45 @@ mod tests {
         };
         let (_, total) = store.certificate_list(org, &revoked, 0, 10).await.unwrap();
         assert_eq!(total, 0);
+    }
+
+    #[tokio::test]
+    async fn the_renewal_queue_shows_a_project_its_own_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_projects(dir.path()).await;
+        store
+            .certificate_insert(&issued_certificate("c1", "p1"))
+            .await
+            .unwrap();
+        let request = RenewalRequest {
+            id: "r1".into(),
+            organization_id: "org".into(),
+            certificate_id: "c1".into(),
+            status: RenewalStatus::Pending,
+            reason: "expires soon".into(),
+            not_after: at("2026-04-01T00:00:00.000000Z"),
+            new_certificate_id: None,
+            decided_by: None,
+            decided_at: None,
+            error: None,
+            created_at: at("2026-03-01T00:00:00.000000Z"),
+        };
+        store.renewal_insert(&request).await.unwrap();
+        let pending = Some(RenewalStatus::Pending);
+        let (found, total) = store
+            .renewal_list(Scope::organization("org"), pending, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((found[0].status, total), (RenewalStatus::Pending, 1));
+        assert_eq!(found[0].not_after, request.not_after);
+        let p2 = Scope::project("org", "p2");
+        let (_, total) = store.renewal_list(p2, pending, 0, 10).await.unwrap();
+        assert_eq!(total, 0);
+        assert!(store.renewal_get(p2, "r1").await.unwrap().is_none());
+        let p1 = Scope::project("org", "p1");
+        let mut decided = store.renewal_get(p1, "r1").await.unwrap().unwrap();
+        decided.status = RenewalStatus::Cancelled;
+        assert!(store.renewal_decide(&decided).await.unwrap());
+        assert!(!store.renewal_decide(&decided).await.unwrap());
     }
 }
