@@ -12,11 +12,9 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
-use crate::pki::keys::KeyAlgorithm;
-use crate::pki::names::Subject;
-use crate::pki::{CaKind, CreateCa, CrlKind};
-use crate::store::CaRow;
-use crate::{Error, Result};
+use crate::model::{CaKind, CertificateAuthority, KeyAlgorithm, Subject};
+use crate::pki::{CreateCa, CrlKind};
+use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -63,8 +61,7 @@ pub struct CaView {
     /// `active`, `pending_certificate` (waiting for an outside parent) or `disabled`.
     pub status: String,
     pub key_algorithm: String,
-    #[schema(value_type = Object)]
-    pub subject: serde_json::Value,
+    pub subject: Subject,
     pub serial_number: Option<String>,
     pub not_before: Option<String>,
     pub not_after: Option<String>,
@@ -76,24 +73,24 @@ pub struct CaView {
     pub created_at: String,
 }
 
-fn view(state: &AppState, row: CaRow) -> CaView {
-    let urls = state.pki.ca_urls(&row.id);
+fn view(state: &AppState, ca: CertificateAuthority) -> CaView {
+    let urls = state.pki.ca_urls(&ca.id);
     CaView {
-        subject: serde_json::from_str(&row.subject).unwrap_or_default(),
-        id: row.id,
-        name: row.name,
-        kind: row.kind,
-        parent_id: row.parent_id,
-        status: row.status,
-        key_algorithm: row.key_algorithm,
-        serial_number: row.serial_number,
-        not_before: row.not_before,
-        not_after: row.not_after,
-        certificate_pem: row.certificate_pem,
-        csr_pem: row.csr_pem,
+        id: ca.id,
+        name: ca.name,
+        kind: ca.kind.as_str().into(),
+        parent_id: ca.parent_id,
+        status: ca.status.as_str().into(),
+        key_algorithm: ca.key_algorithm.label(),
+        subject: ca.subject,
+        serial_number: ca.serial_number,
+        not_before: ca.not_before.map(timestamp::format),
+        not_after: ca.not_after.map(timestamp::format),
+        certificate_pem: ca.certificate_pem,
+        csr_pem: ca.csr_pem,
         crl_url: urls.crl,
         ocsp_url: urls.ocsp,
-        created_at: row.created_at,
+        created_at: timestamp::format(ca.created_at),
     }
 }
 
@@ -177,8 +174,8 @@ pub(super) async fn list(
 ) -> Result<Json<Page<CaView>>> {
     state.authz.require(&caller, Permission::CaRead).await?;
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state.pki.list_cas(&caller, offset, per_page).await?;
-    Ok(Json(page.page(rows, total, |row| view(&state, row))?))
+    let (cas, total) = state.pki.list_cas(&caller, offset, per_page).await?;
+    Ok(Json(page.page(cas, total, |ca| view(&state, ca))?))
 }
 
 /// Create a root, an intermediate signed here, or an intermediate waiting for an outside parent.
@@ -191,22 +188,18 @@ pub(super) async fn create(
     Json(body): Json<CreateCaRequest>,
 ) -> Result<(StatusCode, Json<CaView>)> {
     state.authz.require(&caller, Permission::CaWrite).await?;
-    let kind = match body.kind.as_str() {
-        "root" => CaKind::Root,
-        "intermediate" => CaKind::Intermediate,
-        other => {
-            return Err(Error::bad_request(
-                "kind",
-                format!("'{other}' is not root or intermediate"),
-            ));
-        }
-    };
+    let kind = CaKind::parse(&body.kind).ok_or_else(|| {
+        Error::bad_request(
+            "kind",
+            format!("'{}' is not root or intermediate", body.kind),
+        )
+    })?;
     let key = KeyAlgorithm::parse(
         "key_algorithm",
         body.key_algorithm.as_deref().unwrap_or("ECDSA"),
         body.key_size,
     )?;
-    let row = state
+    let ca = state
         .pki
         .create_ca(
             &caller,
@@ -222,7 +215,7 @@ pub(super) async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&state, row))))
+    Ok((StatusCode::CREATED, Json(view(&state, ca))))
 }
 
 #[utoipa::path(get, path = "/api/v1/cas/{id}", tag = "cas", params(("id" = String, Path)),
@@ -234,8 +227,8 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
     state.authz.require(&caller, Permission::CaRead).await?;
-    let row = state.pki.get_ca(&caller, &id).await?;
-    Ok(Json(view(&state, row)))
+    let ca = state.pki.get_ca(&caller, &id).await?;
+    Ok(Json(view(&state, ca)))
 }
 
 /// Stop a CA from signing. Its CRL and OCSP keep answering for what it issued.
@@ -248,8 +241,8 @@ pub(super) async fn disable(
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
     state.authz.require(&caller, Permission::CaAdmin).await?;
-    let row = state.pki.disable_ca(&caller, &id).await?;
-    Ok(Json(view(&state, row)))
+    let ca = state.pki.disable_ca(&caller, &id).await?;
+    Ok(Json(view(&state, ca)))
 }
 
 /// The CA's certificate (public: the CA-issuers URL of issued certificates).
@@ -280,11 +273,11 @@ pub(super) async fn upload_certificate(
     Json(body): Json<UploadCaCertificate>,
 ) -> Result<Json<CaView>> {
     state.authz.require(&caller, Permission::CaWrite).await?;
-    let row = state
+    let ca = state
         .pki
         .upload_ca_certificate(&caller, &id, &body.certificate_pem)
         .await?;
-    Ok(Json(view(&state, row)))
+    Ok(Json(view(&state, ca)))
 }
 
 /// The CA's current CRL: DER (`application/pkix-crl`), or PEM with `?format=pem`

@@ -108,12 +108,12 @@ pub(super) async fn export(
             "is only used by the pkcs12 format",
         ));
     }
-    let row = state.pki.get_certificate(&caller, &id).await?;
+    let certificate = state.pki.get_certificate(&caller, &id).await?;
     let exported = state
         .pki
         .export(
             &caller,
-            &row,
+            &certificate,
             ExportRequest {
                 format,
                 include_chain: query.include_chain.unwrap_or(true),
@@ -198,7 +198,7 @@ pub(super) async fn import(
         .authz
         .require(&caller, Permission::CertificateImport)
         .await?;
-    let row = state
+    let certificate = state
         .pki
         .import_single(
             &caller,
@@ -210,7 +210,7 @@ pub(super) async fn import(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(row))))
+    Ok((StatusCode::CREATED, Json(view(certificate))))
 }
 
 /// Bulk import (PEM bundle)

@@ -6,20 +6,18 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::certificate_io::file_response;
-use super::certificates::visible_status;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
 use crate::crypto::SecretString;
+use crate::model::{Certificate, KeyAlgorithm};
 use crate::pki::export::{ExportFormat, ExportRequest};
-use crate::pki::keys::KeyAlgorithm;
 use crate::pki::mtls::{MtlsRequest, expiry_flags};
-use crate::pki::names::Subject;
-use crate::store::CertificateRow;
-use crate::{Error, Result};
+use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -87,42 +85,44 @@ pub struct MtlsCertificateView {
     pub renewed_from: Option<String>,
 }
 
-impl From<CertificateRow> for MtlsCertificateView {
-    fn from(row: CertificateRow) -> Self {
-        let subject: Subject = serde_json::from_str(&row.subject).unwrap_or_default();
-        let properties: serde_json::Value =
-            serde_json::from_str(&row.properties).unwrap_or_default();
-        let tags = properties["tags"]
-            .as_array()
+impl From<Certificate> for MtlsCertificateView {
+    fn from(certificate: Certificate) -> Self {
+        let status = certificate
+            .visible_status(OffsetDateTime::now_utc())
+            .to_owned();
+        let tags = certificate
+            .properties
+            .get("tags")
+            .and_then(|tags| tags.as_array())
             .map(|tags| {
                 tags.iter()
                     .filter_map(|t| t.as_str().map(str::to_owned))
                     .collect()
             })
             .unwrap_or_default();
-        let (expired, expiring_soon) = expiry_flags(row.not_after.as_deref());
-        let key_size = match KeyAlgorithm::from_label(&row.key_type) {
+        let (expired, expiring_soon) = expiry_flags(certificate.not_after());
+        let key_size = match certificate.key_type.algorithm() {
             Some(KeyAlgorithm::Rsa(bits)) => Some(bits),
             _ => None,
         };
         Self {
-            status: visible_status(&row),
-            domain: row.common_name,
-            organization: subject.organization,
-            country: subject.country,
+            status,
+            serial_number: certificate.serial_number().map(str::to_owned),
+            fingerprint_sha256: certificate.fingerprint_sha256().map(str::to_owned),
+            expires_at: certificate.not_after().map(timestamp::format),
+            created_at: timestamp::format(certificate.created_at),
+            domain: certificate.common_name,
+            organization: certificate.subject.organization,
+            country: certificate.subject.country,
             key_size,
-            validity_days: row.validity_days,
-            expires_at: row.not_after,
+            validity_days: i64::from(certificate.validity_days),
             expired,
             expiring_soon,
             tags,
-            id: row.id,
-            serial_number: row.serial_number,
-            fingerprint_sha256: row.fingerprint_sha256,
-            ca_id: row.ca_id,
-            project_id: row.project_id,
-            created_at: row.created_at,
-            renewed_from: row.renewed_from,
+            id: certificate.id,
+            ca_id: certificate.ca_id,
+            project_id: certificate.project_id,
+            renewed_from: certificate.renewed_from,
         }
     }
 }
@@ -187,11 +187,11 @@ pub(super) async fn list(
         .authz
         .require(&caller, Permission::CertificateRead)
         .await?;
-    let rows = state
+    let certificates = state
         .pki
         .mtls_list(&caller, query.project_id.as_deref())
         .await?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    Ok(Json(certificates.into_iter().map(Into::into).collect()))
 }
 
 /// Generate an mTLS certificate
@@ -212,7 +212,7 @@ pub(super) async fn generate(
         .authz
         .require(&caller, Permission::CertificateWrite)
         .await?;
-    let row = state
+    let certificate = state
         .pki
         .mtls_generate(
             &caller,
@@ -227,7 +227,7 @@ pub(super) async fn generate(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok((StatusCode::CREATED, Json(certificate.into())))
 }
 
 /// Get an mTLS certificate
@@ -285,12 +285,12 @@ pub(super) async fn download(
             "is required when format=p12",
         ));
     }
-    let row = state.pki.mtls_get(&caller, &id).await?;
+    let certificate = state.pki.mtls_get(&caller, &id).await?;
     let exported = state
         .pki
         .export(
             &caller,
-            &row,
+            &certificate,
             ExportRequest {
                 format,
                 include_chain,
@@ -320,8 +320,8 @@ pub(super) async fn renew(
         .authz
         .require(&caller, Permission::CertificateWrite)
         .await?;
-    let row = state.pki.mtls_renew(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let certificate = state.pki.mtls_renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(certificate.into())))
 }
 
 /// Delete an mTLS certificate

@@ -10,10 +10,9 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
+use crate::model::{Template, TemplateRules};
 use crate::pki::TemplateInput;
-use crate::pki::template::TemplateRules;
-use crate::store::TemplateRow;
-use crate::{Error, Result};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -52,16 +51,18 @@ pub struct TemplateView {
     pub updated_at: String,
 }
 
-fn view(row: TemplateRow) -> Result<TemplateView> {
-    Ok(TemplateView {
-        rules: serde_json::from_str(&row.rules).map_err(Error::internal)?,
-        id: row.id,
-        name: row.name,
-        description: row.description,
-        ca_id: row.ca_id,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+impl From<Template> for TemplateView {
+    fn from(template: Template) -> Self {
+        Self {
+            id: template.id,
+            name: template.name,
+            description: template.description,
+            ca_id: template.ca_id,
+            rules: template.rules,
+            created_at: timestamp::format(template.created_at),
+            updated_at: timestamp::format(template.updated_at),
+        }
+    }
 }
 
 impl From<TemplateBody> for TemplateInput {
@@ -84,17 +85,9 @@ pub(super) async fn list(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<TemplateView>>> {
     state.authz.require(&caller, Permission::CaRead).await?;
-    let (page_no, per_page, offset) = page.resolve()?;
-    let (rows, total) = state.pki.list_templates(&caller, offset, per_page).await?;
-    let data = rows.into_iter().map(view).collect::<Result<Vec<_>>>()?;
-    Ok(Json(Page {
-        data,
-        pagination: super::pagination::Pagination {
-            page: page_no,
-            per_page,
-            total,
-        },
-    }))
+    let (_, per_page, offset) = page.resolve()?;
+    let (templates, total) = state.pki.list_templates(&caller, offset, per_page).await?;
+    Ok(Json(page.page(templates, total, TemplateView::from)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = TemplateBody,
@@ -106,8 +99,8 @@ pub(super) async fn create(
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Json<TemplateView>)> {
     state.authz.require(&caller, Permission::CaWrite).await?;
-    let row = state.pki.create_template(&caller, body.into()).await?;
-    Ok((StatusCode::CREATED, Json(view(row)?)))
+    let template = state.pki.create_template(&caller, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(template.into())))
 }
 
 /// A template by id or name.
@@ -120,7 +113,7 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>> {
     state.authz.require(&caller, Permission::CaRead).await?;
-    Ok(Json(view(state.pki.get_template(&caller, &id).await?)?))
+    Ok(Json(state.pki.get_template(&caller, &id).await?.into()))
 }
 
 /// Replace a template (the whole body, as for create).
@@ -134,9 +127,13 @@ pub(super) async fn update(
     Json(body): Json<TemplateBody>,
 ) -> Result<Json<TemplateView>> {
     state.authz.require(&caller, Permission::CaWrite).await?;
-    Ok(Json(view(
-        state.pki.update_template(&caller, &id, body.into()).await?,
-    )?))
+    Ok(Json(
+        state
+            .pki
+            .update_template(&caller, &id, body.into())
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates", params(("id" = String, Path)),

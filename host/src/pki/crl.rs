@@ -5,7 +5,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Pki;
 use super::issue::parse_serial;
-use super::lifecycle::RevocationReason;
+use crate::model::RevocationReason;
 use crate::store::CrlRow;
 use crate::{Error, Result, timestamp};
 
@@ -111,7 +111,7 @@ impl Pki {
     pub async fn refresh_due_crls(&self, margin: Duration) -> Result<usize> {
         let due = self
             .store
-            .cas_needing_crl(&timestamp::format(OffsetDateTime::now_utc() + margin))
+            .cas_needing_crl(OffsetDateTime::now_utc() + margin)
             .await?;
         for ca_id in &due {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;

@@ -6,8 +6,8 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
-use super::keys::KeyAlgorithm;
-use super::names::{SanSet, Subject};
+use crate::model::KeyAlgorithm;
+use crate::model::{SanSet, Subject};
 use crate::{Error, Result};
 
 /// Largest CSR accepted, in PEM characters.

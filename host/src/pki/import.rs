@@ -14,14 +14,16 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::Pki;
-use super::certificates::{SOURCE_IMPORTED, key_record, pem_encode};
+use super::certificates::{key_record, pem_encode};
 use super::issue::format_serial;
-use super::lifecycle::Status;
-use super::names::{SanSet, Subject};
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::{SecretBytes, SecretString};
-use crate::store::{CertificateRow, is_unique_violation};
+use crate::model::{
+    Certificate, CertificateSource, Issued, KeyStorageMode, KeyType, NewCertificate, SanSet,
+    Status, Subject,
+};
+use crate::store::{Scope, StoreError};
 use crate::{Error, Result, timestamp};
 
 /// Most certificates one bundle or file may hold.
@@ -176,7 +178,7 @@ impl Pki {
         caller: &Caller,
         project_id: Option<String>,
         input: ImportInput,
-    ) -> Result<CertificateRow> {
+    ) -> Result<Certificate> {
         let project_id = self.resolve_project(caller, project_id).await?;
         let candidate = input
             .entries()
@@ -189,7 +191,10 @@ impl Pki {
             facts(&candidate).map_err(|message| Error::bad_request("certificate_pem", message))?;
         if let Some(existing) = self
             .store
-            .certificate_by_fingerprint(&project_id, &facts.fingerprint_sha256)
+            .certificate_by_fingerprint(
+                Scope::project(caller.organization_id(), &project_id),
+                &facts.fingerprint_sha256,
+            )
             .await?
         {
             return Err(duplicate_error(&existing.id));
@@ -198,7 +203,7 @@ impl Pki {
             .store_import(caller, &project_id, candidate, &facts, "single")
             .await?
         {
-            Stored::Inserted(row) => Ok(*row),
+            Stored::Inserted(certificate) => Ok(*certificate),
             Stored::Duplicate(id) => Err(duplicate_error(&id)),
         }
     }
@@ -268,9 +273,12 @@ impl Pki {
                 (Some((_, id)), _) => Some(id.clone()),
                 (None, Some(project_id)) => self
                     .store
-                    .certificate_by_fingerprint(project_id, &facts.fingerprint_sha256)
+                    .certificate_by_fingerprint(
+                        Scope::project(caller.organization_id(), project_id),
+                        &facts.fingerprint_sha256,
+                    )
                     .await?
-                    .map(|row| Some(row.id)),
+                    .map(|held| Some(held.id)),
                 (None, None) => None,
             };
             if let Some(id) = held {
@@ -287,9 +295,9 @@ impl Pki {
                         .store_import(caller, project_id, candidate, &facts, via)
                         .await?
                     {
-                        Stored::Inserted(row) => {
+                        Stored::Inserted(certificate) => {
                             item.status = "imported";
-                            item.id = Some(row.id.clone());
+                            item.id = Some(certificate.id.clone());
                             report.imported += 1;
                         }
                         Stored::Duplicate(id) => {
@@ -334,15 +342,14 @@ impl Pki {
         via: &str,
     ) -> Result<Stored> {
         let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
+        let now = timestamp::now();
         let (_, cert) = X509Certificate::from_der(&candidate.der).map_err(|_| {
             Error::internal(anyhow::anyhow!("a checked certificate does not parse"))
         })?;
         let san = san_of(&cert);
-        let validity = cert.validity();
-        let days = (validity.not_after.to_datetime() - validity.not_before.to_datetime())
-            .whole_days()
-            .max(0);
+        let not_before = cert.validity().not_before.to_datetime();
+        let not_after = cert.validity().not_after.to_datetime();
+        let days = (not_after - not_before).whole_days().max(0);
         let has_key = candidate.key.is_some();
         let chain_pem = (!candidate.chain.is_empty()).then(|| {
             candidate
@@ -351,77 +358,78 @@ impl Pki {
                 .map(|der| pem_encode("CERTIFICATE", der))
                 .collect::<String>()
         });
-        let row = CertificateRow {
-            id: id.clone(),
-            organization_id: caller.organization_id().to_owned(),
-            project_id: project_id.to_owned(),
-            ca_id: None,
-            template_id: None,
-            status: Status::Active.as_str().into(),
-            archived_status: None,
-            common_name: facts.common_name.clone(),
-            subject: serde_json::to_string(&facts.subject).map_err(Error::internal)?,
-            san: serde_json::to_string(&san).map_err(Error::internal)?,
-            key_type: facts.key_type.clone(),
-            key_storage_mode: if has_key { "local" } else { "none" }.into(),
-            validity_days: days,
-            csr_pem: String::new(),
-            serial_number: Some(facts.serial_number.clone()),
+        let actor = caller.principal.actor();
+        let mut certificate = Certificate::requested(NewCertificate {
             sealed_key: candidate
                 .key
                 .as_ref()
-                .map(|key| self.master.seal(&key_record(&id), key.der()).0),
-            certificate_der: Some(candidate.der),
-            fingerprint_sha256: Some(facts.fingerprint_sha256.clone()),
+                .map(|key| self.master.seal(&key_record(&id), key.der())),
+            id,
+            organization_id: caller.organization_id().to_owned(),
+            project_id: project_id.to_owned(),
+            source: CertificateSource::Imported,
+            ca_id: None,
+            template_id: None,
+            common_name: facts.common_name.clone(),
+            subject: facts.subject.clone(),
+            san,
+            key_type: KeyType::from_label(&facts.key_type),
+            key_storage: if has_key {
+                KeyStorageMode::Local
+            } else {
+                KeyStorageMode::None
+            },
+            validity_days: u32::try_from(days).unwrap_or(u32::MAX),
+            csr_pem: None,
+            requested_by: actor.clone(),
+            requested_at: now,
+        });
+        certificate.status = Status::Active;
+        certificate.decided_by = Some(actor);
+        certificate.decided_at = Some(now);
+        certificate.chain_pem = chain_pem;
+        certificate.issued = Some(Issued {
+            serial_number: facts.serial_number.clone(),
+            der: candidate.der,
+            fingerprint_sha256: facts.fingerprint_sha256.clone(),
             issuer_cn: facts.issuer_cn.clone(),
-            not_before: Some(facts.not_before.clone()),
-            not_after: Some(facts.not_after.clone()),
-            requested_by: caller.principal.actor(),
-            requested_at: now.clone(),
-            decided_by: Some(caller.principal.actor()),
-            decided_at: Some(now.clone()),
-            rejection_reason: None,
-            revoked_at: None,
-            revoked_by: None,
-            revocation_reason: None,
-            revocation_comment: None,
-            properties: "{}".into(),
-            created_at: now.clone(),
-            updated_at: now,
-            renewed_from: None,
-            source: SOURCE_IMPORTED.into(),
-            chain_pem,
-        };
-        if let Err(err) = self.store.certificate_insert(&row).await {
-            if is_unique_violation(&err) {
+            not_before,
+            not_after,
+        });
+        match self.store.certificate_insert(&certificate).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
                 // Imported meanwhile by another request.
                 let existing = self
                     .store
-                    .certificate_by_fingerprint(project_id, &facts.fingerprint_sha256)
+                    .certificate_by_fingerprint(
+                        Scope::project(caller.organization_id(), project_id),
+                        &facts.fingerprint_sha256,
+                    )
                     .await?
-                    .map(|row| row.id)
+                    .map(|held| held.id)
                     .unwrap_or_default();
                 return Ok(Stored::Duplicate(existing));
             }
-            return Err(err.into());
+            Err(other) => return Err(other.into()),
         }
         self.record(
             caller,
             "certificate.import",
-            &row.id,
+            &certificate.id,
             Severity::Medium,
             Some(serde_json::json!({
-                "via": via, "common_name": row.common_name,
-                "fingerprint_sha256": row.fingerprint_sha256, "private_key": has_key,
+                "via": via, "common_name": certificate.common_name,
+                "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
             })),
         )
         .await?;
-        Ok(Stored::Inserted(Box::new(row)))
+        Ok(Stored::Inserted(Box::new(certificate)))
     }
 }
 
 enum Stored {
-    Inserted(Box<CertificateRow>),
+    Inserted(Box<Certificate>),
     Duplicate(String),
 }
 
@@ -887,7 +895,7 @@ fn facts(candidate: &Candidate) -> std::result::Result<CertificateFacts, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::keys::KeyAlgorithm;
+    use crate::model::KeyAlgorithm;
 
     /// The SEC 1 form of a PKCS #8 EC key, with its curve, as `openssl ecparam -genkey`
     /// writes it.

@@ -10,7 +10,7 @@ use rcgen::{
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use super::names::{SanSet, Subject};
+use crate::model::{SanSet, Subject};
 use crate::{Error, Result};
 
 const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];

@@ -26,10 +26,9 @@ mod webhook_events;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
-pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
+pub use authorities::{CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
-    CertificateQuery, KeyStorage, LIST_STATUSES, SOURCE_IMPORTED, SOURCE_ISSUED, SOURCE_MTLS,
-    SubmitMode, SubmitRequest, pem_encode,
+    CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
 pub use crl::CrlKind;
 pub use events::{BoxFuture, CertificateEvents, KeyCustody};

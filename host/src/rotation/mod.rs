@@ -28,11 +28,12 @@ use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::config::RotationConfig;
 use crate::crypto::{MasterKey, Sealed, SecretString};
+use crate::model::{Certificate, Status};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
 use crate::plugins::{PluginError, Registry};
 use crate::store::{
-    CertificateRow, RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter, Store,
+    RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter, Scope, Store,
     is_unique_violation,
 };
 use crate::{Error, Result, timestamp};
@@ -244,7 +245,7 @@ impl Rotation {
 
     // ---- config ----
 
-    fn default_config(row: &CertificateRow) -> RotationConfigRow {
+    fn default_config(row: &Certificate) -> RotationConfigRow {
         RotationConfigRow {
             certificate_id: row.id.clone(),
             organization_id: row.organization_id.clone(),
@@ -259,7 +260,7 @@ impl Rotation {
         }
     }
 
-    async fn config_of(&self, row: &CertificateRow) -> Result<RotationConfigRow> {
+    async fn config_of(&self, row: &Certificate) -> Result<RotationConfigRow> {
         Ok(self
             .store
             .rotation_config_get(&row.organization_id, &row.id)
@@ -330,7 +331,7 @@ impl Rotation {
                 return Err(Error::Unprocessable(vec![format!(
                     "include_private_key: the certificate's private key is not kept here \
                      (key_storage_mode {})",
-                    certificate.key_storage_mode
+                    certificate.key_storage
                 )]));
             }
             row.include_private_key = include;
@@ -674,19 +675,15 @@ impl Rotation {
 
     // ---- pushes ----
 
-    fn check_pushable(certificate: &CertificateRow) -> Result<()> {
-        let expired = certificate
-            .not_after
-            .as_deref()
-            .and_then(timestamp::parse)
-            .is_some_and(|end| end < OffsetDateTime::now_utc());
-        if certificate.status != "active" || expired || certificate.certificate_der.is_none() {
+    fn check_pushable(certificate: &Certificate) -> Result<()> {
+        let expired = certificate.has_ended(OffsetDateTime::now_utc());
+        if certificate.status != Status::Active || expired || certificate.issued.is_none() {
             return Err(Error::Conflict(format!(
                 "only an active certificate can be rotated; this one is {}",
                 if expired {
                     "expired"
                 } else {
-                    &certificate.status
+                    certificate.status.as_str()
                 }
             )));
         }
@@ -800,7 +797,7 @@ impl Rotation {
     }
 
     /// The certificate's place in its renewal chain, from 1.
-    async fn version_of(&self, certificate: &CertificateRow) -> Result<i64> {
+    async fn version_of(&self, certificate: &Certificate) -> Result<i64> {
         let mut version = 1;
         let mut back = certificate.renewed_from.clone();
         while let Some(previous) = back {
@@ -809,7 +806,7 @@ impl Rotation {
             }
             let Some(row) = self
                 .store
-                .certificate_get(&certificate.organization_id, &previous)
+                .certificate_get(Scope::organization(&certificate.organization_id), &previous)
                 .await?
             else {
                 break;
@@ -824,7 +821,7 @@ impl Rotation {
     /// those targets are superseded.
     async fn enqueue(
         &self,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
         targets: &[RotationTargetRow],
         reason: &str,
         include_private_key: bool,
@@ -850,7 +847,7 @@ impl Rotation {
     /// older waiting runs.
     async fn insert_runs(
         &self,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
         targets: &[RotationTargetRow],
         reason: &str,
         include_private_key: bool,
@@ -871,7 +868,7 @@ impl Rotation {
                 certificate_id: certificate.id.clone(),
                 target_name: target.name.clone(),
                 target_type: target.target_type.clone(),
-                serial_number: certificate.serial_number.clone(),
+                serial_number: certificate.serial_number().map(str::to_owned),
                 version,
                 reason: reason.into(),
                 status: status.into(),
@@ -898,10 +895,7 @@ impl Rotation {
 
     /// Targets that follow a lifecycle step: enabled ones when rotation is on, and
     /// the custodian of an external key always (the certificate belongs next to it).
-    async fn followers(
-        &self,
-        certificate: &CertificateRow,
-    ) -> Result<(Vec<RotationTargetRow>, bool)> {
+    async fn followers(&self, certificate: &Certificate) -> Result<(Vec<RotationTargetRow>, bool)> {
         let config = self.config_of(certificate).await?;
         let targets = self
             .store
@@ -913,7 +907,7 @@ impl Rotation {
         Ok((targets, config.include_private_key))
     }
 
-    async fn on_renewed(&self, old: &CertificateRow, new: &CertificateRow) -> Result<()> {
+    async fn on_renewed(&self, old: &Certificate, new: &Certificate) -> Result<()> {
         self.store.rotation_hand_over(&old.id, &new.id).await?;
         let (targets, include_key) = self.followers(new).await?;
         self.enqueue(new, &targets, "renewal", include_key, "system:rotation")
@@ -921,7 +915,7 @@ impl Rotation {
         Ok(())
     }
 
-    async fn on_issued(&self, row: &CertificateRow) -> Result<()> {
+    async fn on_issued(&self, row: &Certificate) -> Result<()> {
         let (targets, include_key) = self.followers(row).await?;
         self.enqueue(row, &targets, "issued", include_key, "system:rotation")
             .await?;
@@ -964,13 +958,13 @@ fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
 impl CertificateEvents for Rotation {
     fn renewed<'a>(
         &'a self,
-        old: &'a CertificateRow,
-        new: &'a CertificateRow,
+        old: &'a Certificate,
+        new: &'a Certificate,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.on_renewed(old, new))
     }
 
-    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
+    fn issued<'a>(&'a self, row: &'a Certificate) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.on_issued(row))
     }
 }

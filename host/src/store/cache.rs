@@ -105,7 +105,7 @@ pub(super) struct Caches {
     /// API keys by the keyed hash of their secret.
     pub api_keys: ReadCache<Vec<u8>, super::ApiKeyRow>,
     /// Templates by organization and id or name.
-    pub templates: ReadCache<(String, String), super::TemplateRow>,
+    pub templates: ReadCache<(String, String), crate::model::Template>,
     /// Projects by organization and id.
     pub projects: ReadCache<(String, String), super::ProjectRow>,
 }

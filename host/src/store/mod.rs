@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod cache;
+mod columns;
 mod jwk_objects;
 mod jwt_keys;
 mod key_material;
@@ -29,9 +30,7 @@ pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
 pub use jwk_objects::JwkObjectRow;
 pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
-pub use pki::{
-    CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
-};
+pub use pki::{CrlRow, RevokedEntry};
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};

@@ -4,7 +4,9 @@
 
 use rusqlite::{Connection, params};
 
-use super::{CertificateRow, NewAuditEvent, NewEvent, StoreError};
+use super::pki::CertificateRow;
+use super::{NewAuditEvent, NewEvent, StoreError};
+use crate::model::Certificate;
 
 pub struct Tx<'c> {
     conn: &'c Connection,
@@ -29,7 +31,8 @@ impl<'c> Tx<'c> {
         self.conn
     }
 
-    pub fn certificate_insert(&mut self, row: &CertificateRow) -> Result<(), StoreError> {
+    pub fn certificate_insert(&mut self, certificate: &Certificate) -> Result<(), StoreError> {
+        let row = CertificateRow::try_from(certificate)?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
                 archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
