@@ -653,8 +653,6 @@ async fn certificate_events_are_signed_logged_and_redelivered() {
 /// Seed 000's mTLS certificates are certificates like any other: making, renewing and
 /// deleting one reaches the webhooks as the same events.
 #[tokio::test]
-#[ignore = "mTLS generation and renewal do not go through the issuance pipeline yet: \
-            no certificate.issued or certificate.renewed event"]
 async fn mtls_certificates_are_announced_like_any_other() {
     let server = start("", "");
     let receiver = Receiver::start().await;

@@ -142,12 +142,7 @@ impl Pki {
                     validity_days,
                 )
                 .await?;
-                let (key, parsed) = super::off_the_workers(move || {
-                    let key = algorithm.generate()?;
-                    let pem = csr::make(&subject, &san, &key)?;
-                    Ok((key, csr::parse_pem("csr_pem", &pem)?))
-                })
-                .await?;
+                let (key, parsed) = Self::generate_key(algorithm, subject, san).await?;
                 checked = true;
                 match storage {
                     KeyStorage::Local => {
@@ -247,17 +242,7 @@ impl Pki {
         );
         let event = (certificate.status == Status::Active)
             .then(|| certificate_event(EventKind::CertificateIssued, &certificate, json!({})));
-        let certificate = self
-            .store
-            .transaction(move |tx| {
-                tx.certificate_insert(&certificate)?;
-                audit.write(tx)?;
-                if let Some(event) = &event {
-                    webhooks::emit_in(tx, event)?;
-                }
-                Ok::<_, Error>(certificate)
-            })
-            .await?;
+        let certificate = self.commit_issuance(certificate, audit, event).await?;
         if let Some((custody, _)) = external {
             self.record(
                 caller,
@@ -690,7 +675,7 @@ fn merged_subject(
     base
 }
 
-fn pem_of_csr(der: &[u8]) -> String {
+pub(super) fn pem_of_csr(der: &[u8]) -> String {
     pem_encode("CERTIFICATE REQUEST", der)
 }
 

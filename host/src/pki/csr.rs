@@ -24,6 +24,11 @@ pub struct ParsedCsr {
 
 /// Parses a PEM CSR and verifies its self-signature (proof of possession).
 pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
+    parse_der(field, pem_to_der(field, pem)?)
+}
+
+/// The DER inside a CSR's PEM block, unverified.
+pub fn pem_to_der(field: &str, pem: &str) -> Result<Vec<u8>> {
     if pem.len() > MAX_CSR_PEM {
         return Err(Error::bad_request(
             field,
@@ -44,7 +49,7 @@ pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
             ),
         ));
     }
-    parse_der(field, block.contents)
+    Ok(block.contents)
 }
 
 /// The SubjectPublicKeyInfo (DER) of a CSR that was verified when it arrived: signing

@@ -17,6 +17,7 @@ mod certificates;
 mod crl;
 mod delta;
 mod expiry;
+mod issuance;
 mod ocsp;
 mod renewal;
 mod templates;

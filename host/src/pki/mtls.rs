@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::Pki;
 use super::authorities::{CreateCa, LoadedCa};
-use super::certificates::{key_record, save};
+use super::certificates::{key_record, pem_of_csr, save};
 use super::crl::CrlKind;
-use super::csr;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
@@ -142,17 +140,6 @@ impl Pki {
                 None,
             )
             .await?;
-        self.record(
-            caller,
-            "mtls.generate",
-            &certificate.id,
-            Severity::Medium,
-            Some(json!({
-                "domain": certificate.common_name, "key_type": certificate.key_type.label(),
-                "project_id": project.id,
-            })),
-        )
-        .await?;
         Ok(certificate)
     }
 
@@ -187,14 +174,6 @@ impl Pki {
             .await?;
         self.retire(caller, old, RevocationReason::Superseded)
             .await?;
-        self.record(
-            caller,
-            "mtls.renew",
-            &new.id,
-            Severity::Medium,
-            Some(json!({ "renewed_from": id, "domain": new.common_name })),
-        )
-        .await?;
         Ok(new)
     }
 
@@ -230,13 +209,10 @@ impl Pki {
         let ca = self.mtls_ca(caller, project).await?;
         let san = san_for(subject.common_name.as_deref().unwrap_or_default());
         let algorithm = KeyAlgorithm::Rsa(key_size);
-        // RSA key generation takes seconds: keep it off the async workers.
-        let key = tokio::task::spawn_blocking(move || algorithm.generate())
-            .await
-            .map_err(Error::internal)??;
-        let csr_pem = csr::make(&subject, &san, &key)?;
-        let csr_der = csr::parse_pem("csr", &csr_pem)?.der;
-        let id = Uuid::new_v4().to_string();
+        let (key, parsed) = Self::generate_key(algorithm, subject.clone(), san.clone()).await?;
+        let csr_der = parsed.der;
+        let csr_pem = pem_of_csr(&csr_der);
+        let id = crate::model::new_id();
         let now = timestamp::now();
         let actor = caller.principal.actor();
         let mut certificate = Certificate::requested(NewCertificate {
@@ -270,8 +246,38 @@ impl Pki {
             &csr_der,
         )
         .await?;
-        self.store.certificate_insert(&certificate).await?;
-        Ok(certificate)
+        // Announced like every other certificate: issued, or renewed from its predecessor.
+        let (audit, event) = match &certificate.renewed_from {
+            None => (
+                Self::audit_record(
+                    caller,
+                    "mtls.generate",
+                    &certificate.id,
+                    Severity::Medium,
+                    Some(json!({
+                        "domain": certificate.common_name,
+                        "key_type": certificate.key_type.label(),
+                        "project_id": project.id,
+                    })),
+                ),
+                certificate_event(EventKind::CertificateIssued, &certificate, json!({})),
+            ),
+            Some(old) => (
+                Self::audit_record(
+                    caller,
+                    "mtls.renew",
+                    &certificate.id,
+                    Severity::Medium,
+                    Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
+                ),
+                certificate_event(
+                    EventKind::CertificateRenewed,
+                    &certificate,
+                    json!({ "renewedFrom": old, "newKey": true }),
+                ),
+            ),
+        };
+        self.commit_issuance(certificate, audit, Some(event)).await
     }
 
     /// The project's mTLS CA, created on first use (a root, ECDSA P-256, 20 years).

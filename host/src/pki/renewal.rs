@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Pki;
-use super::certificates::key_record;
+use super::certificates::{key_record, pem_of_csr};
 use super::csr;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
@@ -15,7 +15,7 @@ use crate::auth::{Caller, Principal};
 use crate::model::{
     Certificate, CertificateSource, NewCertificate, RenewalRequest, RenewalStatus, Status,
 };
-use crate::webhooks::{self, EventKind};
+use crate::webhooks::EventKind;
 use crate::{Error, Result, timestamp};
 
 /// What one scan did.
@@ -72,21 +72,21 @@ impl Pki {
         )
         .await?;
 
-        let id = Uuid::new_v4().to_string();
-        let (csr_pem, sealed_key) = if old.sealed_key.is_some() {
+        let id = crate::model::new_id();
+        let (csr_pem, csr_der, sealed_key) = if old.sealed_key.is_some() {
             // The key was made here: renewal makes a new one.
-            let new_key = key.generate()?;
-            let pem = csr::make(&old.subject, &old.san, &new_key)?;
+            let (new_key, parsed) =
+                Self::generate_key(key, old.subject.clone(), old.san.clone()).await?;
             let sealed = self.master.seal(&key_record(&id), new_key.serialized_der());
-            (pem, Some(sealed))
+            (pem_of_csr(&parsed.der), parsed.der, Some(sealed))
         } else {
             // The client or an external custodian holds the key: sign its public key again.
             let pem = old.csr_pem.clone().ok_or_else(|| {
                 Error::internal(anyhow::anyhow!("certificate {} has no request", old.id))
             })?;
-            (pem, None)
+            let der = csr::pem_to_der("csr_pem", &pem)?;
+            (pem, der, None)
         };
-        let csr_der = csr::parse_pem("csr_pem", &csr_pem)?.der;
         let now = timestamp::now();
         let actor = caller.principal.actor();
         let mut certificate = Certificate::requested(NewCertificate {
@@ -114,27 +114,21 @@ impl Pki {
         certificate.renewed_from = Some(old.id.clone());
         self.sign_into(&mut certificate, rules, &csr_der).await?;
         let new_key = certificate.sealed_key.is_some();
-        let mut tx = self.store.write().await?;
-        tx.certificate_insert(&certificate).await?;
-        Self::record_in(
-            &mut tx,
+        let audit = Self::audit_record(
             caller,
             "certificate.renew",
             &certificate.id,
             Severity::Medium,
             Some(json!({ "renewed_from": old.id, "new_key": new_key })),
-        )
-        .await?;
-        webhooks::emit(
-            &mut tx,
-            &certificate_event(
-                EventKind::CertificateRenewed,
-                &certificate,
-                json!({ "renewedFrom": old.id, "newKey": new_key }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        );
+        let event = certificate_event(
+            EventKind::CertificateRenewed,
+            &certificate,
+            json!({ "renewedFrom": old.id, "newKey": new_key }),
+        );
+        let certificate = self
+            .commit_issuance(certificate, audit, Some(event))
+            .await?;
         // The renewal is complete: rotation (and any other listener) takes it from here.
         self.announce_renewed(old, &certificate).await;
         Ok(certificate)
