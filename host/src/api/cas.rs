@@ -12,8 +12,8 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
-use crate::model::{CaKind, CertificateAuthority, KeyAlgorithm, Subject};
-use crate::pki::{CreateCa, CrlKind};
+use crate::model::{CaKind, CertificateAuthority, CrlKind, KeyAlgorithm, Subject};
+use crate::pki::CreateCa;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -135,14 +135,8 @@ pub struct CrlQuery {
 }
 
 fn crl_kind(text: &str) -> Result<CrlKind> {
-    match text {
-        "full" => Ok(CrlKind::Full),
-        "delta" => Ok(CrlKind::Delta),
-        other => Err(Error::bad_request(
-            "type",
-            format!("'{other}' is not full or delta"),
-        )),
-    }
+    CrlKind::parse(text)
+        .ok_or_else(|| Error::bad_request("type", format!("'{text}' is not full or delta")))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -296,8 +290,8 @@ pub(super) async fn crl(
         .is_some_and(|v| v.contains("pem"));
     let format = query.format.as_deref().or(wants_pem.then_some("pem"));
     let kind = crl_kind(query.kind.as_deref().unwrap_or("full"))?;
-    let row = state.pki.current_crl(&id, kind).await?;
-    der_or_pem(row.der, format, "X509 CRL", "application/pkix-crl")
+    let crl = state.pki.current_crl(&id, kind).await?;
+    der_or_pem(crl.der, format, "X509 CRL", "application/pkix-crl")
 }
 
 /// Sign a new full or delta CRL now.
@@ -313,14 +307,14 @@ pub(super) async fn regenerate_crl(
     state.authz.require(&caller, Permission::CaAdmin).await?;
     let kind = crl_kind(&body.kind)?;
     let ca = state.pki.get_ca(&caller, &id).await?;
-    let row = state.pki.regenerate_crl(&ca.id, kind).await?;
+    let crl = state.pki.regenerate_crl(&ca.id, kind).await?;
     Ok(Json(CrlView {
-        ca_id: row.ca_id,
-        crl_number: row.crl_number,
-        kind: row.kind,
-        base_crl_number: row.base_crl_number,
-        this_update: row.this_update,
-        next_update: row.next_update,
+        ca_id: crl.ca_id,
+        crl_number: crl.crl_number,
+        kind: crl.kind.as_str().into(),
+        base_crl_number: crl.base_crl_number,
+        this_update: timestamp::format(crl.this_update),
+        next_update: timestamp::format(crl.next_update),
     }))
 }
 

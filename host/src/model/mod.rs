@@ -47,6 +47,7 @@ use wire_enum;
 
 pub mod authority;
 pub mod certificate;
+pub mod crl;
 pub mod key;
 pub mod names;
 pub mod renewal;
@@ -57,6 +58,7 @@ pub use certificate::{
     Certificate, CertificateFilter, CertificateSource, CsrSourceMode, Issued, NewCertificate,
     Revocation, RevocationReason, Status,
 };
+pub use crl::{Crl, CrlKind, RevokedSerial};
 pub use key::{KeyAlgorithm, KeyStorageMode, KeyType, RSA_SIZES};
 pub use names::{SUBJECT_FIELDS, SanSet, Subject};
 pub use renewal::{RenewalRequest, RenewalStatus};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
+use super::Pki;
 use super::csr::{self, ParsedCsr};
 use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
@@ -12,11 +13,10 @@ use super::lifecycle::{self, Transition};
 use super::template::RequestFacts;
 use super::validators::ValidationInput;
 use super::webhook_events::certificate_event;
-use super::{CrlKind, Pki};
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::model::{
-    ApprovalMode, Certificate, CertificateFilter, CertificateSource, Issued, KeyAlgorithm,
+    ApprovalMode, Certificate, CertificateFilter, CertificateSource, CrlKind, Issued, KeyAlgorithm,
     KeyStorageMode, KeyType, NewCertificate, Revocation, SanSet, Status, Subject, TemplateRules,
 };
 use crate::store::{Scope, WriteTx};

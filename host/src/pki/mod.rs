@@ -31,7 +31,6 @@ pub use authorities::{CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
     CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
-pub use crl::CrlKind;
 pub use events::{BoxFuture, CertificateEvents, KeyCustody};
 pub use expiry::ExpiryScan;
 pub use renewal::RenewalScan;

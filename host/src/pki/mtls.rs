@@ -10,13 +10,12 @@ use time::{Duration, OffsetDateTime};
 use super::Pki;
 use super::authorities::{CreateCa, LoadedCa};
 use super::certificates::{key_record, pem_of_csr, save};
-use super::crl::CrlKind;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::model::{
-    CaKind, Certificate, CertificateSource, KeyAlgorithm, KeyStorageMode, KeyType, NewCertificate,
-    RSA_SIZES, Revocation, RevocationReason, SanSet, Status, Subject,
+    CaKind, Certificate, CertificateSource, CrlKind, KeyAlgorithm, KeyStorageMode, KeyType,
+    NewCertificate, RSA_SIZES, Revocation, RevocationReason, SanSet, Status, Subject,
 };
 use crate::store::{ProjectRow, Scope};
 use crate::tenancy::DEFAULT_PROJECT;

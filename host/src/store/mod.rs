@@ -30,7 +30,6 @@ pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
 pub use jwk_objects::JwkObjectRow;
 pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
-pub use pki::{CrlRow, RevokedEntry};
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
 pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};

@@ -10,9 +10,9 @@ use super::columns::{
 use super::{Scope, Store, StoreError, WriteTx};
 use crate::crypto::Sealed;
 use crate::model::{
-    CaKind, CaStatus, Certificate, CertificateAuthority, CertificateFilter, CertificateSource,
-    Issued, KeyAlgorithm, KeyStorageMode, KeyType, RenewalRequest, RenewalStatus, Revocation,
-    RevocationReason, Status, Template, TemplateRules,
+    CaKind, CaStatus, Certificate, CertificateAuthority, CertificateFilter, CertificateSource, Crl,
+    CrlKind, Issued, KeyAlgorithm, KeyStorageMode, KeyType, RenewalRequest, RenewalStatus,
+    Revocation, RevocationReason, RevokedSerial, Status, Template, TemplateRules,
 };
 
 #[derive(FromRow)]
@@ -312,22 +312,54 @@ impl TryFrom<RenewalRow> for RenewalRequest {
     }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RevokedEntry {
-    pub serial_number: String,
-    pub revoked_at: String,
-    pub revocation_reason: Option<String>,
+#[derive(FromRow)]
+struct RevokedRow {
+    serial_number: String,
+    revoked_at: String,
+    revocation_reason: Option<String>,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CrlRow {
-    pub ca_id: String,
-    pub crl_number: i64,
-    pub kind: String,
-    pub base_crl_number: Option<i64>,
-    pub der: Vec<u8>,
-    pub this_update: String,
-    pub next_update: String,
+impl TryFrom<RevokedRow> for RevokedSerial {
+    type Error = StoreError;
+
+    fn try_from(row: RevokedRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            revoked_at: time(&row.revoked_at)?,
+            reason: named(
+                "revocation reason",
+                row.revocation_reason.as_deref().unwrap_or_default(),
+                RevocationReason::parse,
+            )?,
+            serial_number: row.serial_number,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct CrlRow {
+    ca_id: String,
+    crl_number: i64,
+    kind: String,
+    base_crl_number: Option<i64>,
+    der: Vec<u8>,
+    this_update: String,
+    next_update: String,
+}
+
+impl TryFrom<CrlRow> for Crl {
+    type Error = StoreError;
+
+    fn try_from(row: CrlRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: named("CRL kind", &row.kind, CrlKind::parse)?,
+            this_update: time(&row.this_update)?,
+            next_update: time(&row.next_update)?,
+            ca_id: row.ca_id,
+            crl_number: row.crl_number,
+            base_crl_number: row.base_crl_number,
+            der: row.der,
+        })
+    }
 }
 
 impl Store {
@@ -695,18 +727,19 @@ impl Store {
     pub async fn revoked_for_ca(
         &self,
         ca_id: &str,
-        since: Option<&str>,
-    ) -> Result<Vec<RevokedEntry>, sqlx::Error> {
-        sqlx::query_as(
+        since: Option<OffsetDateTime>,
+    ) -> Result<Vec<RevokedSerial>, StoreError> {
+        let rows: Vec<RevokedRow> = sqlx::query_as(
             "SELECT serial_number, revoked_at, revocation_reason FROM certificates
              WHERE ca_id = ?1 AND revoked_at IS NOT NULL AND serial_number IS NOT NULL
                AND (?2 IS NULL OR revoked_at >= ?2)
              ORDER BY revoked_at",
         )
         .bind(ca_id)
-        .bind(since)
+        .bind(optional_time_text(since))
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     // ---- renewal ----
@@ -857,32 +890,33 @@ impl Store {
 
     // ---- CRLs ----
 
-    pub async fn crl_insert(&self, row: &CrlRow) -> Result<(), sqlx::Error> {
+    pub async fn crl_insert(&self, crl: &Crl) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO crls (ca_id, crl_number, kind, base_crl_number, der, this_update, next_update)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.ca_id)
-        .bind(row.crl_number)
-        .bind(&row.kind)
-        .bind(row.base_crl_number)
-        .bind(&row.der)
-        .bind(&row.this_update)
-        .bind(&row.next_update)
+        .bind(&crl.ca_id)
+        .bind(crl.crl_number)
+        .bind(crl.kind.as_str())
+        .bind(crl.base_crl_number)
+        .bind(&crl.der)
+        .bind(time_text(crl.this_update))
+        .bind(time_text(crl.next_update))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    /// The newest CRL of a kind (`full` or `delta`).
-    pub async fn crl_latest(&self, ca_id: &str, kind: &str) -> Result<Option<CrlRow>, sqlx::Error> {
-        sqlx::query_as(
+    /// The newest CRL of a kind.
+    pub async fn crl_latest(&self, ca_id: &str, kind: CrlKind) -> Result<Option<Crl>, StoreError> {
+        let row: Option<CrlRow> = sqlx::query_as(
             "SELECT * FROM crls WHERE ca_id = ? AND kind = ? ORDER BY crl_number DESC LIMIT 1",
         )
         .bind(ca_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     /// Active CAs whose newest full CRL is due before `before`, or that have none yet.
@@ -1297,5 +1331,110 @@ mod tests {
         decided.status = RenewalStatus::Cancelled;
         assert!(store.renewal_decide(&decided).await.unwrap());
         assert!(!store.renewal_decide(&decided).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_ca_its_revocations_and_its_crls_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_projects(dir.path()).await;
+        let ca = CertificateAuthority {
+            id: "ca1".into(),
+            organization_id: "org".into(),
+            name: "root".into(),
+            kind: CaKind::Root,
+            parent_id: None,
+            status: CaStatus::Active,
+            key_algorithm: KeyAlgorithm::Rsa(3072),
+            subject: Subject {
+                common_name: Some("Example Root".into()),
+                ..Subject::default()
+            },
+            certificate_pem: Some("PEM".into()),
+            csr_pem: None,
+            sealed_key: Sealed(vec![9]),
+            serial_number: Some("01".into()),
+            not_before: Some(at("2026-01-01T00:00:00.000000Z")),
+            not_after: Some(at("2036-01-01T00:00:00.000000Z")),
+            created_at: at("2026-01-01T00:00:00.000000Z"),
+            updated_at: at("2026-01-01T00:00:00.000000Z"),
+        };
+        store.ca_insert(&ca).await.unwrap();
+        assert!(matches!(
+            store
+                .ca_insert(&CertificateAuthority {
+                    id: "ca2".into(),
+                    ..ca.clone()
+                })
+                .await,
+            Err(StoreError::Conflict)
+        ));
+        let read = store
+            .ca_get(Scope::project("org", "p2"), "ca1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (read.kind, read.status, read.key_algorithm),
+            (CaKind::Root, CaStatus::Active, KeyAlgorithm::Rsa(3072))
+        );
+        assert_eq!(read.subject, ca.subject);
+        assert_eq!(read.not_after, ca.not_after);
+        assert!(
+            store
+                .ca_get(Scope::organization("other"), "ca1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let mut revoked = issued_certificate("c1", "p1");
+        revoked.ca_id = Some("ca1".into());
+        revoked.status = Status::Revoked;
+        revoked.revocation = Some(Revocation {
+            revoked_at: at("2026-02-01T00:00:00.000000Z"),
+            revoked_by: "api_key:k".into(),
+            reason: RevocationReason::CertificateHold,
+            comment: None,
+        });
+        store.certificate_insert(&revoked).await.unwrap();
+        let listed = store.revoked_for_ca("ca1", None).await.unwrap();
+        assert_eq!(
+            listed,
+            [RevokedSerial {
+                serial_number: "c1-serial".into(),
+                revoked_at: at("2026-02-01T00:00:00.000000Z"),
+                reason: RevocationReason::CertificateHold,
+            }]
+        );
+        let later = Some(at("2026-03-01T00:00:00.000000Z"));
+        assert!(store.revoked_for_ca("ca1", later).await.unwrap().is_empty());
+
+        let soon = at("2026-01-02T00:00:00.000000Z");
+        assert_eq!(store.cas_needing_crl(soon).await.unwrap(), ["ca1"]);
+        let crl = Crl {
+            ca_id: "ca1".into(),
+            crl_number: store.ca_next_crl_number("ca1").await.unwrap(),
+            kind: CrlKind::Full,
+            base_crl_number: None,
+            der: vec![0x30],
+            this_update: at("2026-01-01T00:00:00.000000Z"),
+            next_update: at("2026-01-03T00:00:00.000000Z"),
+        };
+        store.crl_insert(&crl).await.unwrap();
+        let latest = store
+            .crl_latest("ca1", CrlKind::Full)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((latest.crl_number, latest.kind), (1, CrlKind::Full));
+        assert_eq!(latest.next_update, crl.next_update);
+        assert!(
+            store
+                .crl_latest("ca1", CrlKind::Delta)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.cas_needing_crl(soon).await.unwrap().is_empty());
     }
 }
