@@ -21,7 +21,7 @@ use super::tokens::{TokenSigner, looks_like_jwt};
 use super::{Caller, Principal, client_ip};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::crypto::MasterKey;
-use crate::store::{ApiKeyRow, NewApiKey, Store, is_unique_violation};
+use crate::store::{ApiKeyRow, NewApiKey, Scope, Store, is_unique_violation};
 use crate::{Error, Result, timestamp};
 
 pub const MAX_ALIAS_LEN: usize = 128;
@@ -171,7 +171,7 @@ impl ApiKeys {
             }
             (Some(p), _) => {
                 self.store
-                    .project_get(&organization_id, &p)
+                    .project_get(Scope::organization(&organization_id), &p)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("project '{p}'")))?;
                 Some(p)

@@ -23,11 +23,12 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::key_material::{KeyMaterial, KeyType, KeystoreFormat};
+use crate::model::Project;
 use crate::plugins::Registry;
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, Remote, SourceType,
 };
-use crate::store::{JwkObjectRow, ProjectRow, Store, is_unique_violation};
+use crate::store::{JwkObjectRow, Store, is_unique_violation};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
@@ -369,7 +370,7 @@ impl JwkObjects {
     }
 
     /// Publishes an object in every environment of its project.
-    async fn deploy(&self, project: &ProjectRow, jwk_id: &str) -> Result<Deployment> {
+    async fn deploy(&self, project: &Project, jwk_id: &str) -> Result<Deployment> {
         let (environments, _) = self
             .store
             .environment_list(&project.id, 0, i64::MAX)
@@ -408,7 +409,7 @@ impl JwkObjects {
     async fn resolve(
         &self,
         caller: &Caller,
-        project: &ProjectRow,
+        project: &Project,
         input: &JwkInput,
     ) -> Result<(String, Map<String, Value>, JwkInput)> {
         let type_name = required(&input.source_type, "Source type is required!")?;

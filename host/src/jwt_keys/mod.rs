@@ -23,7 +23,8 @@ pub use jwks::{JwksCache, JwksDocument};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed};
-use crate::store::{JwtKeyRow, ProjectRow, Store, is_unique_violation};
+use crate::model::Project;
+use crate::store::{JwtKeyRow, Store, is_unique_violation};
 use crate::tenancy::{DEFAULT_PROJECT, Tenancy};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
@@ -120,7 +121,7 @@ impl JwtKeys {
         &self,
         caller: &Caller,
         project_id: Option<&str>,
-    ) -> Result<ProjectRow> {
+    ) -> Result<Project> {
         match (project_id, caller.principal.project_id.as_deref()) {
             (Some(id), _) | (None, Some(id)) => self.tenancy.get_project(caller, id).await,
             (None, None) => self

@@ -18,11 +18,12 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed};
+use crate::model::Environment;
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, SourceType,
 };
 use crate::plugins::{PluginError, Registry, Tenant};
-use crate::store::{EnvironmentRow, KeystoreRow, Store, StoredKeyRow, is_unique_violation};
+use crate::store::{KeystoreRow, Store, StoredKeyRow, is_unique_violation};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
 use crate::{Error, Result, timestamp};
 
@@ -153,12 +154,7 @@ impl KeyMaterial {
         }
     }
 
-    async fn environment(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-    ) -> Result<EnvironmentRow> {
+    async fn environment(&self, caller: &Caller, project: &str, env: &str) -> Result<Environment> {
         self.tenancy.get_environment(caller, project, env).await
     }
 
@@ -228,7 +224,7 @@ impl KeyMaterial {
     }
 
     /// A key by name in an environment already resolved for the caller.
-    async fn key_in(&self, environment: &EnvironmentRow, name: &str) -> Result<StoredKeyRow> {
+    async fn key_in(&self, environment: &Environment, name: &str) -> Result<StoredKeyRow> {
         self.store
             .stored_key_get(&environment.id, name)
             .await?
@@ -360,7 +356,7 @@ impl KeyMaterial {
     async fn keystore_aliases(
         &self,
         caller: &Caller,
-        environment: &EnvironmentRow,
+        environment: &Environment,
         format: KeystoreFormat,
         content: &[u8],
         password: &str,
@@ -423,7 +419,7 @@ impl KeyMaterial {
     }
 
     /// A keystore by name in an environment already resolved for the caller.
-    async fn keystore_in(&self, environment: &EnvironmentRow, name: &str) -> Result<KeystoreRow> {
+    async fn keystore_in(&self, environment: &Environment, name: &str) -> Result<KeystoreRow> {
         self.store
             .keystore_get(&environment.id, name)
             .await?
@@ -499,7 +495,7 @@ impl KeyMaterial {
         severity: Severity,
         id: &str,
         name: &str,
-        environment: &EnvironmentRow,
+        environment: &Environment,
     ) -> Result<()> {
         self.audit
             .record(AuditEvent {

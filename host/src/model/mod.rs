@@ -2,3 +2,7 @@
 //! templates, keys, tenants, ...) as plain data with typed fields. No I/O here:
 //! the services in `pki`, `auth`, `tenancy`, ... apply the rules, the `store` maps
 //! these types to and from its rows, and the `api` maps them to its views.
+
+pub mod tenancy;
+
+pub use tenancy::{Environment, Organization, Project};

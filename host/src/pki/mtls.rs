@@ -19,7 +19,8 @@ use super::names::{SanSet, Subject};
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::store::{CertificateRow, ProjectRow};
+use crate::model::Project;
+use crate::store::CertificateRow;
 use crate::tenancy::DEFAULT_PROJECT;
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
@@ -54,20 +55,19 @@ pub fn mtls_ca_name(project_id: &str) -> String {
 impl Pki {
     /// The project (account) a request works in: `project_id` when given, else the
     /// caller's own project for a project-scoped key, else the organization's `default`.
-    pub async fn account(&self, caller: &Caller, project_id: Option<&str>) -> Result<ProjectRow> {
-        let org = caller.organization_id();
+    pub async fn account(&self, caller: &Caller, project_id: Option<&str>) -> Result<Project> {
         let found = match (project_id, caller.principal.project_id.as_deref()) {
             (Some(id), _) | (None, Some(id)) => {
                 if !caller.principal.sees_project(id) {
                     None
                 } else {
-                    self.store.project_get(org, id).await?
+                    self.store.project_get(caller.scope(), id).await?
                 }
             }
             (None, None) => {
                 return self
                     .store
-                    .project_by_name(org, DEFAULT_PROJECT)
+                    .project_by_name(caller.scope(), DEFAULT_PROJECT)
                     .await?
                     .ok_or_else(|| {
                         Error::bad_request(
@@ -216,7 +216,7 @@ impl Pki {
     async fn mtls_issue(
         &self,
         caller: &Caller,
-        project: &ProjectRow,
+        project: &Project,
         subject: Subject,
         key_size: u32,
         validity_days: u32,
@@ -286,7 +286,7 @@ impl Pki {
     }
 
     /// The project's mTLS CA, created on first use (a root, ECDSA P-256, 20 years).
-    async fn mtls_ca(&self, caller: &Caller, project: &ProjectRow) -> Result<Arc<LoadedCa>> {
+    async fn mtls_ca(&self, caller: &Caller, project: &Project) -> Result<Arc<LoadedCa>> {
         let org = caller.organization_id();
         let name = mtls_ca_name(&project.id);
         // One creator at a time on this node; the unique CA name settles it across nodes.

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod codec;
 mod jwk_objects;
 mod jwt_keys;
 mod key_material;
@@ -31,7 +32,6 @@ pub use pki::{
 };
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
-pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 pub use webhooks::{
     AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
 };

@@ -1,0 +1,27 @@
+//! How typed domain values are written to their columns and read back. A stored value
+//! that does not read back is a fault of the database's content: `StoreError::Backend`.
+
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::timestamp;
+
+/// A column whose content the domain cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable value in column {column}: {reason}")]
+struct Unreadable {
+    column: &'static str,
+    reason: String,
+}
+
+fn unreadable(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(Box::new(Unreadable {
+        column,
+        reason: reason.to_string(),
+    }))
+}
+
+/// A timestamp column (see [`crate::timestamp`] for the stored form).
+pub(super) fn time(column: &'static str, text: &str) -> Result<OffsetDateTime, StoreError> {
+    timestamp::parse(text).ok_or_else(|| unreadable(column, format!("'{text}' is not a timestamp")))
+}
