@@ -3,6 +3,8 @@
 //! the services in `pki`, `auth`, `tenancy`, ... apply the rules, the `store` maps
 //! these types to and from its rows, and the `api` maps them to its views.
 
+pub mod api_key;
 pub mod tenancy;
 
+pub use api_key::ApiKey;
 pub use tenancy::{Environment, Organization, Project};
