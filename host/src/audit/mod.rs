@@ -1,65 +1,10 @@
 //! Security events: who did what to which object, and whether it was allowed.
 
-use serde::Serialize;
 use uuid::Uuid;
 
-use crate::store::{NewAuditEvent, Store, WriteTx};
+pub use crate::model::audit::{AuditEvent, Outcome, Severity};
+use crate::store::{Store, WriteTx};
 use crate::timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "low" => Some(Self::Low),
-            "medium" => Some(Self::Medium),
-            "high" => Some(Self::High),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Denied,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Denied => "denied",
-        }
-    }
-}
-
-/// One event to record. `details` must never hold a secret.
-#[derive(Debug)]
-pub struct AuditEvent<'a> {
-    pub organization_id: Option<&'a str>,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub target: Option<&'a str>,
-    pub severity: Severity,
-    pub outcome: Outcome,
-    pub request_id: Option<&'a str>,
-    pub details: Option<serde_json::Value>,
-}
 
 #[derive(Clone)]
 pub struct AuditLog {
@@ -72,49 +17,16 @@ impl AuditLog {
     }
 
     pub async fn record(&self, event: AuditEvent<'_>) -> crate::Result<()> {
-        let (id, occurred_at, details) = event.stamp();
         self.store
-            .audit_insert(event.row(&id, &occurred_at, details.as_deref()))
+            .audit_insert(&Uuid::new_v4().to_string(), timestamp::now(), &event)
             .await?;
         Ok(())
     }
 
     /// Records `event` inside `tx`, so that it commits with the change it describes.
     pub async fn record_in(tx: &mut WriteTx, event: AuditEvent<'_>) -> crate::Result<()> {
-        let (id, occurred_at, details) = event.stamp();
-        tx.audit_insert(event.row(&id, &occurred_at, details.as_deref()))
+        tx.audit_insert(&Uuid::new_v4().to_string(), timestamp::now(), &event)
             .await?;
         Ok(())
-    }
-}
-
-impl<'a> AuditEvent<'a> {
-    /// A new id, the time, and the details as JSON text.
-    fn stamp(&self) -> (String, String, Option<String>) {
-        (
-            Uuid::new_v4().to_string(),
-            timestamp::now_string(),
-            self.details.as_ref().map(|d| d.to_string()),
-        )
-    }
-
-    fn row<'b>(
-        &'b self,
-        id: &'b str,
-        occurred_at: &'b str,
-        details: Option<&'b str>,
-    ) -> NewAuditEvent<'b> {
-        NewAuditEvent {
-            id,
-            occurred_at,
-            organization_id: self.organization_id,
-            actor: self.actor,
-            action: self.action,
-            target: self.target,
-            severity: self.severity.as_str(),
-            outcome: self.outcome.as_str(),
-            request_id: self.request_id,
-            details,
-        }
     }
 }

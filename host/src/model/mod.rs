@@ -4,7 +4,9 @@
 //! these types to and from its rows, and the `api` maps them to its views.
 
 pub mod api_key;
+pub mod audit;
 pub mod tenancy;
 
 pub use api_key::ApiKey;
+pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
 pub use tenancy::{Environment, Organization, Project};

@@ -39,6 +39,15 @@ pub(super) fn optional_time_text(at: Option<OffsetDateTime>) -> Option<String> {
     at.map(timestamp::format)
 }
 
+/// A column holding a name, e.g. a status, read through the type's own parser.
+pub(super) fn name<T>(
+    column: &'static str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| unreadable(column, format!("unknown value '{text}'")))
+}
+
 /// A JSON-text column.
 pub(super) fn json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|err| unreadable(column, err))

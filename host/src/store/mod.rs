@@ -22,7 +22,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
 pub use jwk_objects::JwkObjectRow;
 pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
