@@ -56,3 +56,39 @@ pub(super) fn json<T: DeserializeOwned>(column: &'static str, text: &str) -> Res
 pub(super) fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|err| StoreError::Backend(Box::new(err)))
 }
+
+/// An integer column read into a narrower or unsigned type.
+pub(super) fn int<T: TryFrom<i64>>(column: &'static str, value: i64) -> Result<T, StoreError> {
+    T::try_from(value).map_err(|_| unreadable(column, format!("{value} is out of range")))
+}
+
+/// An unsigned count written to an INTEGER column.
+pub(super) fn int_text<T: TryInto<i64>>(value: T) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_that_do_not_read_back_are_backend_faults() {
+        assert!(matches!(
+            time("t", "yesterday"),
+            Err(StoreError::Backend(_))
+        ));
+        assert!(matches!(
+            json::<Vec<String>>("j", "{"),
+            Err(StoreError::Backend(_))
+        ));
+        assert!(matches!(int::<u32>("n", -1), Err(StoreError::Backend(_))));
+        let err = name("status", "sleeping", |_| None::<()>).unwrap_err();
+        assert!(err.to_string().contains("status"), "{err}");
+        let at = time("t", "2026-01-02T03:04:05.000006Z").unwrap();
+        assert_eq!(
+            optional_time_text(Some(at)).as_deref(),
+            Some("2026-01-02T03:04:05.000006Z")
+        );
+        assert_eq!(int_text(7u32), 7);
+    }
+}

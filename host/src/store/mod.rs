@@ -23,7 +23,6 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 pub use jwk_objects::JwkObjectRow;
-pub use jwt_keys::JwtKeyRow;
 pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use pki::{
     CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
