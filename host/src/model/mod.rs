@@ -7,10 +7,12 @@ pub mod api_key;
 pub mod audit;
 pub mod jwk_object;
 pub mod jwt_key;
+pub mod key_material;
 pub mod tenancy;
 
 pub use api_key::ApiKey;
 pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
 pub use jwk_object::JwkObject;
 pub use jwt_key::JwtKey;
+pub use key_material::{StoredKey, StoredKeystore};
 pub use tenancy::{Environment, Organization, Project};
