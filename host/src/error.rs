@@ -69,8 +69,39 @@ impl From<crate::store::StoreError> for Error {
     }
 }
 
+/// Gives a taken unique key (`StoreError::Conflict`) the domain's own error; every
+/// other store error maps as usual.
+pub trait OnConflict<T> {
+    fn on_conflict(self, error: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> OnConflict<T> for std::result::Result<T, crate::store::StoreError> {
+    fn on_conflict(self, error: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|err| match err {
+            crate::store::StoreError::Conflict => error(),
+            other => other.into(),
+        })
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         Self::Internal(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_conflict_gets_the_domain_message_and_other_errors_keep_theirs() {
+        let taken: std::result::Result<(), StoreError> = Err(StoreError::Conflict);
+        let err = taken.on_conflict(|| Error::Conflict("name taken".into()));
+        assert!(matches!(err, Err(Error::Conflict(m)) if m == "name taken"));
+        let missing: std::result::Result<(), StoreError> = Err(StoreError::NotFound);
+        let err = missing.on_conflict(|| Error::Conflict("name taken".into()));
+        assert!(matches!(err, Err(Error::NotFound(_))));
     }
 }

@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::audit::Severity;
 use crate::auth::{Caller, Permission};
-use crate::store::{AuditEventRow, AuditFilter};
+use crate::model::{AuditFilter, AuditRecord, Outcome, Severity};
+use crate::store::Scope;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -41,19 +41,19 @@ pub struct AuditEventView {
     pub details: Option<serde_json::Value>,
 }
 
-impl From<AuditEventRow> for AuditEventView {
-    fn from(row: AuditEventRow) -> Self {
+impl From<AuditRecord> for AuditEventView {
+    fn from(record: AuditRecord) -> Self {
         Self {
-            id: row.id,
-            occurred_at: row.occurred_at,
-            organization_id: row.organization_id,
-            actor: row.actor,
-            action: row.action,
-            target: row.target,
-            severity: row.severity,
-            outcome: row.outcome,
-            request_id: row.request_id,
-            details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
+            id: record.id,
+            occurred_at: timestamp::format(record.occurred_at),
+            organization_id: record.organization_id,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+            severity: record.severity.as_str().to_owned(),
+            outcome: record.outcome.as_str().to_owned(),
+            request_id: record.request_id,
+            details: record.details,
         }
     }
 }
@@ -78,10 +78,9 @@ pub struct AuditQuery {
     pub per_page: Option<i64>,
 }
 
-fn parse_time(field: &str, text: Option<String>) -> Result<Option<String>> {
+fn parse_time(field: &str, text: Option<String>) -> Result<Option<time::OffsetDateTime>> {
     text.map(|t| {
         timestamp::parse(&t)
-            .map(timestamp::format)
             .ok_or_else(|| Error::bad_request(field, "must be an RFC 3339 timestamp"))
     })
     .transpose()
@@ -102,19 +101,20 @@ pub(super) async fn list(
         per_page: query.per_page,
     };
     let (_, per_page, offset) = page.resolve()?;
-    if let Some(severity) = &query.severity
-        && Severity::parse(severity).is_none()
-    {
-        return Err(Error::bad_request(
-            "severity",
-            "must be low, medium or high",
-        ));
-    }
-    if let Some(outcome) = &query.outcome
-        && !matches!(outcome.as_str(), "success" | "denied")
-    {
-        return Err(Error::bad_request("outcome", "must be success or denied"));
-    }
+    let severity = query
+        .severity
+        .map(|s| {
+            Severity::parse(&s)
+                .ok_or_else(|| Error::bad_request("severity", "must be low, medium or high"))
+        })
+        .transpose()?;
+    let outcome = query
+        .outcome
+        .map(|o| {
+            Outcome::parse(&o)
+                .ok_or_else(|| Error::bad_request("outcome", "must be success or denied"))
+        })
+        .transpose()?;
     let organization_id = match query.organization_id {
         Some(org) if org != caller.organization_id() => {
             state
@@ -126,15 +126,22 @@ pub(super) async fn list(
         _ => caller.organization_id().to_owned(),
     };
     let filter = AuditFilter {
-        organization_id: Some(organization_id),
         actor: query.actor,
         action: query.action,
         target: query.target,
-        severity: query.severity,
-        outcome: query.outcome,
+        severity,
+        outcome,
         since: parse_time("since", query.since)?,
         until: parse_time("until", query.until)?,
     };
-    let (rows, total) = state.store.audit_list(&filter, offset, per_page).await?;
-    Ok(Json(page.page(rows, total, AuditEventView::from)?))
+    let (records, total) = state
+        .store
+        .audit_list(
+            Scope::organization(&organization_id),
+            &filter,
+            offset,
+            per_page,
+        )
+        .await?;
+    Ok(Json(page.page(records, total, AuditEventView::from)?))
 }

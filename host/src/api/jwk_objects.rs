@@ -14,9 +14,9 @@ use utoipa::ToSchema;
 
 use super::extract::{Json, Path};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
-use crate::jwk_objects::{Deployment, JwkInput, JwkObject};
+use crate::jwk_objects::{Deployment, JwkInput, PublishedJwk};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -108,23 +108,22 @@ pub struct JwkView {
     pub updated_at: String,
 }
 
-impl From<JwkObject> for JwkView {
-    fn from(o: JwkObject) -> Self {
-        let mut source = serde_json::to_value(&o.source).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut source {
-            map.retain(|_, v| !v.is_null());
-        }
+impl From<PublishedJwk> for JwkView {
+    fn from(published: PublishedJwk) -> Self {
+        let o = published.object;
+        let mut source = o.source;
+        source.retain(|_, v| !v.is_null());
         Self {
-            id: o.row.id,
-            name: o.row.name,
-            description: o.row.description,
-            source_type: o.row.source_type,
-            kid: o.row.kid,
-            source,
-            jwk: o.jwk,
-            environments: o.environments,
-            created_at: o.row.created_at,
-            updated_at: o.row.updated_at,
+            id: o.id,
+            name: o.name,
+            description: o.description,
+            source_type: o.source_type.as_str().to_owned(),
+            kid: o.kid,
+            source: Value::Object(source),
+            jwk: Value::Object(o.jwk),
+            environments: published.environments,
+            created_at: timestamp::format(o.created_at),
+            updated_at: timestamp::format(o.updated_at),
         }
     }
 }

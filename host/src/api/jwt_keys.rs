@@ -15,8 +15,8 @@ use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
 use crate::crypto::{SecretString, serialize_exposed};
-use crate::jwt_keys::{Algorithm, GenerateKey, JwksDocument, JwtKeys, SignRequest};
-use crate::store::JwtKeyRow;
+use crate::jwt_keys::{GenerateKey, JwksDocument, JwtKeys, SignRequest};
+use crate::model::JwtKey;
 use crate::telemetry::HttpMetrics;
 use crate::{Error, Result, timestamp};
 
@@ -99,20 +99,20 @@ pub struct JwtKeyView {
     pub replaced_by: Option<String>,
 }
 
-impl From<JwtKeyRow> for JwtKeyView {
-    fn from(row: JwtKeyRow) -> Self {
+impl From<JwtKey> for JwtKeyView {
+    fn from(key: JwtKey) -> Self {
         Self {
-            curve: Algorithm::parse(&row.algorithm).and_then(Algorithm::curve),
-            deprecated: row.deprecated_at.is_some(),
-            id: row.id,
-            name: row.name,
-            algorithm: row.algorithm,
-            kid: row.kid,
-            created_at: row.created_at,
-            key_size: row.key_size,
-            project_id: row.project_id,
-            deprecated_at: row.deprecated_at,
-            replaced_by: row.replaced_by,
+            curve: key.algorithm.curve(),
+            deprecated: key.is_deprecated(),
+            algorithm: key.algorithm.name().to_owned(),
+            created_at: timestamp::format(key.created_at),
+            key_size: key.key_size.map(i64::from),
+            deprecated_at: key.deprecated_at.map(timestamp::format),
+            id: key.id,
+            name: key.name,
+            kid: key.kid,
+            project_id: key.project_id,
+            replaced_by: key.replaced_by,
         }
     }
 }
@@ -212,11 +212,11 @@ pub(super) async fn list(
     Query(query): Query<ProjectQuery>,
 ) -> Result<Json<Vec<JwtKeyView>>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let rows = state
+    let keys = state
         .jwt_keys
         .list(&caller, query.project_id.as_deref())
         .await?;
-    Ok(Json(rows.into_iter().map(JwtKeyView::from).collect()))
+    Ok(Json(keys.into_iter().map(JwtKeyView::from).collect()))
 }
 
 /// Generate a JWT key pair
@@ -233,7 +233,7 @@ pub(super) async fn generate(
     Json(body): Json<GenerateRequest>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
     state.authz.require(&caller, Permission::KeysWrite).await?;
-    let row = state
+    let key = state
         .jwt_keys
         .generate(
             &caller,
@@ -245,7 +245,7 @@ pub(super) async fn generate(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Get a JWT key
@@ -301,15 +301,15 @@ pub(super) async fn public_key(
             format!("'{format}' is not a format; use jwk or pem"),
         ));
     }
-    let row = state.jwt_keys.get(&caller, &id).await?;
+    let key = state.jwt_keys.get(&caller, &id).await?;
     Ok(if format == "pem" {
         (
             [(header::CONTENT_TYPE, "application/x-pem-file")],
-            row.public_pem,
+            key.public_pem,
         )
             .into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], row.public_jwk).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], key.public_jwk).into_response()
     })
 }
 
@@ -329,8 +329,8 @@ pub(super) async fn rotate(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
     state.authz.require(&caller, Permission::KeysWrite).await?;
-    let row = state.jwt_keys.rotate(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let key = state.jwt_keys.rotate(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Sign claims

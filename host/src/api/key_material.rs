@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 
 use super::extract::{Json, Path};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
 use crate::crypto::SecretString;
 use crate::key_material::{UploadKey, UploadKeystore};
-use crate::store::{KeystoreRow, StoredKeyRow};
+use crate::model::{StoredKey, StoredKeystore};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -59,18 +59,18 @@ pub struct StoredKeyView {
     pub created_at: String,
 }
 
-impl From<StoredKeyRow> for StoredKeyView {
-    fn from(row: StoredKeyRow) -> Self {
+impl From<StoredKey> for StoredKeyView {
+    fn from(key: StoredKey) -> Self {
         Self {
-            id: row.id,
-            name: row.name,
-            description: row.description,
-            project_id: row.project_id,
-            environment_id: row.environment_id,
-            key_type: row.key_type,
-            encoding: row.encoding,
-            public_key_pem: row.public_pem,
-            created_at: row.created_at,
+            id: key.id,
+            name: key.name,
+            description: key.description,
+            project_id: key.project_id,
+            environment_id: key.environment_id,
+            key_type: key.key_type.as_str().to_owned(),
+            encoding: key.encoding.as_str().to_owned(),
+            public_key_pem: key.public_pem,
+            created_at: timestamp::format(key.created_at),
         }
     }
 }
@@ -91,18 +91,18 @@ pub struct KeystoreView {
     pub created_at: String,
 }
 
-impl From<KeystoreRow> for KeystoreView {
-    fn from(row: KeystoreRow) -> Self {
+impl From<StoredKeystore> for KeystoreView {
+    fn from(keystore: StoredKeystore) -> Self {
         Self {
-            id: row.id,
-            name: row.name,
-            description: row.description,
-            project_id: row.project_id,
-            environment_id: row.environment_id,
-            format: row.format,
-            size_bytes: row.size_bytes,
-            aliases: serde_json::from_str(&row.aliases).unwrap_or_default(),
-            created_at: row.created_at,
+            id: keystore.id,
+            name: keystore.name,
+            description: keystore.description,
+            project_id: keystore.project_id,
+            environment_id: keystore.environment_id,
+            format: keystore.format.as_str().to_owned(),
+            size_bytes: i64::try_from(keystore.size_bytes).unwrap_or(i64::MAX),
+            aliases: keystore.aliases,
+            created_at: timestamp::format(keystore.created_at),
         }
     }
 }
@@ -147,8 +147,8 @@ pub(super) async fn list_keys(
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<StoredKeyView>>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let rows = state.key_material.list_keys(&caller, &id, &env).await?;
-    Ok(Json(rows.into_iter().map(StoredKeyView::from).collect()))
+    let keys = state.key_material.list_keys(&caller, &id, &env).await?;
+    Ok(Json(keys.into_iter().map(StoredKeyView::from).collect()))
 }
 
 /// Upload a PEM key
@@ -164,7 +164,7 @@ pub(super) async fn upload_key(
     Json(body): Json<UploadKeyRequest>,
 ) -> Result<(StatusCode, Json<StoredKeyView>)> {
     state.authz.require(&caller, Permission::KeysWrite).await?;
-    let row = state
+    let key = state
         .key_material
         .upload_key(
             &caller,
@@ -177,7 +177,7 @@ pub(super) async fn upload_key(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok((StatusCode::CREATED, Json(key.into())))
 }
 
 /// Get an uploaded key
@@ -193,11 +193,11 @@ pub(super) async fn get_key(
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<StoredKeyView>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let row = state
+    let key = state
         .key_material
         .get_key(&caller, &id, &env, &name)
         .await?;
-    Ok(Json(row.into()))
+    Ok(Json(key.into()))
 }
 
 /// Delete an uploaded key
@@ -232,11 +232,13 @@ pub(super) async fn list_keystores(
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<KeystoreView>>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let rows = state
+    let keystores = state
         .key_material
         .list_keystores(&caller, &id, &env)
         .await?;
-    Ok(Json(rows.into_iter().map(KeystoreView::from).collect()))
+    Ok(Json(
+        keystores.into_iter().map(KeystoreView::from).collect(),
+    ))
 }
 
 /// Upload a keystore (PKCS#12 or JKS) with its password
@@ -253,7 +255,7 @@ pub(super) async fn upload_keystore(
     Json(body): Json<UploadKeystoreRequest>,
 ) -> Result<(StatusCode, Json<KeystoreView>)> {
     state.authz.require(&caller, Permission::KeysWrite).await?;
-    let row = state
+    let keystore = state
         .key_material
         .upload_keystore(
             &caller,
@@ -268,7 +270,7 @@ pub(super) async fn upload_keystore(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok((StatusCode::CREATED, Json(keystore.into())))
 }
 
 /// Get a keystore
@@ -284,11 +286,11 @@ pub(super) async fn get_keystore(
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<KeystoreView>> {
     state.authz.require(&caller, Permission::KeysRead).await?;
-    let row = state
+    let keystore = state
         .key_material
         .get_keystore(&caller, &id, &env, &name)
         .await?;
-    Ok(Json(row.into()))
+    Ok(Json(keystore.into()))
 }
 
 /// Delete a keystore

@@ -12,8 +12,8 @@ use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, CreateKey, Permission, UpdateKey};
 use crate::crypto::{SecretString, serialize_exposed};
-use crate::store::ApiKeyRow;
-use crate::{Error, Result};
+use crate::model::ApiKey;
+use crate::{Error, Result, timestamp};
 
 pub const MAX_LIMIT: i64 = 64;
 
@@ -156,22 +156,22 @@ pub struct TokenView {
     pub expires: String,
 }
 
-fn view(row: ApiKeyRow) -> KeyView {
+fn view(key: ApiKey) -> KeyView {
     KeyView {
-        ips: serde_json::from_str(&row.ips).unwrap_or_default(),
-        permissions: serde_json::from_str(&row.permissions).unwrap_or_default(),
-        alias: row.alias,
-        key: row.public_key,
-        created: row.created_at,
-        expires: row.expires_at,
-        role: row.role,
-        project_id: row.project_id,
-        organization_id: row.organization_id,
+        ips: key.ips,
+        permissions: key.permissions,
+        alias: key.alias,
+        key: key.public_key,
+        created: timestamp::format(key.created_at),
+        expires: key.expires_at.map(timestamp::format),
+        role: key.role,
+        project_id: key.project_id,
+        organization_id: key.organization_id,
     }
 }
 
 fn format_system_time(at: SystemTime) -> String {
-    crate::timestamp::format(at.into())
+    timestamp::format(at.into())
 }
 
 /// List all keys
@@ -200,8 +200,8 @@ pub(super) async fn list_keys(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let rows = state.api_keys.list(&caller, offset, limit).await?;
-    Ok(Json(rows.into_iter().map(view).collect()))
+    let keys = state.api_keys.list(&caller, offset, limit).await?;
+    Ok(Json(keys.into_iter().map(view).collect()))
 }
 
 /// Create a key
@@ -234,7 +234,7 @@ pub(super) async fn create_key(
             },
         )
         .await?;
-    let listed = view(created.row);
+    let listed = view(created.key);
     Ok(Json(CreatedKeyView {
         ips: listed.ips,
         alias: listed.alias,
@@ -267,7 +267,7 @@ pub(super) async fn update_key(
         .authz
         .require(&caller, Permission::ApiKeysWrite)
         .await?;
-    let row = state
+    let key = state
         .api_keys
         .update(
             &caller,
@@ -279,7 +279,7 @@ pub(super) async fn update_key(
             },
         )
         .await?;
-    Ok(Json(view(row)))
+    Ok(Json(view(key)))
 }
 
 /// Delete (revoke) a key

@@ -10,9 +10,9 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
-use crate::store::OrganizationRow;
+use crate::model::Organization;
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -38,14 +38,14 @@ pub struct OrganizationView {
     pub updated_at: String,
 }
 
-impl From<OrganizationRow> for OrganizationView {
-    fn from(row: OrganizationRow) -> Self {
+impl From<Organization> for OrganizationView {
+    fn from(org: Organization) -> Self {
         Self {
-            id: row.id,
-            name: row.name,
-            display_name: row.display_name,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            id: org.id,
+            name: org.name,
+            display_name: org.display_name,
+            created_at: timestamp::format(org.created_at),
+            updated_at: timestamp::format(org.updated_at),
         }
     }
 }

@@ -10,10 +10,10 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
-use crate::store::{EnvironmentRow, ProjectRow};
+use crate::model::{Environment, Project};
 use crate::tenancy::Changes;
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -52,15 +52,15 @@ pub struct ProjectView {
     pub updated_at: String,
 }
 
-impl From<ProjectRow> for ProjectView {
-    fn from(row: ProjectRow) -> Self {
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
         Self {
-            id: row.id,
-            organization_id: row.organization_id,
-            name: row.name,
-            description: row.description,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            id: project.id,
+            organization_id: project.organization_id,
+            name: project.name,
+            description: project.description,
+            created_at: timestamp::format(project.created_at),
+            updated_at: timestamp::format(project.updated_at),
         }
     }
 }
@@ -75,15 +75,15 @@ pub struct EnvironmentView {
     pub updated_at: String,
 }
 
-impl From<EnvironmentRow> for EnvironmentView {
-    fn from(row: EnvironmentRow) -> Self {
+impl From<Environment> for EnvironmentView {
+    fn from(env: Environment) -> Self {
         Self {
-            id: row.id,
-            project_id: row.project_id,
-            name: row.name,
-            description: row.description,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            id: env.id,
+            project_id: env.project_id,
+            name: env.name,
+            description: env.description,
+            created_at: timestamp::format(env.created_at),
+            updated_at: timestamp::format(env.updated_at),
         }
     }
 }

@@ -21,7 +21,9 @@ use super::tokens::{TokenSigner, looks_like_jwt};
 use super::{Caller, Principal, client_ip};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::crypto::{MasterKey, SecretString};
-use crate::store::{ApiKeyRow, NewApiKey, Store, is_unique_violation};
+use crate::error::OnConflict;
+use crate::model::ApiKey;
+use crate::store::{Scope, Store};
 use crate::{Error, Result, timestamp};
 
 pub const MAX_ALIAS_LEN: usize = 128;
@@ -55,7 +57,7 @@ pub struct UpdateKey {
 }
 
 pub struct CreatedKey {
-    pub row: ApiKeyRow,
+    pub key: ApiKey,
     /// The secret, returned exactly once.
     pub secret: SecretString,
     pub jwt: SecretString,
@@ -83,17 +85,16 @@ impl ApiKeys {
     /// Resolves a presented credential (an API key secret or a bearer token) to its key.
     pub async fn authenticate(&self, credential: &str) -> Result<Principal> {
         let invalid = || Error::Unauthorized("invalid, expired or revoked credentials".into());
-        let row = if looks_like_jwt(credential) {
+        let key = if looks_like_jwt(credential) {
             let claims = self.tokens.verify(credential).ok_or_else(invalid)?;
-            self.store.api_key_get(&claims.public_key).await?
+            self.store.api_key_by_public_key(&claims.public_key).await?
         } else {
             self.store.api_key_by_hash(&self.hash(credential)).await?
         };
-        let row = row.ok_or_else(invalid)?;
-        if row.revoked_at.is_some() || is_expired(&row) {
-            return Err(invalid());
-        }
-        principal_from_row(row)
+        let key = key
+            .filter(|key| key.is_usable(timestamp::now()))
+            .ok_or_else(invalid)?;
+        Ok(principal_of(key))
     }
 
     /// A fresh bearer token for the caller's own key.
@@ -109,38 +110,33 @@ impl ApiKeys {
         if self.store.api_key_count().await? > 0 {
             return Ok(None);
         }
-        let row = ApiKeyRow {
+        let key = ApiKey {
             public_key: new_public_key(),
             organization_id: organization_id.to_owned(),
             project_id: None,
             alias: Some("bootstrap admin".into()),
-            ips: "[]".into(),
+            ips: Vec::new(),
             role: Some(Role::Admin.name().into()),
-            permissions: to_json(&Role::Admin.grants()),
+            permissions: Role::Admin.grants(),
             platform_admin: true,
-            created_at: timestamp::now_string(),
+            created_at: timestamp::now(),
             expires_at: None,
             revoked_at: None,
         };
-        self.store
-            .api_key_insert(NewApiKey {
-                row: &row,
-                secret_hash: &self.hash(token),
-            })
-            .await?;
+        self.store.api_key_insert(&key, &self.hash(token)).await?;
         self.audit
             .record(AuditEvent {
                 organization_id: Some(organization_id),
                 actor: "system",
                 action: "api_key.bootstrap",
-                target: Some(&row.public_key),
+                target: Some(&key.public_key),
                 severity: Severity::High,
                 outcome: Outcome::Success,
                 request_id: None,
                 details: None,
             })
             .await?;
-        Ok(Some(row.public_key))
+        Ok(Some(key.public_key))
     }
 
     /// Generates a secret for the bootstrap key when the operator gave none.
@@ -171,7 +167,7 @@ impl ApiKeys {
             }
             (Some(p), _) => {
                 self.store
-                    .project_get(&organization_id, &p)
+                    .project_get(Scope::organization(&organization_id), &p)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("project '{p}'")))?;
                 Some(p)
@@ -211,66 +207,52 @@ impl ApiKeys {
             .expires
             .map(|text| parse_expiry(&text))
             .transpose()?;
-        let row = ApiKeyRow {
+        let key = ApiKey {
             public_key: new_public_key(),
             organization_id,
             project_id,
             alias: validate_alias(request.alias)?,
-            ips: to_json(&ips),
+            ips,
             role,
-            permissions: to_json(&granted),
+            permissions: granted,
             platform_admin: false,
-            created_at: timestamp::now_string(),
+            created_at: timestamp::now(),
             expires_at,
             revoked_at: None,
         };
         let secret = new_secret();
         self.store
-            .api_key_insert(NewApiKey {
-                row: &row,
-                secret_hash: &self.hash(&secret),
-            })
+            .api_key_insert(&key, &self.hash(&secret))
             .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    Error::Conflict("key collision; retry".into())
-                } else {
-                    err.into()
-                }
-            })?;
+            .on_conflict(|| Error::Conflict("key collision; retry".into()))?;
         let (jwt, jwt_expires) = self
             .tokens
-            .issue(&row.public_key)
+            .issue(&key.public_key)
             .map_err(Error::internal)?;
-        self.record(caller, "api_key.create", &row, Severity::High, Some(json!({
-            "alias": row.alias, "role": row.role, "permissions": granted, "project_id": row.project_id,
+        self.record(caller, "api_key.create", &key, Severity::High, Some(json!({
+            "alias": key.alias, "role": key.role, "permissions": key.permissions, "project_id": key.project_id,
         })))
         .await?;
         Ok(CreatedKey {
-            row,
+            key,
             secret: secret.into(),
             jwt: jwt.into(),
             jwt_expires,
         })
     }
 
-    pub async fn list(&self, caller: &Caller, offset: i64, limit: i64) -> Result<Vec<ApiKeyRow>> {
-        let rows = self
+    /// The caller's unrevoked keys; a project-scoped caller sees its project's only.
+    pub async fn list(&self, caller: &Caller, offset: i64, limit: i64) -> Result<Vec<ApiKey>> {
+        Ok(self
             .store
-            .api_key_list(caller.organization_id(), offset, limit)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|row| visible_to(caller, row))
-            .collect())
+            .api_key_list(caller.scope(), offset, limit)
+            .await?)
     }
 
-    async fn get_visible(&self, caller: &Caller, public_key: &str) -> Result<ApiKeyRow> {
+    async fn get_visible(&self, caller: &Caller, public_key: &str) -> Result<ApiKey> {
         self.store
-            .api_key_get(public_key)
+            .api_key_get(caller.scope(), public_key)
             .await?
-            .filter(|row| row.organization_id == caller.organization_id())
-            .filter(|row| row.revoked_at.is_none() && visible_to(caller, row))
             .ok_or_else(|| Error::NotFound(format!("key '{public_key}'")))
     }
 
@@ -279,45 +261,44 @@ impl ApiKeys {
         caller: &Caller,
         public_key: &str,
         update: UpdateKey,
-    ) -> Result<ApiKeyRow> {
-        let mut row = self.get_visible(caller, public_key).await?;
+    ) -> Result<ApiKey> {
+        let mut key = self.get_visible(caller, public_key).await?;
         if let Some(alias) = update.alias {
-            row.alias = validate_alias(alias)?;
+            key.alias = validate_alias(alias)?;
         }
         if let Some(ips) = update.ips {
-            row.ips = to_json(&validate_ips(ips)?);
+            key.ips = validate_ips(ips)?;
         }
         if let Some(expires) = update.expires {
-            row.expires_at = expires.map(|text| parse_expiry(&text)).transpose()?;
+            key.expires_at = expires.map(|text| parse_expiry(&text)).transpose()?;
         }
-        if !self.store.api_key_update(&row).await? {
+        if !self.store.api_key_update(&key).await? {
             return Err(Error::NotFound(format!("key '{public_key}'")));
         }
         self.record(
             caller,
             "api_key.update",
-            &row,
+            &key,
             Severity::Medium,
             Some(json!({
-                "alias": row.alias, "ips": serde_json::from_str::<serde_json::Value>(&row.ips).ok(),
-                "expires": row.expires_at,
+                "alias": key.alias, "ips": key.ips,
+                "expires": key.expires_at.map(timestamp::format),
             })),
         )
         .await?;
-        Ok(row)
+        Ok(key)
     }
 
     pub async fn revoke(&self, caller: &Caller, public_key: &str) -> Result<()> {
-        let row = self.get_visible(caller, public_key).await?;
-        let now = timestamp::now_string();
+        let key = self.get_visible(caller, public_key).await?;
         if !self
             .store
-            .api_key_revoke(&row.organization_id, public_key, &now)
+            .api_key_revoke(caller.scope(), public_key, timestamp::now())
             .await?
         {
             return Err(Error::NotFound(format!("key '{public_key}'")));
         }
-        self.record(caller, "api_key.revoke", &row, Severity::High, None)
+        self.record(caller, "api_key.revoke", &key, Severity::High, None)
             .await
     }
 
@@ -325,31 +306,22 @@ impl ApiKeys {
         &self,
         caller: &Caller,
         action: &str,
-        row: &ApiKeyRow,
+        key: &ApiKey,
         severity: Severity,
         details: Option<serde_json::Value>,
     ) -> Result<()> {
         self.audit
             .record(AuditEvent {
-                organization_id: Some(&row.organization_id),
+                organization_id: Some(&key.organization_id),
                 actor: &caller.principal.actor(),
                 action,
-                target: Some(&row.public_key),
+                target: Some(&key.public_key),
                 severity,
                 outcome: Outcome::Success,
                 request_id: caller.request_id.as_deref(),
                 details,
             })
             .await
-    }
-}
-
-/// Keys of another project are invisible to a project-scoped caller.
-fn visible_to(caller: &Caller, row: &ApiKeyRow) -> bool {
-    match (&caller.principal.project_id, &row.project_id) {
-        (None, _) => true,
-        (Some(mine), Some(theirs)) => mine == theirs,
-        (Some(_), None) => false,
     }
 }
 
@@ -366,29 +338,20 @@ fn covers_pattern(granted: &[String], requested: &str) -> bool {
     }
 }
 
-fn principal_from_row(row: ApiKeyRow) -> Result<Principal> {
-    let permissions: Vec<String> =
-        serde_json::from_str(&row.permissions).map_err(Error::internal)?;
-    let ips: Vec<String> = serde_json::from_str(&row.ips).map_err(Error::internal)?;
-    Ok(Principal {
-        public_key: row.public_key,
-        organization_id: row.organization_id,
-        project_id: row.project_id,
-        role: row.role,
-        permissions,
-        platform_admin: row.platform_admin,
-        allowed_ips: ips
+fn principal_of(key: ApiKey) -> Principal {
+    Principal {
+        allowed_ips: key
+            .ips
             .iter()
             .filter_map(|entry| client_ip::parse_allow_entry(entry))
             .collect(),
-    })
-}
-
-fn is_expired(row: &ApiKeyRow) -> bool {
-    row.expires_at
-        .as_deref()
-        .and_then(timestamp::parse)
-        .is_some_and(|at| at <= OffsetDateTime::now_utc())
+        public_key: key.public_key,
+        organization_id: key.organization_id,
+        project_id: key.project_id,
+        role: key.role,
+        permissions: key.permissions,
+        platform_admin: key.platform_admin,
+    }
 }
 
 fn validate_alias(alias: Option<String>) -> Result<Option<String>> {
@@ -448,17 +411,13 @@ fn validate_permissions(list: Vec<String>) -> Result<Vec<String>> {
     Ok(list)
 }
 
-fn parse_expiry(text: &str) -> Result<String> {
+fn parse_expiry(text: &str) -> Result<OffsetDateTime> {
     let at = timestamp::parse(text)
         .ok_or_else(|| Error::bad_request("expires", "must be an RFC 3339 timestamp"))?;
     if at <= OffsetDateTime::now_utc() {
         return Err(Error::bad_request("expires", "must be in the future"));
     }
-    Ok(timestamp::format(at))
-}
-
-fn to_json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+    Ok(at)
 }
 
 fn random_token(bytes: usize) -> String {

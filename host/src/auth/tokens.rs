@@ -9,7 +9,7 @@ use josekit::jwt::{self, JwtPayload, JwtPayloadValidator};
 use uuid::Uuid;
 
 use crate::crypto::{MasterKey, Sealed};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 const ISSUER: &str = "keystead";
 const KEY_RECORD: &str = "platform_token_signing_key";
@@ -17,7 +17,7 @@ const KEY_RECORD: &str = "platform_token_signing_key";
 #[derive(Debug, thiserror::Error)]
 pub enum TokenKeyError {
     #[error("cannot read the token signing key: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[from] StoreError),
     #[error(
         "the master key does not open this database's secrets; \
          start with the master key file this data directory was created with"

@@ -23,12 +23,15 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{SecretString, serialize_withheld};
+use crate::error::OnConflict;
 use crate::key_material::{KeyMaterial, KeyType, KeystoreFormat};
+use crate::model::jwk_object::JwkSourceType;
+use crate::model::{JwkObject, Project};
 use crate::plugins::Registry;
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, Remote, SourceType,
 };
-use crate::store::{JwkObjectRow, ProjectRow, Store, is_unique_violation};
+use crate::store::Store;
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
@@ -89,12 +92,10 @@ pub struct JwkInput {
     pub algorithm: Option<String>,
 }
 
-/// A stored JWK object, as the API shows it.
+/// A stored JWK object with the names of the environments whose JWKS has it.
 #[derive(Debug, Clone)]
-pub struct JwkObject {
-    pub row: JwkObjectRow,
-    pub source: JwkInput,
-    pub jwk: Value,
+pub struct PublishedJwk {
+    pub object: JwkObject,
     pub environments: Vec<String>,
 }
 
@@ -121,24 +122,48 @@ fn bad(message: impl Into<String>) -> Error {
     }
 }
 
-/// The source types with the plugin that reads each.
-fn source_type(text: &str) -> Result<(SourceType, &'static str)> {
-    match text {
-        "URL" => Ok((SourceType::Url, "jwk-url")),
-        "COPY_PASTE" => Ok((SourceType::CopyPaste, "copy-paste")),
-        "CERTIFICATE" => Ok((SourceType::Certificate, "jwk-certificate")),
-        "PUBLIC_KEY" => Ok((SourceType::PublicKey, "jwk-key")),
-        "PRIVATE_KEY" => Ok((SourceType::PrivateKey, "jwk-key")),
-        "KEYSTORE" => Ok((SourceType::Keystore, "jwk-keystore")),
-        "GENERATE" => Err(bad(
+fn source_type(text: &str) -> Result<JwkSourceType> {
+    if text == "GENERATE" {
+        return Err(bad(
             "GENERATE source type is not supported here! Use the Generate JWK endpoint: \
              POST /api/keys/jwt/generate",
-        )),
-        other => Err(bad(format!(
-            "Source type ({other}) is not supported! Use one of URL, COPY_PASTE, CERTIFICATE, \
+        ));
+    }
+    JwkSourceType::parse(text).ok_or_else(|| {
+        bad(format!(
+            "Source type ({text}) is not supported! Use one of URL, COPY_PASTE, CERTIFICATE, \
              PUBLIC_KEY, PRIVATE_KEY, KEYSTORE."
+        ))
+    })
+}
+
+/// The jwk-source plugin that reads each source type, and the type as plugins name it.
+fn reader(source: JwkSourceType) -> (SourceType, &'static str) {
+    match source {
+        JwkSourceType::Url => (SourceType::Url, "jwk-url"),
+        JwkSourceType::CopyPaste => (SourceType::CopyPaste, "copy-paste"),
+        JwkSourceType::Certificate => (SourceType::Certificate, "jwk-certificate"),
+        JwkSourceType::PublicKey => (SourceType::PublicKey, "jwk-key"),
+        JwkSourceType::PrivateKey => (SourceType::PrivateKey, "jwk-key"),
+        JwkSourceType::Keystore => (SourceType::Keystore, "jwk-keystore"),
+    }
+}
+
+/// The source fields an object keeps: the checked input, as a JSON object.
+fn source_fields(stored: &JwkInput) -> Result<Map<String, Value>> {
+    match serde_json::to_value(stored).map_err(Error::internal)? {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "JWK source fields are not a JSON object"
         ))),
     }
+}
+
+fn kid_of(jwk: &Map<String, Value>) -> String {
+    jwk.get("kid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -208,7 +233,7 @@ impl JwkObjects {
         caller: &Caller,
         project: &str,
         input: JwkInput,
-    ) -> Result<(JwkObject, Deployment)> {
+    ) -> Result<(PublishedJwk, Deployment)> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
         let name = check_name(&input)?;
         if self
@@ -221,54 +246,48 @@ impl JwkObjects {
         }
         let description = check_description(&input)?;
         let (source_type, jwk, source) = self.resolve(caller, &project, &input).await?;
-        let now = timestamp::now_string();
-        let row = JwkObjectRow {
+        let now = timestamp::now();
+        let object = JwkObject {
             id: Uuid::new_v4().to_string(),
             organization_id: project.organization_id.clone(),
             project_id: project.id.clone(),
             name: name.clone(),
             description,
             source_type,
-            source: serde_json::to_string(&source).map_err(Error::internal)?,
-            kid: jwk
-                .get("kid")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            jwk: serde_json::to_string(&jwk).map_err(Error::internal)?,
-            created_at: now.clone(),
+            source: source_fields(&source)?,
+            kid: kid_of(&jwk),
+            jwk,
+            created_at: now,
             updated_at: now,
         };
         // The object, its audit event and its webhook event commit together; publishing
         // in each environment follows.
         let mut tx = self.store.write().await?;
-        match tx.jwk_object_insert(&row).await {
-            Err(err) if is_unique_violation(&err) => return Err(exists(&name)),
-            other => other?,
-        }
+        tx.jwk_object_insert(&object)
+            .await
+            .on_conflict(|| exists(&name))?;
         AuditLog::record_in(
             &mut tx,
-            audit_event(caller, &caller.principal.actor(), "jwk.created", &row),
+            audit_event(caller, &caller.principal.actor(), "jwk.created", &object),
         )
         .await?;
         webhooks::emit(
             &mut tx,
             &Event::new(
                 EventKind::JwkCreated,
-                &row.organization_id,
-                Some(&row.project_id),
+                &object.organization_id,
+                Some(&object.project_id),
                 json!({
-                    "jwkId": row.id, "name": row.name, "projectId": row.project_id,
-                    "projectName": project.name, "sourceType": row.source_type, "kid": row.kid,
-                    "jwk": jwk,
+                    "jwkId": object.id, "name": object.name, "projectId": object.project_id,
+                    "projectName": project.name, "sourceType": object.source_type.as_str(),
+                    "kid": object.kid, "jwk": object.jwk,
                 }),
             ),
         )
         .await?;
         tx.commit().await?;
-        let deployment = self.deploy(&project, &row.id).await?;
-        let object = self.view(row).await?;
-        Ok((object, deployment))
+        let deployment = self.deploy(&project, &object.id).await?;
+        Ok((self.published(object).await?, deployment))
     }
 
     /// Replaces an object's source (and so its JWK); the name stays.
@@ -278,7 +297,7 @@ impl JwkObjects {
         project: &str,
         name: Option<&str>,
         input: JwkInput,
-    ) -> Result<(JwkObject, Deployment)> {
+    ) -> Result<(PublishedJwk, Deployment)> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
         let body_name = present(&input.name).map(str::to_owned);
         let name = match (name, body_name) {
@@ -296,95 +315,82 @@ impl JwkObjects {
             .ok_or_else(|| not_found(&name))?;
         let description = check_description(&input)?;
         let (source_type, jwk, source) = self.resolve(caller, &project, &input).await?;
-        let row = JwkObjectRow {
+        let object = JwkObject {
             description,
             source_type,
-            source: serde_json::to_string(&source).map_err(Error::internal)?,
-            kid: jwk
-                .get("kid")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            jwk: serde_json::to_string(&jwk).map_err(Error::internal)?,
-            updated_at: timestamp::now_string(),
+            source: source_fields(&source)?,
+            kid: kid_of(&jwk),
+            jwk,
+            updated_at: timestamp::now(),
             ..existing
         };
-        if !self.store.jwk_object_update(&row).await? {
+        if !self.store.jwk_object_update(&object).await? {
             return Err(not_found(&name));
         }
-        let deployment = self.deploy(&project, &row.id).await?;
-        self.record(caller, "jwk.updated", &row).await?;
-        let object = self.view(row).await?;
-        Ok((object, deployment))
+        let deployment = self.deploy(&project, &object.id).await?;
+        self.record(caller, "jwk.updated", &object).await?;
+        Ok((self.published(object).await?, deployment))
     }
 
-    pub async fn list(&self, caller: &Caller, project: &str) -> Result<Vec<JwkObject>> {
+    pub async fn list(&self, caller: &Caller, project: &str) -> Result<Vec<PublishedJwk>> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
         let mut objects = Vec::new();
-        for row in self.store.jwk_object_list(&project.id).await? {
-            objects.push(self.view(row).await?);
+        for object in self.store.jwk_object_list(&project.id).await? {
+            objects.push(self.published(object).await?);
         }
         Ok(objects)
     }
 
-    pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<JwkObject> {
+    pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<PublishedJwk> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
-        let row = self
+        let object = self
             .store
             .jwk_object_get(&project.id, name)
             .await?
             .ok_or_else(|| not_found(name))?;
-        self.view(row).await
+        self.published(object).await
     }
 
     /// Deletes an object; it leaves every environment's JWKS at once.
     pub async fn delete(&self, caller: &Caller, project: &str, name: &str) -> Result<()> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
-        let row = self
+        let object = self
             .store
             .jwk_object_get(&project.id, name)
             .await?
             .ok_or_else(|| not_found(name))?;
-        self.store.jwk_object_delete(&row.id).await?;
-        self.record(caller, "jwk.deleted", &row).await
+        self.store.jwk_object_delete(&object.id).await?;
+        self.record(caller, "jwk.deleted", &object).await
     }
 
     /// The public JWKs published in an environment: a JWK Set document. Public.
     pub async fn environment_jwks(&self, project_id: &str, env: &str) -> Result<Value> {
-        let jwks = self
+        let keys = self
             .store
             .environment_jwks(project_id, env)
             .await?
             .ok_or_else(|| Error::NotFound(format!("environment '{env}'")))?;
-        let keys = jwks
-            .iter()
-            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
-            .collect::<Vec<_>>();
         Ok(json!({ "keys": keys }))
     }
 
-    async fn view(&self, row: JwkObjectRow) -> Result<JwkObject> {
-        let source = serde_json::from_str(&row.source).unwrap_or_default();
-        let jwk = serde_json::from_str(&row.jwk).unwrap_or(Value::Null);
-        let environments = self.store.jwk_deployed_environments(&row.id).await?;
-        Ok(JwkObject {
-            row,
-            source,
-            jwk,
+    async fn published(&self, object: JwkObject) -> Result<PublishedJwk> {
+        let environments = self.store.jwk_deployed_environments(&object.id).await?;
+        Ok(PublishedJwk {
+            object,
             environments,
         })
     }
 
     /// Publishes an object in every environment of its project.
-    async fn deploy(&self, project: &ProjectRow, jwk_id: &str) -> Result<Deployment> {
+    async fn deploy(&self, project: &Project, jwk_id: &str) -> Result<Deployment> {
         let (environments, _) = self
             .store
             .environment_list(&project.id, 0, i64::MAX)
             .await?;
-        let now = timestamp::now_string();
+        let now = timestamp::now();
         let mut results = Vec::new();
         for env in environments {
-            let outcome = self.store.jwk_deploy(jwk_id, &env.id, &now).await;
+            let outcome = self.store.jwk_deploy(jwk_id, &env.id, now).await;
             if let Err(err) = &outcome {
                 tracing::error!(error = %err, environment = %env.id, "cannot publish a JWK");
             }
@@ -415,11 +421,12 @@ impl JwkObjects {
     async fn resolve(
         &self,
         caller: &Caller,
-        project: &ProjectRow,
+        project: &Project,
         input: &JwkInput,
-    ) -> Result<(String, Map<String, Value>, JwkInput)> {
+    ) -> Result<(JwkSourceType, Map<String, Value>, JwkInput)> {
         let type_name = required(&input.source_type, "Source type is required!")?;
-        let (source, plugin) = source_type(type_name)?;
+        let source_type = source_type(type_name)?;
+        let (source, plugin) = reader(source_type);
         let use_type = match present(&input.use_type) {
             None => None,
             Some(text) => Some(UseType::parse(text).ok_or_else(|| {
@@ -643,12 +650,17 @@ impl JwkObjects {
             }
         };
         apply(&mut jwk, use_type, algorithm, kid.as_deref())?;
-        Ok((type_name.to_owned(), jwk, stored))
+        Ok((source_type, jwk, stored))
     }
 
-    async fn record(&self, caller: &Caller, action: &str, row: &JwkObjectRow) -> Result<()> {
+    async fn record(&self, caller: &Caller, action: &str, object: &JwkObject) -> Result<()> {
         self.audit
-            .record(audit_event(caller, &caller.principal.actor(), action, row))
+            .record(audit_event(
+                caller,
+                &caller.principal.actor(),
+                action,
+                object,
+            ))
             .await
     }
 }
@@ -657,13 +669,13 @@ fn audit_event<'a>(
     caller: &'a Caller,
     actor: &'a str,
     action: &'a str,
-    row: &'a JwkObjectRow,
+    object: &'a JwkObject,
 ) -> AuditEvent<'a> {
     AuditEvent {
         organization_id: Some(caller.organization_id()),
         actor,
         action,
-        target: Some(&row.id),
+        target: Some(&object.id),
         severity: if action == "jwk.deleted" {
             Severity::High
         } else {
@@ -672,8 +684,8 @@ fn audit_event<'a>(
         outcome: Outcome::Success,
         request_id: caller.request_id.as_deref(),
         details: Some(json!({
-            "name": row.name, "projectId": row.project_id,
-            "sourceType": row.source_type, "kid": row.kid,
+            "name": object.name, "projectId": object.project_id,
+            "sourceType": object.source_type.as_str(), "kid": object.kid,
         })),
     }
 }

@@ -1,5 +1,5 @@
-//! The signing algorithms Keystead generates keys for, and josekit's signers and
-//! verifiers for each. No cryptography is implemented here: josekit (OpenSSL) does it.
+//! Key generation, signers and verifiers for each signing algorithm ([`Algorithm`],
+//! in the model). No cryptography is implemented here: josekit (OpenSSL) does it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,76 +13,14 @@ use josekit::jws::{
 };
 use sha2::{Digest, Sha256};
 
+pub use crate::model::jwt_key::Algorithm;
+
 /// RSA modulus lengths a key may have.
 pub const RSA_KEY_SIZES: [u32; 2] = [2048, 4096];
 pub const DEFAULT_RSA_KEY_SIZE: u32 = 2048;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Rs256,
-    Rs384,
-    Rs512,
-    Ps256,
-    Ps384,
-    Ps512,
-    Es256,
-    Es384,
-    Es512,
-    EdDsa,
-}
-
+/// The cryptography of each algorithm, through josekit.
 impl Algorithm {
-    pub const ALL: [Self; 10] = [
-        Self::Rs256,
-        Self::Rs384,
-        Self::Rs512,
-        Self::Ps256,
-        Self::Ps384,
-        Self::Ps512,
-        Self::Es256,
-        Self::Es384,
-        Self::Es512,
-        Self::EdDsa,
-    ];
-
-    /// The JWS `alg` name (RFC 7518, RFC 8037).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Rs256 => "RS256",
-            Self::Rs384 => "RS384",
-            Self::Rs512 => "RS512",
-            Self::Ps256 => "PS256",
-            Self::Ps384 => "PS384",
-            Self::Ps512 => "PS512",
-            Self::Es256 => "ES256",
-            Self::Es384 => "ES384",
-            Self::Es512 => "ES512",
-            Self::EdDsa => "EdDSA",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    pub fn is_rsa(self) -> bool {
-        matches!(
-            self,
-            Self::Rs256 | Self::Rs384 | Self::Rs512 | Self::Ps256 | Self::Ps384 | Self::Ps512
-        )
-    }
-
-    /// The curve of an elliptic-curve or Edwards key (`crv` in its JWK).
-    pub fn curve(self) -> Option<&'static str> {
-        match self {
-            Self::Es256 => Some("P-256"),
-            Self::Es384 => Some("P-384"),
-            Self::Es512 => Some("P-521"),
-            Self::EdDsa => Some("Ed25519"),
-            _ => None,
-        }
-    }
-
     /// Generates a key pair. `rsa_bits` is used only by the RSA algorithms.
     /// Slow for RSA 4096 (seconds): call it off the async runtime.
     pub fn generate(self, rsa_bits: u32) -> Result<GeneratedKey, JoseError> {
@@ -216,15 +154,6 @@ pub fn thumbprint(public_jwk: &Jwk) -> Result<String, JoseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for alg in Algorithm::ALL {
-            assert_eq!(Algorithm::parse(alg.name()), Some(alg));
-        }
-        assert_eq!(Algorithm::parse("HS256"), None);
-        assert_eq!(Algorithm::parse("rs256"), None);
-    }
 
     /// RFC 7638 section 3.1's example key and thumbprint.
     #[test]

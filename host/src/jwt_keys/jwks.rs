@@ -12,7 +12,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::store::JwtKeyRow;
+use crate::model::JwtKey;
 use crate::timestamp;
 
 /// One JWKS document, ready to send.
@@ -82,24 +82,19 @@ impl JwksCache {
     }
 
     /// Replaces a project's keys (all of them, active and deprecated).
-    pub fn set_project(&self, project_id: &str, rows: &[JwtKeyRow]) {
-        let keys: Vec<PublishedKey> = rows.iter().filter_map(|r| self.published(r)).collect();
+    pub fn set_project(&self, project_id: &str, keys: &[JwtKey]) {
+        let keys: Vec<PublishedKey> = keys.iter().map(|key| self.published(key)).collect();
         let document = render(&keys, timestamp::now());
         let mut projects = self.projects.write().unwrap_or_else(|e| e.into_inner());
         projects.insert(project_id.to_owned(), ProjectJwks { keys, document });
     }
 
-    /// Loads every project's keys at start-up. `rows` are grouped by project.
-    pub fn load_all(&self, rows: &[JwtKeyRow]) {
-        let mut start = 0;
-        while start < rows.len() {
-            let project = &rows[start].project_id;
-            let end = rows[start..]
-                .iter()
-                .position(|r| &r.project_id != project)
-                .map_or(rows.len(), |n| start + n);
-            self.set_project(project, &rows[start..end]);
-            start = end;
+    /// Loads every project's keys at start-up. `keys` are grouped by project.
+    pub fn load_all(&self, keys: &[JwtKey]) {
+        for project in keys.chunk_by(|a, b| a.project_id == b.project_id) {
+            if let Some(first) = project.first() {
+                self.set_project(&first.project_id, project);
+            }
         }
     }
 
@@ -109,15 +104,11 @@ impl JwksCache {
         projects.remove(project_id);
     }
 
-    fn published(&self, row: &JwtKeyRow) -> Option<PublishedKey> {
-        let published_until = match &row.deprecated_at {
-            None => None,
-            Some(at) => Some(timestamp::parse(at)? + self.rollover),
-        };
-        Some(PublishedKey {
-            jwk: row.public_jwk.clone(),
-            published_until,
-        })
+    fn published(&self, key: &JwtKey) -> PublishedKey {
+        PublishedKey {
+            jwk: key.public_jwk.clone(),
+            published_until: key.deprecated_at.map(|at| at + self.rollover),
+        }
     }
 }
 
@@ -153,20 +144,20 @@ fn render(keys: &[PublishedKey], now: OffsetDateTime) -> JwksDocument {
 mod tests {
     use super::*;
 
-    fn row(project: &str, kid: &str, deprecated_at: Option<OffsetDateTime>) -> JwtKeyRow {
-        JwtKeyRow {
+    fn key(project: &str, kid: &str, deprecated_at: Option<OffsetDateTime>) -> JwtKey {
+        JwtKey {
             id: kid.into(),
             organization_id: "o".into(),
             project_id: project.into(),
             name: "n".into(),
-            algorithm: "ES256".into(),
+            algorithm: crate::model::jwt_key::Algorithm::Es256,
             key_size: None,
             kid: kid.into(),
             public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
             public_pem: String::new(),
-            deprecated_at: deprecated_at.map(timestamp::format),
+            deprecated_at,
             replaced_by: None,
-            created_at: timestamp::now_string(),
+            created_at: timestamp::now(),
         }
     }
 
@@ -175,10 +166,10 @@ mod tests {
         let cache = JwksCache::new(std::time::Duration::from_secs(60));
         let now = timestamp::now();
         cache.load_all(&[
-            row("p1", "new", None),
-            row("p1", "old", Some(now - Duration::seconds(30))),
-            row("p1", "older", Some(now - Duration::seconds(90))),
-            row("p2", "other", None),
+            key("p1", "new", None),
+            key("p1", "old", Some(now - Duration::seconds(30))),
+            key("p1", "older", Some(now - Duration::seconds(90))),
+            key("p2", "other", None),
         ]);
         let doc = cache.get("p1", now).unwrap();
         assert_eq!(&*doc.body, br#"{"keys":[{"kid":"new"},{"kid":"old"}]}"#);

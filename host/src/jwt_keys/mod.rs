@@ -23,7 +23,9 @@ pub use jwks::{JwksCache, JwksDocument};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
-use crate::store::{JwtKeyRow, ProjectRow, Store, is_unique_violation};
+use crate::error::OnConflict;
+use crate::model::{JwtKey, Project};
+use crate::store::Store;
 use crate::tenancy::{DEFAULT_PROJECT, Tenancy};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
@@ -110,8 +112,8 @@ impl JwtKeys {
     /// Loads every project's JWKS into memory (at start-up).
     pub async fn load_jwks(&self) -> Result<()> {
         let _guard = self.reload.lock().await;
-        let rows = self.store.jwt_key_list_all().await?;
-        self.jwks.load_all(&rows);
+        let keys = self.store.jwt_key_list_all().await?;
+        self.jwks.load_all(&keys);
         Ok(())
     }
 
@@ -121,7 +123,7 @@ impl JwtKeys {
         &self,
         caller: &Caller,
         project_id: Option<&str>,
-    ) -> Result<ProjectRow> {
+    ) -> Result<Project> {
         match (project_id, caller.principal.project_id.as_deref()) {
             (Some(id), _) | (None, Some(id)) => self.tenancy.get_project(caller, id).await,
             (None, None) => self
@@ -139,21 +141,20 @@ impl JwtKeys {
         }
     }
 
-    pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<JwtKeyRow>> {
+    pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<JwtKey>> {
         let project = self.resolve_project(caller, project_id).await?;
         Ok(self.store.jwt_key_list(&project.id).await?)
     }
 
     /// A key the caller may see; another tenant's key is "not found".
-    pub async fn get(&self, caller: &Caller, id: &str) -> Result<JwtKeyRow> {
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<JwtKey> {
         self.store
-            .jwt_key_get(caller.organization_id(), id)
+            .jwt_key_get(caller.scope(), id)
             .await?
-            .filter(|row| caller.principal.sees_project(&row.project_id))
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn generate(&self, caller: &Caller, request: GenerateKey) -> Result<JwtKeyRow> {
+    pub async fn generate(&self, caller: &Caller, request: GenerateKey) -> Result<JwtKey> {
         let name = validate_name(request.name)?;
         let algorithm = Algorithm::parse(&request.algorithm).ok_or_else(|| {
             Error::bad_request(
@@ -169,53 +170,43 @@ impl JwtKeys {
         let project = self
             .resolve_project(caller, request.project_id.as_deref())
             .await?;
-        let (row, sealed) = self
+        let (key, sealed) = self
             .new_key(caller, &project.id, name, algorithm, rsa_bits)
             .await?;
         self.store
-            .jwt_key_insert(&row, &sealed.0)
+            .jwt_key_insert(&key, &sealed.0)
             .await
-            .map_err(|e| name_conflict(e, &row.name))?;
+            .on_conflict(|| name_conflict(&key.name))?;
         self.reload_jwks(&project.id).await?;
-        self.record(caller, "jwt_key.generate", Severity::Medium, &row)
+        self.record(caller, "jwt_key.generate", Severity::Medium, &key)
             .await?;
-        Ok(row)
+        Ok(key)
     }
 
     /// A new key with the same name and algorithm; the old one is deprecated, stays
     /// verifiable, and stays in the JWKS for the rollover window.
-    pub async fn rotate(&self, caller: &Caller, id: &str) -> Result<JwtKeyRow> {
+    pub async fn rotate(&self, caller: &Caller, id: &str) -> Result<JwtKey> {
         let old = self.get(caller, id).await?;
-        if old.deprecated_at.is_some() {
+        if old.is_deprecated() {
             return Err(Error::Conflict(deprecated_text(&old, "rotate")));
         }
-        let algorithm = stored_algorithm(&old)?;
-        let rsa_bits = old
-            .key_size
-            .and_then(|bits| u32::try_from(bits).ok())
-            .unwrap_or(DEFAULT_RSA_KEY_SIZE);
-        let (row, sealed) = self
+        let rsa_bits = old.key_size.unwrap_or(DEFAULT_RSA_KEY_SIZE);
+        let (key, sealed) = self
             .new_key(
                 caller,
                 &old.project_id,
                 old.name.clone(),
-                algorithm,
+                old.algorithm,
                 rsa_bits,
             )
             .await?;
         // The rotation, its audit event and its webhook event commit together.
-        let deprecated_at = timestamp::now_string();
+        let deprecated_at = timestamp::now();
         let mut tx = self.store.write().await?;
         let rotated = tx
-            .jwt_key_rotate(
-                caller.organization_id(),
-                &old.id,
-                &row,
-                &sealed.0,
-                &deprecated_at,
-            )
+            .jwt_key_rotate(caller.scope(), &old.id, &key, &sealed.0, deprecated_at)
             .await
-            .map_err(|e| name_conflict(e, &row.name))?;
+            .on_conflict(|| name_conflict(&key.name))?;
         if !rotated {
             return Err(Error::Conflict(format!(
                 "JWT key '{id}' was rotated or deleted meanwhile"
@@ -232,8 +223,8 @@ impl JwtKeys {
                 outcome: Outcome::Success,
                 request_id: caller.request_id.as_deref(),
                 details: Some(json!({
-                    "name": row.name, "algorithm": row.algorithm, "projectId": row.project_id,
-                    "oldKid": old.kid, "newId": row.id, "newKid": row.kid,
+                    "name": key.name, "algorithm": key.algorithm.name(), "projectId": key.project_id,
+                    "oldKid": old.kid, "newId": key.id, "newKid": key.kid,
                 })),
             },
         )
@@ -243,41 +234,37 @@ impl JwtKeys {
             &Event::new(
                 EventKind::KeyRotated,
                 caller.organization_id(),
-                Some(&row.project_id),
+                Some(&key.project_id),
                 json!({
-                    "keyId": row.id, "kid": row.kid, "name": row.name,
-                    "algorithm": row.algorithm, "projectId": row.project_id,
+                    "keyId": key.id, "kid": key.kid, "name": key.name,
+                    "algorithm": key.algorithm.name(), "projectId": key.project_id,
                     "previousKeyId": old.id, "previousKid": old.kid,
-                    "deprecatedAt": deprecated_at,
+                    "deprecatedAt": timestamp::format(deprecated_at),
                 }),
             ),
         )
         .await?;
         tx.commit().await?;
         self.reload_jwks(&old.project_id).await?;
-        Ok(row)
+        Ok(key)
     }
 
     pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
-        let row = self.get(caller, id).await?;
-        if !self
-            .store
-            .jwt_key_delete(caller.organization_id(), &row.id)
-            .await?
-        {
+        let key = self.get(caller, id).await?;
+        if !self.store.jwt_key_delete(caller.scope(), &key.id).await? {
             return Err(not_found(id));
         }
-        self.reload_jwks(&row.project_id).await?;
-        self.record(caller, "jwt_key.delete", Severity::High, &row)
+        self.reload_jwks(&key.project_id).await?;
+        self.record(caller, "jwt_key.delete", Severity::High, &key)
             .await
     }
 
     pub async fn sign(&self, caller: &Caller, id: &str, request: SignRequest) -> Result<Signed> {
-        let row = self.get(caller, id).await?;
-        if row.deprecated_at.is_some() {
-            return Err(Error::Conflict(deprecated_text(&row, "sign with")));
+        let key = self.get(caller, id).await?;
+        if key.is_deprecated() {
+            return Err(Error::Conflict(deprecated_text(&key, "sign with")));
         }
-        let algorithm = stored_algorithm(&row)?;
+        let algorithm = key.algorithm;
         let mut claims = request.claims;
         let now = unix_now();
         if !claims.contains_key("iat") {
@@ -308,23 +295,23 @@ impl JwtKeys {
 
         let sealed = self
             .store
-            .jwt_key_sealed_private(caller.organization_id(), &row.id)
+            .jwt_key_sealed_private(caller.scope(), &key.id)
             .await?
             .ok_or_else(|| not_found(id))?;
         let opened = self
             .master
-            .open(&row.id, &Sealed(sealed))
+            .open(&key.id, &Sealed(sealed))
             .map_err(Error::internal)?;
         let private = PrivateJwk::from_bytes(&opened).map_err(Error::internal)?;
         let signer = algorithm.signer(&private).map_err(Error::internal)?;
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
-        header.set_key_id(&row.kid);
+        header.set_key_id(&key.kid);
         let token =
             jwt::encode_with_signer(&payload, &header, signer.as_ref()).map_err(Error::internal)?;
         Ok(Signed {
             token: token.into(),
-            kid: row.kid,
+            kid: key.kid,
             algorithm: algorithm.name(),
             issued_at,
             expires_at,
@@ -334,20 +321,19 @@ impl JwtKeys {
     /// Checks a token's signature against this key (deprecated keys included) and its
     /// `exp`/`nbf` against the clock.
     pub async fn verify(&self, caller: &Caller, id: &str, token: &str) -> Result<Verification> {
-        let row = self.get(caller, id).await?;
-        let algorithm = stored_algorithm(&row)?;
-        let jwk = Jwk::from_bytes(row.public_jwk.as_bytes()).map_err(Error::internal)?;
-        let verifier = algorithm.verifier(&jwk).map_err(Error::internal)?;
+        let key = self.get(caller, id).await?;
+        let jwk = Jwk::from_bytes(key.public_jwk.as_bytes()).map_err(Error::internal)?;
+        let verifier = key.algorithm.verifier(&jwk).map_err(Error::internal)?;
         let (payload, header) = match jwt::decode_with_verifier(token.trim(), verifier.as_ref()) {
             Ok(decoded) => decoded,
             Err(err) => return Ok(Verification::invalid(jose_text(&err))),
         };
         if let Some(kid) = header.key_id()
-            && kid != row.kid
+            && kid != key.kid
         {
             return Ok(Verification::invalid(format!(
                 "the token names key '{kid}', not this key ('{}')",
-                row.kid
+                key.kid
             )));
         }
         let mut validator = JwtPayloadValidator::new();
@@ -389,8 +375,8 @@ impl JwtKeys {
 
     async fn reload_jwks(&self, project_id: &str) -> Result<()> {
         let _guard = self.reload.lock().await;
-        let rows = self.store.jwt_key_list(project_id).await?;
-        self.jwks.set_project(project_id, &rows);
+        let keys = self.store.jwt_key_list(project_id).await?;
+        self.jwks.set_project(project_id, &keys);
         Ok(())
     }
 
@@ -402,28 +388,28 @@ impl JwtKeys {
         name: String,
         algorithm: Algorithm,
         rsa_bits: u32,
-    ) -> Result<(JwtKeyRow, Sealed)> {
+    ) -> Result<(JwtKey, Sealed)> {
         let generated = tokio::task::spawn_blocking(move || algorithm.generate(rsa_bits))
             .await
             .map_err(Error::internal)?
             .map_err(Error::internal)?;
         let id = Uuid::new_v4().to_string();
         let sealed = self.master.seal(&id, &generated.private_jwk.to_bytes());
-        let row = JwtKeyRow {
+        let key = JwtKey {
             id,
             organization_id: caller.organization_id().to_owned(),
             project_id: project_id.to_owned(),
             name,
-            algorithm: algorithm.name().to_owned(),
-            key_size: algorithm.is_rsa().then_some(i64::from(rsa_bits)),
+            algorithm,
+            key_size: algorithm.is_rsa().then_some(rsa_bits),
             kid: generated.kid,
             public_jwk: generated.public_jwk.to_string(),
             public_pem: generated.public_pem,
             deprecated_at: None,
             replaced_by: None,
-            created_at: timestamp::now_string(),
+            created_at: timestamp::now(),
         };
-        Ok((row, sealed))
+        Ok((key, sealed))
     }
 
     async fn record(
@@ -431,20 +417,20 @@ impl JwtKeys {
         caller: &Caller,
         action: &str,
         severity: Severity,
-        row: &JwtKeyRow,
+        key: &JwtKey,
     ) -> Result<()> {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(caller.organization_id()),
                 actor: &caller.principal.actor(),
                 action,
-                target: Some(&row.id),
+                target: Some(&key.id),
                 severity,
                 outcome: Outcome::Success,
                 request_id: caller.request_id.as_deref(),
                 details: Some(json!({
-                    "name": row.name, "algorithm": row.algorithm, "kid": row.kid,
-                    "projectId": row.project_id,
+                    "name": key.name, "algorithm": key.algorithm.name(), "kid": key.kid,
+                    "projectId": key.project_id,
                 })),
             })
             .await
@@ -455,36 +441,22 @@ fn not_found(id: &str) -> Error {
     Error::NotFound(format!("JWT key '{id}'"))
 }
 
-fn deprecated_text(row: &JwtKeyRow, verb: &str) -> String {
-    let successor = row
+fn deprecated_text(key: &JwtKey, verb: &str) -> String {
+    let successor = key
         .replaced_by
         .as_deref()
         .map(|s| format!("; use its replacement '{s}'"))
         .unwrap_or_default();
     format!(
         "JWT key '{}' is deprecated (rotated); cannot {verb} it{successor}",
-        row.id
+        key.id
     )
 }
 
-fn name_conflict(err: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(format!(
-            "an active JWT key named '{name}' exists in this project; rotate it or choose another name"
-        ))
-    } else {
-        err.into()
-    }
-}
-
-fn stored_algorithm(row: &JwtKeyRow) -> Result<Algorithm> {
-    Algorithm::parse(&row.algorithm).ok_or_else(|| {
-        Error::internal(anyhow::anyhow!(
-            "JWT key {} has unknown algorithm {}",
-            row.id,
-            row.algorithm
-        ))
-    })
+fn name_conflict(name: &str) -> Error {
+    Error::Conflict(format!(
+        "an active JWT key named '{name}' exists in this project; rotate it or choose another name"
+    ))
 }
 
 fn validate_name(name: String) -> Result<String> {

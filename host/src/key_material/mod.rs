@@ -18,11 +18,14 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
+use crate::error::OnConflict;
+pub use crate::model::key_material::{KeyEncoding, KeyType, KeystoreFormat};
+use crate::model::{Environment, StoredKey, StoredKeystore};
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, SourceType,
 };
 use crate::plugins::{PluginError, Registry, Tenant};
-use crate::store::{EnvironmentRow, KeystoreRow, Store, StoredKeyRow, is_unique_violation};
+use crate::store::Store;
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
 use crate::{Error, Result, timestamp};
 
@@ -35,55 +38,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 const PUBLIC_LABELS: [&str; 2] = ["PUBLIC KEY", "RSA PUBLIC KEY"];
 const PRIVATE_LABELS: [&str; 3] = ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"];
 
-/// The encoding a PEM label stands for (RFC 7468): stored instead of the label, so that
-/// no private-key marker appears in the database in the clear.
-fn encoding(label: &str) -> &'static str {
-    match label {
-        "PUBLIC KEY" => "SPKI",
-        "PRIVATE KEY" => "PKCS8",
-        "EC PRIVATE KEY" => "SEC1",
-        _ => "PKCS1",
-    }
-}
 const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyType {
-    PublicKey,
-    PrivateKey,
-}
-
-impl KeyType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PublicKey => "PUBLIC_KEY",
-            Self::PrivateKey => "PRIVATE_KEY",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeystoreFormat {
-    Pkcs12,
-    Jks,
-}
-
-impl KeystoreFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pkcs12 => "PKCS12",
-            Self::Jks => "JKS",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "PKCS12" => Some(Self::Pkcs12),
-            "JKS" => Some(Self::Jks),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct UploadKey {
@@ -154,12 +109,7 @@ impl KeyMaterial {
         }
     }
 
-    async fn environment(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-    ) -> Result<EnvironmentRow> {
+    async fn environment(&self, caller: &Caller, project: &str, env: &str) -> Result<Environment> {
         self.tenancy.get_environment(caller, project, env).await
     }
 
@@ -171,40 +121,40 @@ impl KeyMaterial {
         project: &str,
         env: &str,
         upload: UploadKey,
-    ) -> Result<StoredKeyRow> {
+    ) -> Result<StoredKey> {
         let environment = self.environment(caller, project, env).await?;
         let name = validate_name("name", upload.name)?;
         let description = validate_description(upload.description)?;
         let (key_type, label, pem) = check_pem(upload.pem.expose())?;
         let id = Uuid::new_v4().to_string();
-        let row = StoredKeyRow {
+        let key = StoredKey {
             id: id.clone(),
             organization_id: caller.organization_id().to_owned(),
             project_id: environment.project_id.clone(),
             environment_id: environment.id.clone(),
             name,
             description,
-            key_type: key_type.as_str().to_owned(),
-            encoding: encoding(&label).to_owned(),
+            key_type,
+            encoding: KeyEncoding::of_label(&label),
             public_pem: (key_type == KeyType::PublicKey).then(|| pem.clone()),
-            created_at: timestamp::now_string(),
+            created_at: timestamp::now(),
         };
         let sealed =
             (key_type == KeyType::PrivateKey).then(|| self.master.seal(&id, pem.as_bytes()));
         self.store
-            .stored_key_insert(&row, sealed.as_ref().map(|s| s.0.as_slice()))
+            .stored_key_insert(&key, sealed.as_ref().map(|s| s.0.as_slice()))
             .await
-            .map_err(|e| name_conflict(e, "key", &row.name, &environment.name))?;
+            .on_conflict(|| name_conflict("key", &key.name, &environment.name))?;
         self.record(
             caller,
             "key_material.key_upload",
             Severity::Medium,
-            &row.id,
-            &row.name,
+            &key.id,
+            &key.name,
             &environment,
         )
         .await?;
-        Ok(row)
+        Ok(key)
     }
 
     pub async fn list_keys(
@@ -212,7 +162,7 @@ impl KeyMaterial {
         caller: &Caller,
         project: &str,
         env: &str,
-    ) -> Result<Vec<StoredKeyRow>> {
+    ) -> Result<Vec<StoredKey>> {
         let environment = self.environment(caller, project, env).await?;
         Ok(self.store.stored_key_list(&environment.id).await?)
     }
@@ -223,13 +173,13 @@ impl KeyMaterial {
         project: &str,
         env: &str,
         name: &str,
-    ) -> Result<StoredKeyRow> {
+    ) -> Result<StoredKey> {
         let environment = self.environment(caller, project, env).await?;
         self.key_in(&environment, name).await
     }
 
     /// A key by name in an environment already resolved for the caller.
-    async fn key_in(&self, environment: &EnvironmentRow, name: &str) -> Result<StoredKeyRow> {
+    async fn key_in(&self, environment: &Environment, name: &str) -> Result<StoredKey> {
         self.store
             .stored_key_get(&environment.id, name)
             .await?
@@ -249,16 +199,16 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<()> {
         let environment = self.environment(caller, project, env).await?;
-        let row = self.key_in(&environment, name).await?;
+        let key = self.key_in(&environment, name).await?;
         self.store
-            .stored_key_delete(&environment.id, &row.id)
+            .stored_key_delete(&environment.id, &key.id)
             .await?;
         self.record(
             caller,
             "key_material.key_delete",
             Severity::High,
-            &row.id,
-            &row.name,
+            &key.id,
+            &key.name,
             &environment,
         )
         .await
@@ -272,20 +222,20 @@ impl KeyMaterial {
         env: &str,
         name: &str,
     ) -> Result<(KeyType, String)> {
-        let row = self.get_key(caller, project, env, name).await?;
-        if let Some(pem) = row.public_pem {
+        let key = self.get_key(caller, project, env, name).await?;
+        if let Some(pem) = key.public_pem {
             return Ok((KeyType::PublicKey, pem));
         }
         let sealed = self
             .store
-            .stored_key_sealed(&row.id)
+            .stored_key_sealed(&key.id)
             .await?
             .ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("stored key {} has no content", row.id))
+                Error::internal(anyhow::anyhow!("stored key {} has no content", key.id))
             })?;
         let pem = self
             .master
-            .open(&row.id, &Sealed(sealed))
+            .open(&key.id, &Sealed(sealed))
             .map_err(Error::internal)?;
         let pem = String::from_utf8(pem).map_err(Error::internal)?;
         Ok((KeyType::PrivateKey, pem))
@@ -299,7 +249,7 @@ impl KeyMaterial {
         project: &str,
         env: &str,
         upload: UploadKeystore,
-    ) -> Result<KeystoreRow> {
+    ) -> Result<StoredKeystore> {
         let environment = self.environment(caller, project, env).await?;
         let name = validate_name("name", upload.name)?;
         let description = validate_description(upload.description)?;
@@ -323,36 +273,36 @@ impl KeyMaterial {
             .keystore_aliases(caller, &environment, format, &content, &upload.password)
             .await?;
         let id = Uuid::new_v4().to_string();
-        let row = KeystoreRow {
+        let keystore = StoredKeystore {
             id: id.clone(),
             organization_id: caller.organization_id().to_owned(),
             project_id: environment.project_id.clone(),
             environment_id: environment.id.clone(),
             name,
             description,
-            format: format.as_str().to_owned(),
-            size_bytes: i64::try_from(content.len()).unwrap_or(i64::MAX),
-            aliases: serde_json::to_string(&aliases).map_err(Error::internal)?,
-            created_at: timestamp::now_string(),
+            format,
+            size_bytes: u64::try_from(content.len()).unwrap_or(u64::MAX),
+            aliases,
+            created_at: timestamp::now(),
         };
         let sealed_content = self.master.seal(&id, &content);
         let sealed_password = self
             .master
             .seal(&password_record(&id), upload.password.as_bytes());
         self.store
-            .keystore_insert(&row, &sealed_content.0, &sealed_password.0)
+            .keystore_insert(&keystore, &sealed_content.0, &sealed_password.0)
             .await
-            .map_err(|e| name_conflict(e, "keystore", &row.name, &environment.name))?;
+            .on_conflict(|| name_conflict("keystore", &keystore.name, &environment.name))?;
         self.record(
             caller,
             "key_material.keystore_upload",
             Severity::Medium,
-            &row.id,
-            &row.name,
+            &keystore.id,
+            &keystore.name,
             &environment,
         )
         .await?;
-        Ok(row)
+        Ok(keystore)
     }
 
     /// Opens the keystore with its password through the keystore source plugin and
@@ -361,7 +311,7 @@ impl KeyMaterial {
     async fn keystore_aliases(
         &self,
         caller: &Caller,
-        environment: &EnvironmentRow,
+        environment: &Environment,
         format: KeystoreFormat,
         content: &[u8],
         password: &str,
@@ -407,7 +357,7 @@ impl KeyMaterial {
         caller: &Caller,
         project: &str,
         env: &str,
-    ) -> Result<Vec<KeystoreRow>> {
+    ) -> Result<Vec<StoredKeystore>> {
         let environment = self.environment(caller, project, env).await?;
         Ok(self.store.keystore_list(&environment.id).await?)
     }
@@ -418,13 +368,13 @@ impl KeyMaterial {
         project: &str,
         env: &str,
         name: &str,
-    ) -> Result<KeystoreRow> {
+    ) -> Result<StoredKeystore> {
         let environment = self.environment(caller, project, env).await?;
         self.keystore_in(&environment, name).await
     }
 
     /// A keystore by name in an environment already resolved for the caller.
-    async fn keystore_in(&self, environment: &EnvironmentRow, name: &str) -> Result<KeystoreRow> {
+    async fn keystore_in(&self, environment: &Environment, name: &str) -> Result<StoredKeystore> {
         self.store
             .keystore_get(&environment.id, name)
             .await?
@@ -444,14 +394,16 @@ impl KeyMaterial {
         name: &str,
     ) -> Result<()> {
         let environment = self.environment(caller, project, env).await?;
-        let row = self.keystore_in(&environment, name).await?;
-        self.store.keystore_delete(&environment.id, &row.id).await?;
+        let keystore = self.keystore_in(&environment, name).await?;
+        self.store
+            .keystore_delete(&environment.id, &keystore.id)
+            .await?;
         self.record(
             caller,
             "key_material.keystore_delete",
             Severity::High,
-            &row.id,
-            &row.name,
+            &keystore.id,
+            &keystore.name,
             &environment,
         )
         .await
@@ -465,29 +417,22 @@ impl KeyMaterial {
         env: &str,
         name: &str,
     ) -> Result<OpenedKeystore> {
-        let row = self.get_keystore(caller, project, env, name).await?;
-        let format = KeystoreFormat::parse(&row.format).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!(
-                "keystore {} has format {}",
-                row.id,
-                row.format
-            ))
-        })?;
+        let keystore = self.get_keystore(caller, project, env, name).await?;
         let (content, password) = self
             .store
-            .keystore_sealed(&row.id)
+            .keystore_sealed(&keystore.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("keystore '{name}'")))?;
         let content = self
             .master
-            .open(&row.id, &Sealed(content))
+            .open(&keystore.id, &Sealed(content))
             .map_err(Error::internal)?;
         let password = self
             .master
-            .open(&password_record(&row.id), &Sealed(password))
+            .open(&password_record(&keystore.id), &Sealed(password))
             .map_err(Error::internal)?;
         Ok(OpenedKeystore {
-            format,
+            format: keystore.format,
             content,
             password: String::from_utf8(password).map_err(Error::internal)?,
         })
@@ -500,7 +445,7 @@ impl KeyMaterial {
         severity: Severity,
         id: &str,
         name: &str,
-        environment: &EnvironmentRow,
+        environment: &Environment,
     ) -> Result<()> {
         self.audit
             .record(AuditEvent {
@@ -536,14 +481,10 @@ fn validate_description(text: Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn name_conflict(err: sqlx::Error, kind: &str, name: &str, environment: &str) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(format!(
-            "a {kind} named '{name}' exists in environment '{environment}'"
-        ))
-    } else {
-        err.into()
-    }
+fn name_conflict(kind: &str, name: &str, environment: &str) -> Error {
+    Error::Conflict(format!(
+        "a {kind} named '{name}' exists in environment '{environment}'"
+    ))
 }
 
 /// Checks that `text` is exactly one PEM block with a key label and a base64 body.

@@ -45,24 +45,36 @@ macro_rules! wire_enum {
 }
 use wire_enum;
 
+pub mod api_key;
+pub mod audit;
 pub mod authority;
 pub mod certificate;
 pub mod crl;
+pub mod jwk_object;
+pub mod jwt_key;
 pub mod key;
+pub mod key_material;
 pub mod names;
 pub mod renewal;
 pub mod template;
+pub mod tenancy;
 
+pub use api_key::ApiKey;
+pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
 pub use authority::{CaKind, CaStatus, CertificateAuthority};
 pub use certificate::{
     Certificate, CertificateFilter, CertificateSource, CsrSourceMode, Issued, NewCertificate,
     Revocation, RevocationReason, Status,
 };
 pub use crl::{Crl, CrlKind, RevokedSerial};
+pub use jwk_object::JwkObject;
+pub use jwt_key::JwtKey;
 pub use key::{KeyAlgorithm, KeyStorageMode, KeyType, RSA_SIZES};
+pub use key_material::{StoredKey, StoredKeystore};
 pub use names::{SUBJECT_FIELDS, SanSet, Subject};
 pub use renewal::{RenewalRequest, RenewalStatus};
 pub use template::{ApprovalMode, Template, TemplateRules, ValidatorRef};
+pub use tenancy::{Environment, Organization, Project};
 
 /// A new record id: a UUID version 7, whose leading bits are the time. New records
 /// land at the end of each id index rather than on a random page, which keeps the

@@ -310,7 +310,7 @@ impl Pki {
         let visible = caller.principal.sees_project(&project_id)
             && self
                 .store
-                .project_get(caller.organization_id(), &project_id)
+                .project_get(caller.scope(), &project_id)
                 .await?
                 .is_some();
         if !visible {

@@ -40,7 +40,7 @@ impl Pki {
         self.store
             .transaction(move |tx| {
                 tx.certificate_insert(&certificate)?;
-                audit.write(tx)?;
+                tx.audit_insert(&audit)?;
                 if let Some(event) = &event {
                     webhooks::emit_in(tx, event)?;
                 }

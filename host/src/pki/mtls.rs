@@ -15,9 +15,9 @@ use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::model::{
     CaKind, Certificate, CertificateSource, CrlKind, KeyAlgorithm, KeyStorageMode, KeyType,
-    NewCertificate, RSA_SIZES, Revocation, RevocationReason, SanSet, Status, Subject,
+    NewCertificate, Project, RSA_SIZES, Revocation, RevocationReason, SanSet, Status, Subject,
 };
-use crate::store::{ProjectRow, Scope};
+use crate::store::Scope;
 use crate::tenancy::DEFAULT_PROJECT;
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
@@ -52,20 +52,19 @@ pub fn mtls_ca_name(project_id: &str) -> String {
 impl Pki {
     /// The project (account) a request works in: `project_id` when given, else the
     /// caller's own project for a project-scoped key, else the organization's `default`.
-    pub async fn account(&self, caller: &Caller, project_id: Option<&str>) -> Result<ProjectRow> {
-        let org = caller.organization_id();
+    pub async fn account(&self, caller: &Caller, project_id: Option<&str>) -> Result<Project> {
         let found = match (project_id, caller.principal.project_id.as_deref()) {
             (Some(id), _) | (None, Some(id)) => {
                 if !caller.principal.sees_project(id) {
                     None
                 } else {
-                    self.store.project_get(org, id).await?
+                    self.store.project_get(caller.scope(), id).await?
                 }
             }
             (None, None) => {
                 return self
                     .store
-                    .project_by_name(org, DEFAULT_PROJECT)
+                    .project_by_name(caller.scope(), DEFAULT_PROJECT)
                     .await?
                     .ok_or_else(|| {
                         Error::bad_request(
@@ -198,7 +197,7 @@ impl Pki {
     async fn mtls_issue(
         &self,
         caller: &Caller,
-        project: &ProjectRow,
+        project: &Project,
         subject: Subject,
         key_size: u32,
         validity_days: u32,
@@ -280,7 +279,7 @@ impl Pki {
     }
 
     /// The project's mTLS CA, created on first use (a root, ECDSA P-256, 20 years).
-    async fn mtls_ca(&self, caller: &Caller, project: &ProjectRow) -> Result<Arc<LoadedCa>> {
+    async fn mtls_ca(&self, caller: &Caller, project: &Project) -> Result<Arc<LoadedCa>> {
         let name = mtls_ca_name(&project.id);
         // One creator at a time on this node; the unique CA name settles it across nodes.
         let _guard = self.mtls_ca_lock.lock().await;

@@ -1,124 +1,166 @@
 //! API key records. The secret itself is never stored, only its keyed hash.
 
 use sqlx::FromRow;
+use time::OffsetDateTime;
 
-use super::Store;
+use super::codec::{json, json_text, optional_time, optional_time_text, time};
+use super::{Scope, Store, StoreError};
+use crate::model::ApiKey;
+use crate::timestamp;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ApiKeyRow {
-    pub public_key: String,
-    pub organization_id: String,
-    pub project_id: Option<String>,
-    pub alias: Option<String>,
+#[derive(FromRow)]
+struct ApiKeyRow {
+    public_key: String,
+    organization_id: String,
+    project_id: Option<String>,
+    alias: Option<String>,
     /// JSON array of addresses and CIDRs.
-    pub ips: String,
-    pub role: Option<String>,
+    ips: String,
+    role: Option<String>,
     /// JSON array of permission names.
-    pub permissions: String,
-    pub platform_admin: bool,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
+    permissions: String,
+    platform_admin: bool,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
 }
 
-pub struct NewApiKey<'a> {
-    pub row: &'a ApiKeyRow,
-    pub secret_hash: &'a [u8],
+impl ApiKeyRow {
+    fn into_model(self) -> Result<ApiKey, StoreError> {
+        Ok(ApiKey {
+            ips: json("api_keys.ips", &self.ips)?,
+            permissions: json("api_keys.permissions", &self.permissions)?,
+            created_at: time("api_keys.created_at", &self.created_at)?,
+            expires_at: optional_time("api_keys.expires_at", self.expires_at.as_deref())?,
+            revoked_at: optional_time("api_keys.revoked_at", self.revoked_at.as_deref())?,
+            public_key: self.public_key,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            alias: self.alias,
+            role: self.role,
+            platform_admin: self.platform_admin,
+        })
+    }
 }
+
+const COLUMNS: &str = "public_key, organization_id, project_id, alias, ips, role, permissions, \
+                       platform_admin, created_at, expires_at, revoked_at";
+
+/// The keys a scope contains: `?1` is its organization, `?2` its project (or NULL). A
+/// project-scoped caller sees only its project's keys, not the organization's.
+const IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
 
 impl Store {
-    pub async fn api_key_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+    pub async fn api_key_count(&self) -> Result<i64, StoreError> {
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
             .fetch_one(&self.pool)
-            .await
+            .await?;
+        Ok(count)
     }
 
-    pub async fn api_key_insert(&self, key: NewApiKey<'_>) -> Result<(), sqlx::Error> {
-        let row = key.row;
+    pub async fn api_key_insert(&self, key: &ApiKey, secret_hash: &[u8]) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_keys (public_key, organization_id, project_id, secret_hash, alias, ips,
                                    role, permissions, platform_admin, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.public_key)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(key.secret_hash)
-        .bind(&row.alias)
-        .bind(&row.ips)
-        .bind(&row.role)
-        .bind(&row.permissions)
-        .bind(row.platform_admin)
-        .bind(&row.created_at)
-        .bind(&row.expires_at)
+        .bind(&key.public_key)
+        .bind(&key.organization_id)
+        .bind(&key.project_id)
+        .bind(secret_hash)
+        .bind(&key.alias)
+        .bind(json_text(&key.ips)?)
+        .bind(&key.role)
+        .bind(json_text(&key.permissions)?)
+        .bind(key.platform_admin)
+        .bind(timestamp::format(key.created_at))
+        .bind(optional_time_text(key.expires_at))
         .execute(&self.pool)
         .await?;
         self.caches.api_keys.invalidate();
         Ok(())
     }
 
-    pub async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    pub async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
         self.caches
             .api_keys
             .get_or_load(hash.to_vec(), || self.api_key_by_hash_uncached(hash))
             .await
     }
 
-    async fn api_key_by_hash_uncached(
-        &self,
-        hash: &[u8],
-    ) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT public_key, organization_id, project_id, alias, ips, role, permissions,
-                    platform_admin, created_at, expires_at, revoked_at
-             FROM api_keys WHERE secret_hash = ?",
-        )
+    async fn api_key_by_hash_uncached(&self, hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE secret_hash = ?"
+        ))
         .bind(hash)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(ApiKeyRow::into_model).transpose()
     }
 
-    pub async fn api_key_get(&self, public_key: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT public_key, organization_id, project_id, alias, ips, role, permissions,
-                    platform_admin, created_at, expires_at, revoked_at
-             FROM api_keys WHERE public_key = ?",
-        )
+    /// A key by its public identifier, whatever its tenant: for authentication.
+    pub async fn api_key_by_public_key(
+        &self,
+        public_key: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE public_key = ?"
+        ))
         .bind(public_key)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(ApiKeyRow::into_model).transpose()
     }
 
-    /// Unrevoked keys of an organization, oldest first.
+    /// An unrevoked key of a scope.
+    pub async fn api_key_get(
+        &self,
+        scope: Scope<'_>,
+        public_key: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys
+             WHERE {IN_SCOPE} AND public_key = ?3 AND revoked_at IS NULL"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(public_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ApiKeyRow::into_model).transpose()
+    }
+
+    /// Unrevoked keys of a scope, oldest first.
     pub async fn api_key_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT public_key, organization_id, project_id, alias, ips, role, permissions,
-                    platform_admin, created_at, expires_at, revoked_at
-             FROM api_keys WHERE organization_id = ? AND revoked_at IS NULL
-             ORDER BY created_at, public_key LIMIT ? OFFSET ?",
-        )
-        .bind(organization_id)
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE {IN_SCOPE} AND revoked_at IS NULL
+             ORDER BY created_at, public_key LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(ApiKeyRow::into_model).collect()
     }
 
-    pub async fn api_key_update(&self, row: &ApiKeyRow) -> Result<bool, sqlx::Error> {
+    /// Writes the alias, the addresses and the expiry back.
+    pub async fn api_key_update(&self, key: &ApiKey) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE api_keys SET alias = ?, ips = ?, expires_at = ?
              WHERE public_key = ? AND organization_id = ? AND revoked_at IS NULL",
         )
-        .bind(&row.alias)
-        .bind(&row.ips)
-        .bind(&row.expires_at)
-        .bind(&row.public_key)
-        .bind(&row.organization_id)
+        .bind(&key.alias)
+        .bind(json_text(&key.ips)?)
+        .bind(optional_time_text(key.expires_at))
+        .bind(&key.public_key)
+        .bind(&key.organization_id)
         .execute(&self.pool)
         .await?;
         self.caches.api_keys.invalidate();
@@ -127,17 +169,18 @@ impl Store {
 
     pub async fn api_key_revoke(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         public_key: &str,
-        at: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ?
-             WHERE public_key = ? AND organization_id = ? AND revoked_at IS NULL",
-        )
-        .bind(at)
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE api_keys SET revoked_at = ?3
+             WHERE {IN_SCOPE} AND public_key = ?4 AND revoked_at IS NULL"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(timestamp::format(at))
         .bind(public_key)
-        .bind(organization_id)
         .execute(&self.pool)
         .await?;
         self.caches.api_keys.invalidate();

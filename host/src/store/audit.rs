@@ -1,83 +1,103 @@
 //! The append-only audit log.
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
+use time::OffsetDateTime;
 
-use super::{Store, WriteTx};
+use super::codec::{json, name, time};
+use super::{Scope, Store, StoreError, WriteTx};
+use crate::model::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
+use crate::timestamp;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct AuditEventRow {
-    pub seq: i64,
-    pub id: String,
-    pub occurred_at: String,
-    pub organization_id: Option<String>,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub severity: String,
-    pub outcome: String,
-    pub request_id: Option<String>,
-    pub details: Option<String>,
+#[derive(FromRow)]
+struct AuditEventRow {
+    id: String,
+    occurred_at: String,
+    organization_id: Option<String>,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    severity: String,
+    outcome: String,
+    request_id: Option<String>,
+    details: Option<String>,
 }
 
-pub struct NewAuditEvent<'a> {
-    pub id: &'a str,
-    pub occurred_at: &'a str,
-    pub organization_id: Option<&'a str>,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub target: Option<&'a str>,
-    pub severity: &'a str,
-    pub outcome: &'a str,
-    pub request_id: Option<&'a str>,
-    pub details: Option<&'a str>,
-}
-
-#[derive(Debug, Default)]
-pub struct AuditFilter {
-    pub organization_id: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub severity: Option<String>,
-    pub outcome: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+impl AuditEventRow {
+    fn into_model(self) -> Result<AuditRecord, StoreError> {
+        Ok(AuditRecord {
+            occurred_at: time("audit_events.occurred_at", &self.occurred_at)?,
+            severity: name("audit_events.severity", &self.severity, Severity::parse)?,
+            outcome: name("audit_events.outcome", &self.outcome, Outcome::parse)?,
+            details: self
+                .details
+                .as_deref()
+                .map(|d| json("audit_events.details", d))
+                .transpose()?,
+            id: self.id,
+            organization_id: self.organization_id,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            request_id: self.request_id,
+        })
+    }
 }
 
 impl Store {
-    pub async fn audit_insert(&self, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
-        insert(&self.pool, event).await
+    pub async fn audit_insert(
+        &self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &AuditEvent<'_>,
+    ) -> Result<(), StoreError> {
+        insert(&self.pool, id, occurred_at, event).await
     }
 
-    /// Newest first, with the total that matches the filter.
+    /// A scope's events, newest first, with the total that matches the filter. Events
+    /// belong to an organization, not to a project.
     pub async fn audit_list(
         &self,
+        scope: Scope<'_>,
         filter: &AuditFilter,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<AuditEventRow>, i64), sqlx::Error> {
+    ) -> Result<(Vec<AuditRecord>, i64), StoreError> {
         let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_events");
-        push_filter(&mut select, filter);
+        push_filter(&mut select, scope, filter);
         select.push(" ORDER BY seq DESC LIMIT ");
         select.push_bind(limit);
         select.push(" OFFSET ");
         select.push_bind(offset);
-        let rows = select.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<AuditEventRow> = select.build_query_as().fetch_all(&self.pool).await?;
 
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_events");
-        push_filter(&mut count, filter);
+        push_filter(&mut count, scope, filter);
         let total = count.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok((rows, total))
+        let records = rows
+            .into_iter()
+            .map(AuditEventRow::into_model)
+            .collect::<Result<_, _>>()?;
+        Ok((records, total))
     }
 }
 
 impl WriteTx {
-    pub async fn audit_insert(&mut self, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
-        insert(self.conn(), event).await
+    pub async fn audit_insert(
+        &mut self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &AuditEvent<'_>,
+    ) -> Result<(), StoreError> {
+        insert(self.conn(), id, occurred_at, event).await
     }
 }
 
-async fn insert<'e, E>(executor: E, event: NewAuditEvent<'_>) -> Result<(), sqlx::Error>
+async fn insert<'e, E>(
+    executor: E,
+    id: &str,
+    occurred_at: OffsetDateTime,
+    event: &AuditEvent<'_>,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = Sqlite>,
 {
@@ -86,41 +106,49 @@ where
                                    severity, outcome, request_id, details)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(event.id)
-    .bind(event.occurred_at)
+    .bind(id)
+    .bind(timestamp::format(occurred_at))
     .bind(event.organization_id)
     .bind(event.actor)
     .bind(event.action)
     .bind(event.target)
-    .bind(event.severity)
-    .bind(event.outcome)
+    .bind(event.severity.as_str())
+    .bind(event.outcome.as_str())
     .bind(event.request_id)
-    .bind(event.details)
+    .bind(event.details.as_ref().map(|d| d.to_string()))
     .execute(executor)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
-fn push_filter<'a>(query: &mut QueryBuilder<'a, Sqlite>, filter: &'a AuditFilter) {
-    query.push(" WHERE 1 = 1");
+fn push_filter<'a>(
+    query: &mut QueryBuilder<'a, Sqlite>,
+    scope: Scope<'a>,
+    filter: &'a AuditFilter,
+) {
+    query.push(" WHERE organization_id = ");
+    query.push_bind(scope.organization_id());
     let equal = [
-        ("organization_id", &filter.organization_id),
-        ("actor", &filter.actor),
-        ("action", &filter.action),
-        ("target", &filter.target),
-        ("severity", &filter.severity),
-        ("outcome", &filter.outcome),
+        ("actor", filter.actor.as_deref()),
+        ("action", filter.action.as_deref()),
+        ("target", filter.target.as_deref()),
+        ("severity", filter.severity.map(Severity::as_str)),
+        ("outcome", filter.outcome.map(Outcome::as_str)),
     ];
     for (column, value) in equal {
         if let Some(value) = value {
             query.push(format_args!(" AND {column} = "));
-            query.push_bind(value.as_str());
+            query.push_bind(value);
         }
     }
-    if let Some(since) = &filter.since {
-        query.push(" AND occurred_at >= ").push_bind(since.as_str());
+    if let Some(since) = filter.since {
+        query
+            .push(" AND occurred_at >= ")
+            .push_bind(timestamp::format(since));
     }
-    if let Some(until) = &filter.until {
-        query.push(" AND occurred_at < ").push_bind(until.as_str());
+    if let Some(until) = filter.until {
+        query
+            .push(" AND occurred_at < ")
+            .push_bind(timestamp::format(until));
     }
 }

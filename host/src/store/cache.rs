@@ -103,11 +103,11 @@ mod tests {
 /// The caches of one store.
 pub(super) struct Caches {
     /// API keys by the keyed hash of their secret.
-    pub api_keys: ReadCache<Vec<u8>, super::ApiKeyRow>,
+    pub api_keys: ReadCache<Vec<u8>, crate::model::ApiKey>,
     /// Templates by organization and id or name.
     pub templates: ReadCache<(String, String), crate::model::Template>,
     /// Projects by organization and id.
-    pub projects: ReadCache<(String, String), super::ProjectRow>,
+    pub projects: ReadCache<(String, String), crate::model::Project>,
 }
 
 impl Caches {

@@ -1,71 +1,102 @@
 //! JWK objects and their publication per environment.
 
+use serde_json::{Map, Value};
 use sqlx::FromRow;
+use time::OffsetDateTime;
 
-use super::{Store, WriteTx};
+use super::codec::{json, json_text, name, time};
+use super::{Store, StoreError, WriteTx};
+use crate::model::JwkObject;
+use crate::model::jwk_object::JwkSourceType;
+use crate::timestamp;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct JwkObjectRow {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub source_type: String,
-    pub source: String,
-    pub jwk: String,
-    pub kid: String,
-    pub created_at: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct JwkObjectRow {
+    id: String,
+    organization_id: String,
+    project_id: String,
+    name: String,
+    description: Option<String>,
+    source_type: String,
+    /// The source fields, a JSON object.
+    source: String,
+    /// The public JWK, a JSON object.
+    jwk: String,
+    kid: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl JwkObjectRow {
+    fn into_model(self) -> Result<JwkObject, StoreError> {
+        Ok(JwkObject {
+            source_type: name(
+                "jwk_objects.source_type",
+                &self.source_type,
+                JwkSourceType::parse,
+            )?,
+            source: json("jwk_objects.source", &self.source)?,
+            jwk: json("jwk_objects.jwk", &self.jwk)?,
+            created_at: time("jwk_objects.created_at", &self.created_at)?,
+            updated_at: time("jwk_objects.updated_at", &self.updated_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            name: self.name,
+            description: self.description,
+            kid: self.kid,
+        })
+    }
 }
 
 impl Store {
     /// Replaces everything but the id, the name and the creation time.
-    pub async fn jwk_object_update(&self, row: &JwkObjectRow) -> Result<bool, sqlx::Error> {
-        sqlx::query(
+    pub async fn jwk_object_update(&self, object: &JwkObject) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE jwk_objects SET description = ?, source_type = ?, source = ?, jwk = ?, \
              kid = ?, updated_at = ? WHERE id = ?",
         )
-        .bind(&row.description)
-        .bind(&row.source_type)
-        .bind(&row.source)
-        .bind(&row.jwk)
-        .bind(&row.kid)
-        .bind(&row.updated_at)
-        .bind(&row.id)
+        .bind(&object.description)
+        .bind(object.source_type.as_str())
+        .bind(json_text(&object.source)?)
+        .bind(json_text(&object.jwk)?)
+        .bind(&object.kid)
+        .bind(timestamp::format(object.updated_at))
+        .bind(&object.id)
         .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected() == 1)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    pub async fn jwk_object_list(
-        &self,
-        project_id: &str,
-    ) -> Result<Vec<JwkObjectRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM jwk_objects WHERE project_id = ? ORDER BY name")
-            .bind(project_id)
-            .fetch_all(&self.pool)
-            .await
+    pub async fn jwk_object_list(&self, project_id: &str) -> Result<Vec<JwkObject>, StoreError> {
+        let rows: Vec<JwkObjectRow> =
+            sqlx::query_as("SELECT * FROM jwk_objects WHERE project_id = ? ORDER BY name")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(JwkObjectRow::into_model).collect()
     }
 
     pub async fn jwk_object_get(
         &self,
         project_id: &str,
         name: &str,
-    ) -> Result<Option<JwkObjectRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM jwk_objects WHERE project_id = ? AND name = ?")
-            .bind(project_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<JwkObject>, StoreError> {
+        let row: Option<JwkObjectRow> =
+            sqlx::query_as("SELECT * FROM jwk_objects WHERE project_id = ? AND name = ?")
+                .bind(project_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(JwkObjectRow::into_model).transpose()
     }
 
-    pub async fn jwk_object_delete(&self, id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query("DELETE FROM jwk_objects WHERE id = ?")
+    pub async fn jwk_object_delete(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM jwk_objects WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Publishes the object in one environment (again, if it already is).
@@ -73,32 +104,30 @@ impl Store {
         &self,
         jwk_id: &str,
         environment_id: &str,
-        at: &str,
-    ) -> Result<(), sqlx::Error> {
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO jwk_deployments (jwk_id, environment_id, deployed_at) VALUES (?, ?, ?) \
              ON CONFLICT (jwk_id, environment_id) DO UPDATE SET deployed_at = excluded.deployed_at",
         )
         .bind(jwk_id)
         .bind(environment_id)
-        .bind(at)
+        .bind(timestamp::format(at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Names of the environments an object is published in.
-    pub async fn jwk_deployed_environments(
-        &self,
-        jwk_id: &str,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn jwk_deployed_environments(&self, jwk_id: &str) -> Result<Vec<String>, StoreError> {
+        let names = sqlx::query_scalar(
             "SELECT e.name FROM jwk_deployments d JOIN environments e ON e.id = d.environment_id \
              WHERE d.jwk_id = ? ORDER BY e.name",
         )
         .bind(jwk_id)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        Ok(names)
     }
 
     /// The public JWKs published in an environment, addressed by project id and
@@ -107,7 +136,7 @@ impl Store {
         &self,
         project_id: &str,
         env: &str,
-    ) -> Result<Option<Vec<String>>, sqlx::Error> {
+    ) -> Result<Option<Vec<Map<String, Value>>>, StoreError> {
         let environment: Option<String> = sqlx::query_scalar(
             "SELECT id FROM environments WHERE project_id = ?1 AND (id = ?2 OR name = ?2)",
         )
@@ -118,13 +147,17 @@ impl Store {
         let Some(environment) = environment else {
             return Ok(None);
         };
-        let jwks = sqlx::query_scalar(
+        let jwks: Vec<String> = sqlx::query_scalar(
             "SELECT j.jwk FROM jwk_deployments d JOIN jwk_objects j ON j.id = d.jwk_id \
              WHERE d.environment_id = ? ORDER BY j.name",
         )
         .bind(environment)
         .fetch_all(&self.pool)
         .await?;
+        let jwks = jwks
+            .iter()
+            .map(|jwk| json("jwk_objects.jwk", jwk))
+            .collect::<Result<_, _>>()?;
         Ok(Some(jwks))
     }
 
@@ -133,8 +166,8 @@ impl Store {
         &self,
         project_id: &str,
         name: &str,
-    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        sqlx::query_scalar(
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let der = sqlx::query_scalar(
             "SELECT certificate_der FROM certificates WHERE project_id = ?1 \
              AND (id = ?2 OR common_name = ?2) AND certificate_der IS NOT NULL \
              ORDER BY requested_at DESC LIMIT 1",
@@ -142,30 +175,31 @@ impl Store {
         .bind(project_id)
         .bind(name)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        Ok(der)
     }
 }
 
 impl WriteTx {
-    pub async fn jwk_object_insert(&mut self, row: &JwkObjectRow) -> Result<(), sqlx::Error> {
+    pub async fn jwk_object_insert(&mut self, object: &JwkObject) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO jwk_objects (id, organization_id, project_id, name, description, \
              source_type, source, jwk, kid, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.source_type)
-        .bind(&row.source)
-        .bind(&row.jwk)
-        .bind(&row.kid)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&object.id)
+        .bind(&object.organization_id)
+        .bind(&object.project_id)
+        .bind(&object.name)
+        .bind(&object.description)
+        .bind(object.source_type.as_str())
+        .bind(json_text(&object.source)?)
+        .bind(json_text(&object.jwk)?)
+        .bind(&object.kid)
+        .bind(timestamp::format(object.created_at))
+        .bind(timestamp::format(object.updated_at))
         .execute(self.conn())
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 }

@@ -1,97 +1,135 @@
 //! JWT signing key records. The private key column holds only sealed bytes.
 
 use sqlx::FromRow;
+use time::OffsetDateTime;
 
-use super::{Store, WriteTx};
+use super::codec::{int, int_text, name, optional_time, optional_time_text, time};
+use super::{Scope, Store, StoreError, WriteTx};
+use crate::model::JwtKey;
+use crate::model::jwt_key::Algorithm;
+use crate::timestamp;
 
 /// A key's public record: everything but the sealed private key.
-#[derive(Debug, Clone, FromRow)]
-pub struct JwtKeyRow {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: String,
-    pub name: String,
-    pub algorithm: String,
-    pub key_size: Option<i64>,
-    pub kid: String,
-    /// The public JWK, serialized.
-    pub public_jwk: String,
-    pub public_pem: String,
-    pub deprecated_at: Option<String>,
-    pub replaced_by: Option<String>,
-    pub created_at: String,
+#[derive(FromRow)]
+struct JwtKeyRow {
+    id: String,
+    organization_id: String,
+    project_id: String,
+    name: String,
+    algorithm: String,
+    key_size: Option<i64>,
+    kid: String,
+    public_jwk: String,
+    public_pem: String,
+    deprecated_at: Option<String>,
+    replaced_by: Option<String>,
+    created_at: String,
+}
+
+impl JwtKeyRow {
+    fn into_model(self) -> Result<JwtKey, StoreError> {
+        Ok(JwtKey {
+            algorithm: name("jwt_keys.algorithm", &self.algorithm, Algorithm::parse)?,
+            key_size: self
+                .key_size
+                .map(|bits| int("jwt_keys.key_size", bits))
+                .transpose()?,
+            deprecated_at: optional_time("jwt_keys.deprecated_at", self.deprecated_at.as_deref())?,
+            created_at: time("jwt_keys.created_at", &self.created_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            name: self.name,
+            kid: self.kid,
+            public_jwk: self.public_jwk,
+            public_pem: self.public_pem,
+            replaced_by: self.replaced_by,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, organization_id, project_id, name, algorithm, key_size, kid, \
                        public_jwk, public_pem, deprecated_at, replaced_by, created_at";
 
+/// The keys a scope contains: `?1` is its organization, `?2` its project (or NULL).
+const IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
+
+fn into_models(rows: Vec<JwtKeyRow>) -> Result<Vec<JwtKey>, StoreError> {
+    rows.into_iter().map(JwtKeyRow::into_model).collect()
+}
+
 impl Store {
-    pub async fn jwt_key_insert(&self, row: &JwtKeyRow, sealed: &[u8]) -> Result<(), sqlx::Error> {
-        insert(&self.pool, row, sealed).await
+    pub async fn jwt_key_insert(&self, key: &JwtKey, sealed: &[u8]) -> Result<(), StoreError> {
+        insert(&self.pool, key, sealed).await
     }
 
     pub async fn jwt_key_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<JwtKeyRow>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM jwt_keys WHERE organization_id = ? AND id = ?"
+    ) -> Result<Option<JwtKey>, StoreError> {
+        let row: Option<JwtKeyRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
         ))
-        .bind(organization_id)
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(JwtKeyRow::into_model).transpose()
     }
 
     pub async fn jwt_key_sealed_private(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT sealed_private FROM jwt_keys WHERE organization_id = ? AND id = ?",
-        )
-        .bind(organization_id)
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sealed = sqlx::query_scalar(&format!(
+            "SELECT sealed_private FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        Ok(sealed)
     }
 
     /// A project's keys, newest first.
-    pub async fn jwt_key_list(&self, project_id: &str) -> Result<Vec<JwtKeyRow>, sqlx::Error> {
-        sqlx::query_as(&format!(
+    pub async fn jwt_key_list(&self, project_id: &str) -> Result<Vec<JwtKey>, StoreError> {
+        let rows = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM jwt_keys WHERE project_id = ? ORDER BY created_at DESC, id"
         ))
         .bind(project_id)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        into_models(rows)
     }
 
     /// Every key of every project, for building the JWKS at start-up.
-    pub async fn jwt_key_list_all(&self) -> Result<Vec<JwtKeyRow>, sqlx::Error> {
-        sqlx::query_as(&format!(
+    pub async fn jwt_key_list_all(&self) -> Result<Vec<JwtKey>, StoreError> {
+        let rows = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM jwt_keys ORDER BY project_id, created_at DESC, id"
         ))
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        into_models(rows)
     }
 
-    pub async fn jwt_key_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM jwt_keys WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn jwt_key_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Whether a project with this id exists, in any organization (the JWKS is public).
-    pub async fn project_exists(&self, id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn project_exists(&self, id: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -101,24 +139,25 @@ impl Store {
 }
 
 impl WriteTx {
-    /// Inserts `new` and marks `old` deprecated, replaced by `new`. Returns false (and
-    /// changes nothing) when `old` is no longer active.
+    /// Inserts `new` and marks `old_id` deprecated at `at`, replaced by `new`. Returns
+    /// false (and changes nothing) when `old_id` is not an active key of the scope.
     pub async fn jwt_key_rotate(
         &mut self,
-        organization_id: &str,
+        scope: Scope<'_>,
         old_id: &str,
-        new: &JwtKeyRow,
+        new: &JwtKey,
         sealed: &[u8],
-        at: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE jwt_keys SET deprecated_at = ?, replaced_by = ?
-             WHERE id = ? AND organization_id = ? AND deprecated_at IS NULL",
-        )
-        .bind(at)
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE jwt_keys SET deprecated_at = ?3, replaced_by = ?4
+             WHERE {IN_SCOPE} AND id = ?5 AND deprecated_at IS NULL"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(timestamp::format(at))
         .bind(&new.id)
         .bind(old_id)
-        .bind(organization_id)
         .execute(self.conn())
         .await?;
         if done.rows_affected() != 1 {
@@ -129,7 +168,7 @@ impl WriteTx {
     }
 }
 
-async fn insert<'e, E>(executor: E, row: &JwtKeyRow, sealed: &[u8]) -> Result<(), sqlx::Error>
+async fn insert<'e, E>(executor: E, key: &JwtKey, sealed: &[u8]) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
@@ -139,20 +178,20 @@ where
                                replaced_by, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&row.id)
-    .bind(&row.organization_id)
-    .bind(&row.project_id)
-    .bind(&row.name)
-    .bind(&row.algorithm)
-    .bind(row.key_size)
-    .bind(&row.kid)
-    .bind(&row.public_jwk)
-    .bind(&row.public_pem)
+    .bind(&key.id)
+    .bind(&key.organization_id)
+    .bind(&key.project_id)
+    .bind(&key.name)
+    .bind(key.algorithm.name())
+    .bind(key.key_size.map(int_text))
+    .bind(&key.kid)
+    .bind(&key.public_jwk)
+    .bind(&key.public_pem)
     .bind(sealed)
-    .bind(&row.deprecated_at)
-    .bind(&row.replaced_by)
-    .bind(&row.created_at)
+    .bind(optional_time_text(key.deprecated_at))
+    .bind(&key.replaced_by)
+    .bind(timestamp::format(key.created_at))
     .execute(executor)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod cache;
+mod codec;
 mod columns;
 mod jwk_objects;
 mod jwt_keys;
@@ -25,14 +26,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-pub use api_keys::{ApiKeyRow, NewApiKey};
-pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
-pub use jwk_objects::JwkObjectRow;
-pub use jwt_keys::JwtKeyRow;
-pub use key_material::{KeystoreRow, StoredKeyRow};
 pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
-pub use tenancy::{EnvironmentRow, OrganizationRow, ProjectRow};
 pub use tx::Tx;
 pub use webhooks::{
     AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,

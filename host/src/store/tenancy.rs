@@ -1,70 +1,118 @@
-//! Organizations, projects and environments. Project and environment queries are
-//! always scoped by organization.
+//! Organizations, projects and environments. Project queries are scoped by tenant;
+//! environment queries by their project.
 
 use sqlx::FromRow;
 
-use super::Store;
+use super::codec::time;
+use super::{Scope, Store, StoreError};
+use crate::model::{Environment, Organization, Project};
+use crate::timestamp;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct OrganizationRow {
-    pub id: String,
-    pub name: String,
-    pub display_name: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct OrganizationRow {
+    id: String,
+    name: String,
+    display_name: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ProjectRow {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+impl OrganizationRow {
+    fn into_model(self) -> Result<Organization, StoreError> {
+        Ok(Organization {
+            created_at: time("organizations.created_at", &self.created_at)?,
+            updated_at: time("organizations.updated_at", &self.updated_at)?,
+            id: self.id,
+            name: self.name,
+            display_name: self.display_name,
+        })
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct EnvironmentRow {
-    pub id: String,
-    pub project_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct ProjectRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    description: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
+
+impl ProjectRow {
+    fn into_model(self) -> Result<Project, StoreError> {
+        Ok(Project {
+            created_at: time("projects.created_at", &self.created_at)?,
+            updated_at: time("projects.updated_at", &self.updated_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            name: self.name,
+            description: self.description,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct EnvironmentRow {
+    id: String,
+    project_id: String,
+    name: String,
+    description: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl EnvironmentRow {
+    fn into_model(self) -> Result<Environment, StoreError> {
+        Ok(Environment {
+            created_at: time("environments.created_at", &self.created_at)?,
+            updated_at: time("environments.updated_at", &self.updated_at)?,
+            id: self.id,
+            project_id: self.project_id,
+            name: self.name,
+            description: self.description,
+        })
+    }
+}
+
+/// The projects a scope contains: `?1` is its organization, `?2` its project (or NULL).
+const PROJECT_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR id = ?2)";
 
 impl Store {
-    pub async fn organization_insert(&self, row: &OrganizationRow) -> Result<(), sqlx::Error> {
+    pub async fn organization_insert(&self, org: &Organization) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO organizations (id, name, display_name, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.display_name)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.display_name)
+        .bind(timestamp::format(org.created_at))
+        .bind(timestamp::format(org.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    pub async fn organization_get(&self, id: &str) -> Result<Option<OrganizationRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM organizations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+    pub async fn organization_get(&self, id: &str) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("SELECT * FROM organizations WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(OrganizationRow::into_model).transpose()
     }
 
     pub async fn organization_by_name(
         &self,
         name: &str,
-    ) -> Result<Option<OrganizationRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM organizations WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<Organization>, StoreError> {
+        let row: Option<OrganizationRow> =
+            sqlx::query_as("SELECT * FROM organizations WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(OrganizationRow::into_model).transpose()
     }
 
     /// Organizations in creation order; `only` restricts the list to one id.
@@ -73,8 +121,8 @@ impl Store {
         only: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<OrganizationRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
+    ) -> Result<(Vec<Organization>, i64), StoreError> {
+        let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT * FROM organizations WHERE (?1 IS NULL OR id = ?1)
              ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
         )
@@ -88,23 +136,27 @@ impl Store {
                 .bind(only)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok((rows, total))
+        let orgs = rows
+            .into_iter()
+            .map(OrganizationRow::into_model)
+            .collect::<Result<_, _>>()?;
+        Ok((orgs, total))
     }
 
-    pub async fn organization_update(&self, row: &OrganizationRow) -> Result<bool, sqlx::Error> {
+    pub async fn organization_update(&self, org: &Organization) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE organizations SET name = ?, display_name = ?, updated_at = ? WHERE id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.display_name)
-        .bind(&row.updated_at)
-        .bind(&row.id)
+        .bind(&org.name)
+        .bind(&org.display_name)
+        .bind(timestamp::format(org.updated_at))
+        .bind(&org.id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn organization_delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn organization_delete(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM organizations WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
@@ -113,130 +165,143 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn project_count(&self, organization_id: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE organization_id = ?")
-            .bind(organization_id)
-            .fetch_one(&self.pool)
-            .await
+    pub async fn project_count(&self, scope: Scope<'_>) -> Result<i64, StoreError> {
+        let count = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM projects WHERE {PROJECT_IN_SCOPE}"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
     }
 
-    pub async fn project_insert(&self, row: &ProjectRow) -> Result<(), sqlx::Error> {
+    pub async fn project_insert(&self, project: &Project) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO projects (id, organization_id, name, description, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&project.id)
+        .bind(&project.organization_id)
+        .bind(&project.name)
+        .bind(&project.description)
+        .bind(timestamp::format(project.created_at))
+        .bind(timestamp::format(project.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     pub async fn project_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<ProjectRow>, sqlx::Error> {
-        let key = (organization_id.to_owned(), id.to_owned());
+    ) -> Result<Option<Project>, StoreError> {
+        // A project outside the scope is not there for this caller, cached or not.
+        if !scope.contains_project(id) {
+            return Ok(None);
+        }
+        let key = (scope.organization_id().to_owned(), id.to_owned());
         self.caches
             .projects
-            .get_or_load(key, || {
-                sqlx::query_as("SELECT * FROM projects WHERE organization_id = ? AND id = ?")
-                    .bind(organization_id)
-                    .bind(id)
-                    .fetch_optional(&self.pool)
+            .get_or_load(key, || async {
+                let row: Option<ProjectRow> = sqlx::query_as(&format!(
+                    "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
+                ))
+                .bind(scope.organization_id())
+                .bind(scope.project_id())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(ProjectRow::into_model).transpose()
             })
             .await
     }
 
     pub async fn project_by_name(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         name: &str,
-    ) -> Result<Option<ProjectRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM projects WHERE organization_id = ? AND name = ?")
-            .bind(organization_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<Project>, StoreError> {
+        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND name = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ProjectRow::into_model).transpose()
     }
 
-    /// Projects of an organization; `only` restricts the list to one project.
+    /// The projects of a scope in creation order.
     pub async fn project_list(
         &self,
-        organization_id: &str,
-        only: Option<&str>,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<ProjectRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
-            "SELECT * FROM projects WHERE organization_id = ?1 AND (?2 IS NULL OR id = ?2)
-             ORDER BY created_at, id LIMIT ?3 OFFSET ?4",
-        )
-        .bind(organization_id)
-        .bind(only)
+    ) -> Result<(Vec<Project>, i64), StoreError> {
+        let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE}
+             ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM projects WHERE organization_id = ?1 AND (?2 IS NULL OR id = ?2)",
-        )
-        .bind(organization_id)
-        .bind(only)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((rows, total))
+        let total = self.project_count(scope).await?;
+        let projects = rows
+            .into_iter()
+            .map(ProjectRow::into_model)
+            .collect::<Result<_, _>>()?;
+        Ok((projects, total))
     }
 
-    pub async fn project_update(&self, row: &ProjectRow) -> Result<bool, sqlx::Error> {
+    pub async fn project_update(&self, project: &Project) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE projects SET name = ?, description = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(&project.name)
+        .bind(&project.description)
+        .bind(timestamp::format(project.updated_at))
+        .bind(&project.id)
+        .bind(&project.organization_id)
         .execute(&self.pool)
         .await?;
         self.caches.projects.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn project_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM projects WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn project_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn environment_insert(&self, row: &EnvironmentRow) -> Result<(), sqlx::Error> {
+    pub async fn environment_insert(&self, env: &Environment) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO environments (id, project_id, name, description, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.project_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&env.id)
+        .bind(&env.project_id)
+        .bind(&env.name)
+        .bind(&env.description)
+        .bind(timestamp::format(env.created_at))
+        .bind(timestamp::format(env.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// An environment by id or by name within a project.
@@ -244,14 +309,15 @@ impl Store {
         &self,
         project_id: &str,
         id_or_name: &str,
-    ) -> Result<Option<EnvironmentRow>, sqlx::Error> {
-        sqlx::query_as(
+    ) -> Result<Option<Environment>, StoreError> {
+        let row: Option<EnvironmentRow> = sqlx::query_as(
             "SELECT * FROM environments WHERE project_id = ?1 AND (id = ?2 OR name = ?2)",
         )
         .bind(project_id)
         .bind(id_or_name)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(EnvironmentRow::into_model).transpose()
     }
 
     pub async fn environment_list(
@@ -259,8 +325,8 @@ impl Store {
         project_id: &str,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<EnvironmentRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
+    ) -> Result<(Vec<Environment>, i64), StoreError> {
+        let rows: Vec<EnvironmentRow> = sqlx::query_as(
             "SELECT * FROM environments WHERE project_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
         )
         .bind(project_id)
@@ -272,29 +338,29 @@ impl Store {
             .bind(project_id)
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        let environments = rows
+            .into_iter()
+            .map(EnvironmentRow::into_model)
+            .collect::<Result<_, _>>()?;
+        Ok((environments, total))
     }
 
-    pub async fn environment_update(&self, row: &EnvironmentRow) -> Result<bool, sqlx::Error> {
+    pub async fn environment_update(&self, env: &Environment) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE environments SET name = ?, description = ?, updated_at = ?
              WHERE id = ? AND project_id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.project_id)
+        .bind(&env.name)
+        .bind(&env.description)
+        .bind(timestamp::format(env.updated_at))
+        .bind(&env.id)
+        .bind(&env.project_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn environment_delete(
-        &self,
-        project_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn environment_delete(&self, project_id: &str, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM environments WHERE project_id = ? AND id = ?")
             .bind(project_id)
             .bind(id)

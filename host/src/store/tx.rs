@@ -5,8 +5,9 @@
 use rusqlite::{Connection, params};
 
 use super::pki::CertificateRow;
-use super::{NewAuditEvent, NewEvent, StoreError};
-use crate::model::Certificate;
+use super::{NewEvent, StoreError};
+use crate::model::{AuditRecord, Certificate};
+use crate::timestamp;
 
 pub struct Tx<'c> {
     conn: &'c Connection,
@@ -84,7 +85,7 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    pub fn audit_insert(&mut self, event: &NewAuditEvent<'_>) -> Result<(), StoreError> {
+    pub fn audit_insert(&mut self, event: &AuditRecord) -> Result<(), StoreError> {
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
                                        severity, outcome, request_id, details)
@@ -92,15 +93,15 @@ impl<'c> Tx<'c> {
         )?;
         insert.execute(params![
             event.id,
-            event.occurred_at,
+            timestamp::format(event.occurred_at),
             event.organization_id,
             event.actor,
             event.action,
             event.target,
-            event.severity,
-            event.outcome,
+            event.severity.as_str(),
+            event.outcome.as_str(),
             event.request_id,
-            event.details,
+            event.details.as_ref().map(|details| details.to_string()),
         ])?;
         Ok(())
     }

@@ -547,7 +547,7 @@ async fn insert_delivery(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OrganizationRow;
+    use crate::model::Organization;
 
     const T0: &str = "2026-01-01T00:00:00.000000Z";
     const T1: &str = "2026-01-01T00:00:10.000000Z";
@@ -558,12 +558,12 @@ mod tests {
             .await
             .unwrap();
         store
-            .organization_insert(&OrganizationRow {
+            .organization_insert(&Organization {
                 id: "org".into(),
                 name: "org".into(),
                 display_name: None,
-                created_at: T0.into(),
-                updated_at: T0.into(),
+                created_at: crate::timestamp::parse(T0).unwrap(),
+                updated_at: crate::timestamp::parse(T0).unwrap(),
             })
             .await
             .unwrap();

@@ -4,7 +4,9 @@
 use uuid::Uuid;
 
 use crate::auth::{Caller, Permission};
-use crate::store::{EnvironmentRow, OrganizationRow, ProjectRow, Store, is_unique_violation};
+use crate::error::OnConflict;
+use crate::model::{Environment, Organization, Project};
+use crate::store::{Scope, Store};
 use crate::{Error, Result, timestamp};
 
 pub const DEFAULT_ORGANIZATION: &str = "default";
@@ -62,7 +64,7 @@ impl Tenancy {
         caller: &Caller,
         name: String,
         display_name: Option<String>,
-    ) -> Result<OrganizationRow> {
+    ) -> Result<Organization> {
         require_platform_admin(caller)?;
         let org = new_organization(
             validate_name("name", name)?,
@@ -71,7 +73,7 @@ impl Tenancy {
         self.store
             .organization_insert(&org)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("organization '{}' exists", org.name)))?;
+            .on_conflict(|| exists("organization", &org.name))?;
         Ok(org)
     }
 
@@ -81,12 +83,12 @@ impl Tenancy {
         caller: &Caller,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<OrganizationRow>, i64)> {
+    ) -> Result<(Vec<Organization>, i64)> {
         let only = (!caller.principal.platform_admin).then(|| caller.organization_id());
         Ok(self.store.organization_list(only, offset, limit).await?)
     }
 
-    pub async fn get_organization(&self, caller: &Caller, id: &str) -> Result<OrganizationRow> {
+    pub async fn get_organization(&self, caller: &Caller, id: &str) -> Result<Organization> {
         if id != caller.organization_id() && !caller.principal.platform_admin {
             return Err(not_found("organization", id));
         }
@@ -102,7 +104,7 @@ impl Tenancy {
         id: &str,
         name: Option<String>,
         display_name: Option<Option<String>>,
-    ) -> Result<OrganizationRow> {
+    ) -> Result<Organization> {
         let mut org = self.get_organization(caller, id).await?;
         if let Some(name) = name {
             org.name = validate_name("name", name)?;
@@ -110,15 +112,15 @@ impl Tenancy {
         if let Some(display_name) = display_name {
             org.display_name = validate_description("display_name", display_name)?;
         }
-        org.updated_at = timestamp::now_string();
+        org.updated_at = timestamp::now();
         self.store
             .organization_update(&org)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("organization '{}' exists", org.name)))?;
+            .on_conflict(|| exists("organization", &org.name))?;
         Ok(org)
     }
 
-    pub async fn delete_organization(&self, caller: &Caller, id: &str) -> Result<OrganizationRow> {
+    pub async fn delete_organization(&self, caller: &Caller, id: &str) -> Result<Organization> {
         require_platform_admin(caller)?;
         let org = self.get_organization(caller, id).await?;
         if id == caller.organization_id() {
@@ -126,7 +128,7 @@ impl Tenancy {
                 "an organization cannot delete itself; use a key of another organization".into(),
             ));
         }
-        let projects = self.store.project_count(id).await?;
+        let projects = self.store.project_count(Scope::organization(id)).await?;
         if projects > 0 {
             return Err(Error::Conflict(format!(
                 "organization '{}' still has {projects} project(s); delete them first",
@@ -144,7 +146,7 @@ impl Tenancy {
         caller: &Caller,
         name: String,
         description: Option<String>,
-    ) -> Result<ProjectRow> {
+    ) -> Result<Project> {
         if caller.principal.project_id.is_some() {
             return Err(Error::Denied(
                 "a project-scoped key cannot create projects".into(),
@@ -158,7 +160,7 @@ impl Tenancy {
         self.store
             .project_insert(&project)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("project '{}' exists", project.name)))?;
+            .on_conflict(|| exists("project", &project.name))?;
         Ok(project)
     }
 
@@ -167,34 +169,25 @@ impl Tenancy {
         caller: &Caller,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<ProjectRow>, i64)> {
+    ) -> Result<(Vec<Project>, i64)> {
         Ok(self
             .store
-            .project_list(
-                caller.organization_id(),
-                caller.principal.project_id.as_deref(),
-                offset,
-                limit,
-            )
+            .project_list(caller.scope(), offset, limit)
             .await?)
     }
 
-    pub async fn get_project(&self, caller: &Caller, id: &str) -> Result<ProjectRow> {
-        if !caller.principal.sees_project(id) {
-            return Err(not_found("project", id));
-        }
+    pub async fn get_project(&self, caller: &Caller, id: &str) -> Result<Project> {
         self.store
-            .project_get(caller.organization_id(), id)
+            .project_get(caller.scope(), id)
             .await?
             .ok_or_else(|| not_found("project", id))
     }
 
     /// A project by name, for the routes that address projects by name.
-    pub async fn get_project_by_name(&self, caller: &Caller, name: &str) -> Result<ProjectRow> {
+    pub async fn get_project_by_name(&self, caller: &Caller, name: &str) -> Result<Project> {
         self.store
-            .project_by_name(caller.organization_id(), name)
+            .project_by_name(caller.scope(), name)
             .await?
-            .filter(|p| caller.principal.sees_project(&p.id))
             .ok_or_else(|| not_found("project", name))
     }
 
@@ -203,7 +196,7 @@ impl Tenancy {
         caller: &Caller,
         id: &str,
         changes: Changes,
-    ) -> Result<ProjectRow> {
+    ) -> Result<Project> {
         let mut project = self.get_project(caller, id).await?;
         if let Some(name) = changes.name {
             project.name = validate_name("name", name)?;
@@ -211,24 +204,22 @@ impl Tenancy {
         if let Some(description) = changes.description {
             project.description = validate_description("description", description)?;
         }
-        project.updated_at = timestamp::now_string();
+        project.updated_at = timestamp::now();
         self.store
             .project_update(&project)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("project '{}' exists", project.name)))?;
+            .on_conflict(|| exists("project", &project.name))?;
         Ok(project)
     }
 
-    pub async fn delete_project(&self, caller: &Caller, id: &str) -> Result<ProjectRow> {
+    pub async fn delete_project(&self, caller: &Caller, id: &str) -> Result<Project> {
         let project = self.get_project(caller, id).await?;
         if caller.principal.project_id.is_some() {
             return Err(Error::Denied(
                 "a project-scoped key cannot delete its project".into(),
             ));
         }
-        self.store
-            .project_delete(caller.organization_id(), id)
-            .await?;
+        self.store.project_delete(caller.scope(), id).await?;
         Ok(project)
     }
 
@@ -240,7 +231,7 @@ impl Tenancy {
         project_id: &str,
         name: String,
         description: Option<String>,
-    ) -> Result<EnvironmentRow> {
+    ) -> Result<Environment> {
         let project = self.get_project(caller, project_id).await?;
         let env = new_environment(
             &project.id,
@@ -250,7 +241,7 @@ impl Tenancy {
         self.store
             .environment_insert(&env)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("environment '{}' exists", env.name)))?;
+            .on_conflict(|| exists("environment", &env.name))?;
         Ok(env)
     }
 
@@ -260,7 +251,7 @@ impl Tenancy {
         project_id: &str,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<EnvironmentRow>, i64)> {
+    ) -> Result<(Vec<Environment>, i64)> {
         let project = self.get_project(caller, project_id).await?;
         Ok(self
             .store
@@ -273,7 +264,7 @@ impl Tenancy {
         caller: &Caller,
         project_id: &str,
         env: &str,
-    ) -> Result<EnvironmentRow> {
+    ) -> Result<Environment> {
         let project = self.get_project(caller, project_id).await?;
         self.store
             .environment_get(&project.id, env)
@@ -287,20 +278,20 @@ impl Tenancy {
         project_id: &str,
         env: &str,
         changes: Changes,
-    ) -> Result<EnvironmentRow> {
-        let mut row = self.get_environment(caller, project_id, env).await?;
+    ) -> Result<Environment> {
+        let mut environment = self.get_environment(caller, project_id, env).await?;
         if let Some(name) = changes.name {
-            row.name = validate_name("name", name)?;
+            environment.name = validate_name("name", name)?;
         }
         if let Some(description) = changes.description {
-            row.description = validate_description("description", description)?;
+            environment.description = validate_description("description", description)?;
         }
-        row.updated_at = timestamp::now_string();
+        environment.updated_at = timestamp::now();
         self.store
-            .environment_update(&row)
+            .environment_update(&environment)
             .await
-            .map_err(|e| conflict_on_unique(e, || format!("environment '{}' exists", row.name)))?;
-        Ok(row)
+            .on_conflict(|| exists("environment", &environment.name))?;
+        Ok(environment)
     }
 
     pub async fn delete_environment(
@@ -308,12 +299,12 @@ impl Tenancy {
         caller: &Caller,
         project_id: &str,
         env: &str,
-    ) -> Result<EnvironmentRow> {
-        let row = self.get_environment(caller, project_id, env).await?;
+    ) -> Result<Environment> {
+        let environment = self.get_environment(caller, project_id, env).await?;
         self.store
-            .environment_delete(&row.project_id, &row.id)
+            .environment_delete(&environment.project_id, &environment.id)
             .await?;
-        Ok(row)
+        Ok(environment)
     }
 }
 
@@ -331,12 +322,8 @@ fn not_found(kind: &str, id: &str) -> Error {
     Error::NotFound(format!("{kind} '{id}'"))
 }
 
-fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(message())
-    } else {
-        err.into()
-    }
+fn exists(kind: &str, name: &str) -> Error {
+    Error::Conflict(format!("{kind} '{name}' exists"))
 }
 
 /// Names appear in paths: letters, digits, `-`, `_` and `.`, starting with a letter or digit.
@@ -369,37 +356,37 @@ fn validate_description(field: &str, text: Option<String>) -> Result<Option<Stri
     }
 }
 
-fn new_organization(name: String, display_name: Option<String>) -> OrganizationRow {
-    let now = timestamp::now_string();
-    OrganizationRow {
+fn new_organization(name: String, display_name: Option<String>) -> Organization {
+    let now = timestamp::now();
+    Organization {
         id: Uuid::new_v4().to_string(),
         name,
         display_name,
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
     }
 }
 
-fn new_project(organization_id: &str, name: String, description: Option<String>) -> ProjectRow {
-    let now = timestamp::now_string();
-    ProjectRow {
+fn new_project(organization_id: &str, name: String, description: Option<String>) -> Project {
+    let now = timestamp::now();
+    Project {
         id: Uuid::new_v4().to_string(),
         organization_id: organization_id.to_owned(),
         name,
         description,
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
     }
 }
 
-fn new_environment(project_id: &str, name: String, description: Option<String>) -> EnvironmentRow {
-    let now = timestamp::now_string();
-    EnvironmentRow {
+fn new_environment(project_id: &str, name: String, description: Option<String>) -> Environment {
+    let now = timestamp::now();
+    Environment {
         id: Uuid::new_v4().to_string(),
         project_id: project_id.to_owned(),
         name,
         description,
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
     }
 }
