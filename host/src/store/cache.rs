@@ -81,25 +81,6 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_fill_that_raced_a_write_is_dropped() {
-        let cache = ReadCache::<u8, &str>::new();
-        let before = cache.ticket();
-        cache.invalidate();
-        cache.fill(before, 1, "old");
-        assert_eq!(cache.get(&1), None);
-        let after = cache.ticket();
-        cache.fill(after, 1, "new");
-        assert_eq!(cache.get(&1), Some("new"));
-        cache.invalidate();
-        assert_eq!(cache.get(&1), None);
-    }
-}
-
 /// The caches of one store.
 pub(super) struct Caches {
     /// API keys by the keyed hash of their secret.
@@ -124,5 +105,24 @@ impl Caches {
         self.api_keys.invalidate();
         self.templates.invalidate();
         self.projects.invalidate();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_that_raced_a_write_is_dropped() {
+        let cache = ReadCache::<u8, &str>::new();
+        let before = cache.ticket();
+        cache.invalidate();
+        cache.fill(before, 1, "old");
+        assert_eq!(cache.get(&1), None);
+        let after = cache.ticket();
+        cache.fill(after, 1, "new");
+        assert_eq!(cache.get(&1), Some("new"));
+        cache.invalidate();
+        assert_eq!(cache.get(&1), None);
     }
 }

@@ -28,10 +28,13 @@ const MAX_GROUP: usize = 512;
 /// `reply` until the commit is decided.
 type Unit = Box<dyn FnOnce(Option<&Connection>) -> Ran + Send>;
 
+/// Tells a unit's caller how its group's commit went (`Err` holds the cause).
+type Reply = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
 struct Ran {
     ok: bool,
     queued_deliveries: bool,
-    reply: Box<dyn FnOnce(Result<(), &str>) + Send>,
+    reply: Reply,
 }
 
 #[derive(Clone)]
