@@ -9,6 +9,7 @@ pub mod jwk_object;
 pub mod jwt_key;
 pub mod key_material;
 pub mod tenancy;
+pub mod webhook;
 
 pub use api_key::ApiKey;
 pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
@@ -16,3 +17,4 @@ pub use jwk_object::JwkObject;
 pub use jwt_key::JwtKey;
 pub use key_material::{StoredKey, StoredKeystore};
 pub use tenancy::{Environment, Organization, Project};
+pub use webhook::{DeliveryAttempt, Event, EventKind, Webhook, WebhookDelivery};

@@ -12,90 +12,11 @@
 //! tx.commit().await?;
 //! ```
 
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::store::{NewEvent, Store, WriteTx};
+pub use crate::model::webhook::{Event, EventKind};
+use crate::store::{Store, WriteTx};
 use crate::{Error, Result, timestamp};
-
-/// What happened. The names are the `type` receivers see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventKind {
-    CertificateIssued,
-    CertificateRenewed,
-    CertificateRevoked,
-    CertificateExpiring,
-    CertificateExpired,
-    KeyRotated,
-    JwkCreated,
-    RotationFailed,
-    /// A test event a caller sends to one webhook; nobody subscribes to it.
-    WebhookPing,
-}
-
-impl EventKind {
-    /// The kinds a webhook may subscribe to.
-    pub const SUBSCRIBABLE: [EventKind; 8] = [
-        Self::CertificateIssued,
-        Self::CertificateRenewed,
-        Self::CertificateRevoked,
-        Self::CertificateExpiring,
-        Self::CertificateExpired,
-        Self::KeyRotated,
-        Self::JwkCreated,
-        Self::RotationFailed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CertificateIssued => "certificate.issued",
-            Self::CertificateRenewed => "certificate.renewed",
-            Self::CertificateRevoked => "certificate.revoked",
-            Self::CertificateExpiring => "certificate.expiring",
-            Self::CertificateExpired => "certificate.expired",
-            Self::KeyRotated => "key.rotated",
-            Self::JwkCreated => "jwk.created",
-            Self::RotationFailed => "rotation.failed",
-            Self::WebhookPing => "webhook.ping",
-        }
-    }
-
-    /// A subscribable kind by name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::SUBSCRIBABLE.into_iter().find(|k| k.as_str() == name)
-    }
-
-    pub fn names() -> Vec<&'static str> {
-        Self::SUBSCRIBABLE.map(Self::as_str).to_vec()
-    }
-}
-
-/// One event: what happened, in which tenant, with its data.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub kind: EventKind,
-    pub organization_id: String,
-    /// The project the event belongs to; webhooks of other projects do not receive it.
-    pub project_id: Option<String>,
-    /// A JSON object with camelCase members. Never a secret or a private key.
-    pub data: Value,
-}
-
-impl Event {
-    pub fn new(
-        kind: EventKind,
-        organization_id: impl Into<String>,
-        project_id: Option<&str>,
-        data: Value,
-    ) -> Self {
-        Self {
-            kind,
-            organization_id: organization_id.into(),
-            project_id: project_id.map(str::to_owned),
-            data,
-        }
-    }
-}
 
 /// Puts `event` in the outbox inside `tx`. It is delivered after `tx` commits, and never
 /// when it rolls back. Returns the number of deliveries queued (0 when no webhook
@@ -131,33 +52,7 @@ async fn queue(tx: &mut WriteTx, event: &Event, webhook_id: Option<&str>) -> Res
         )));
     }
     let id = Uuid::new_v4().to_string();
-    let occurred_at = timestamp::now_string();
-    let payload = event.data.to_string();
     Ok(tx
-        .outbox_insert(
-            NewEvent {
-                id: &id,
-                organization_id: &event.organization_id,
-                project_id: event.project_id.as_deref(),
-                event_type: event.kind.as_str(),
-                occurred_at: &occurred_at,
-                payload: &payload,
-            },
-            webhook_id,
-        )
+        .outbox_insert(&id, timestamp::now(), event, webhook_id)
         .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip_and_ping_is_not_subscribable() {
-        for kind in EventKind::SUBSCRIBABLE {
-            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
-        }
-        assert_eq!(EventKind::parse("webhook.ping"), None);
-        assert_eq!(EventKind::parse("certificate.*"), None);
-    }
 }
