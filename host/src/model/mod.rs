@@ -8,6 +8,7 @@ pub mod audit;
 pub mod jwk_object;
 pub mod jwt_key;
 pub mod key_material;
+pub mod rotation;
 pub mod tenancy;
 pub mod webhook;
 
@@ -16,5 +17,6 @@ pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
 pub use jwk_object::JwkObject;
 pub use jwt_key::JwtKey;
 pub use key_material::{StoredKey, StoredKeystore};
+pub use rotation::{RotationConfig, RotationRun, RotationTarget};
 pub use tenancy::{Environment, Organization, Project};
 pub use webhook::{DeliveryAttempt, Event, EventKind, Webhook, WebhookDelivery};

@@ -25,7 +25,6 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 pub use pki::{
     CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
 };
-pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
 
 /// Why the database could not be opened.
