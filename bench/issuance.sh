@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Issuance over HTTP: uploaded P-256 CSRs signed by a P-256 CA on an automatic template,
 # 16 concurrent clients, against Keystead (SQLite, WAL) and OpenBao's PKI engine (raft
-# storage) on the same machine in the same run. Prints both rates and the ratio.
+# storage) on the same machine in the same run. Prints both rates and the ratio, then
+# Keystead's rate again with a webhook subscribed to certificate.issued (every issuance
+# also writes its event to the outbox; delivery is off so that only the issuance path is
+# measured: bench/webhooks.sh measures delivery).
 # Usage: bench/issuance.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +42,8 @@ cat >"$work/keystead.toml" <<TOML
 filter = "warn"
 [rate_limit]
 enabled = false
+[webhooks]
+deliver = false
 TOML
 KEYSTEAD_DATA_DIR="$work/keystead" KEYSTEAD_LISTEN="127.0.0.1:$kport" KEYSTEAD_BOOTSTRAP_TOKEN=bench-token \
   ./target/release/keystead serve --config "$work/keystead.toml" 2>"$work/keystead.log" &
@@ -108,8 +113,12 @@ run() { # name url script
 run keystead "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
 run openbao "$BAO_ADDR/v1/pki/sign/bench" "$work/bao.lua"
 
-ks=$(awk '/Requests\/sec/ {print $2}' "$work/keystead.txt")
-ob=$(awk '/Requests\/sec/ {print $2}' "$work/openbao.txt")
-python3 -c "import sys; k,o=float(sys.argv[1]),float(sys.argv[2]); print(f'issuance/s: keystead {k:,.0f}, openbao {o:,.0f}, ratio {k/o:.2f}x')" "$ks" "$ob"
+k -o /dev/null -d '{"url":"https://hooks.example.com/keystead","events":["certificate.issued"],"secret":"bench-webhook-secret"}' \
+  "http://127.0.0.1:$kport/api/webhooks"
+run keystead-webhook "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
+
+rate() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
+python3 -c "import sys; k,o,w=map(float,sys.argv[1:4]); print(f'issuance/s: keystead {k:,.0f}, openbao {o:,.0f}, ratio {k/o:.2f}x'); print(f'with a webhook subscribed: keystead {w:,.0f}, {w/k:.2f}x the rate without')" \
+  "$(rate keystead)" "$(rate openbao)" "$(rate keystead-webhook)"
 issued=$(sqlite3 "$work/keystead/keystead.db" 'select count(*) from certificates' 2>/dev/null || echo "?")
 echo "certificates stored by keystead: $issued"

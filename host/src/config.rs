@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::crypto::SecretString;
+
 /// The default config file; a missing default file means "all defaults".
 pub const DEFAULT_CONFIG_PATH: &str = "config/keystead.toml";
 
@@ -21,7 +23,7 @@ pub struct Config {
     /// File with the 32-byte master key (hex); defaults to `master.key` under `data_dir`.
     pub master_key_file: Option<PathBuf>,
     /// Secret of the admin API key created on an empty database.
-    pub bootstrap_token: Option<String>,
+    pub bootstrap_token: Option<SecretString>,
     /// Public base URL of this server, used in links it hands out.
     pub public_base_url: Option<String>,
     /// Where compiled plugins are cached; defaults to `plugin-cache` under `data_dir`.
@@ -335,7 +337,7 @@ impl Config {
             self.master_key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("KEYSTEAD_BOOTSTRAP_TOKEN").filter(|v| !v.is_empty()) {
-            self.bootstrap_token = Some(v);
+            self.bootstrap_token = Some(v.into());
         }
         if let Some(v) = var("KEYSTEAD_PLUGIN_CACHE_DIR") {
             self.plugin_cache_dir = Some(PathBuf::from(v));
@@ -409,7 +411,7 @@ impl Config {
         }
         self.webhooks.validate()?;
         if let Some(token) = &self.bootstrap_token
-            && token.trim() != token
+            && token.expose().trim() != token.expose()
         {
             return Err(ConfigError::Invalid(
                 "the bootstrap token must not start or end with whitespace".into(),
@@ -455,7 +457,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!(config.listen.port(), 9100);
-        assert_eq!(config.bootstrap_token.as_deref(), Some("t0"));
+        assert_eq!(
+            config.bootstrap_token.as_ref().map(SecretString::expose),
+            Some("t0")
+        );
+    }
+
+    #[test]
+    fn debug_does_not_print_the_bootstrap_token() {
+        let mut config = Config::from_toml("bootstrap_token = \"file-token-1\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("file-token-1"));
+        config
+            .apply_env(|name| (name == "KEYSTEAD_BOOTSTRAP_TOKEN").then(|| "env-token-2".into()))
+            .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("env-token-2"), "{debug}");
+        assert!(
+            debug.contains("bootstrap_token: Some([redacted])"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub enum Error {
     Unauthorized(String),
     /// The caller lacks `permission`.
     #[error("missing permission '{permission}'")]
-    Forbidden { permission: String },
+    Forbidden { permission: crate::auth::Permission },
     /// The caller may not do this for a reason other than a missing permission.
     #[error("{0}")]
     Denied(String),

@@ -102,7 +102,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let default_org = tenancy.ensure_default().await?;
     match &config.bootstrap_token {
         Some(token) => {
-            if let Some(public_key) = api_keys.bootstrap(&default_org, token).await? {
+            if let Some(public_key) = api_keys.bootstrap(&default_org, token.expose()).await? {
                 tracing::info!(
                     public_key,
                     "created the bootstrap admin key from KEYSTEAD_BOOTSTRAP_TOKEN"

@@ -4,6 +4,7 @@
 mod harness;
 
 mod api_keys;
+mod durability;
 mod errors;
 mod jwk_objects;
 mod jwt_keys;

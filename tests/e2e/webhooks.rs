@@ -650,6 +650,92 @@ async fn certificate_events_are_signed_logged_and_redelivered() {
     assert_eq!(audit["pagination"]["total"], 1, "{audit}");
 }
 
+/// Seed 000's mTLS certificates are certificates like any other: making, renewing and
+/// deleting one reaches the webhooks as the same events.
+#[tokio::test]
+async fn mtls_certificates_are_announced_like_any_other() {
+    let server = start("", "");
+    let receiver = Receiver::start().await;
+    receiver.expect_secret("/mtls", "mtls-signing-secret");
+    let hook = create_webhook(
+        &server,
+        json!({"url": receiver.url("/mtls"), "secret": "mtls-signing-secret",
+               "events": ["certificate.issued", "certificate.renewed", "certificate.revoked"]}),
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let base = "/api/certificates/mtls";
+
+    let (status, made) = server
+        .post(
+            &format!("{base}/generate"),
+            BOOTSTRAP,
+            json!({"domain": "client.example.com", "keySize": 2048, "validityDays": 30}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap();
+    let (status, renewed) = server
+        .post(&format!("{base}/{id}/renew"), BOOTSTRAP, json!({}))
+        .await;
+    assert_eq!(status, 201, "{renewed}");
+    let new_id = renewed["id"].as_str().unwrap();
+    let (status, body) = server.delete(&format!("{base}/{new_id}"), BOOTSTRAP).await;
+    assert_eq!(status, 204, "{body}");
+
+    // Each change queued its events in its own transaction: once the log has delivered
+    // them all, the receiver holds every one.
+    wait_log(&server, hook_id, |page| {
+        let data = page["data"].as_array().unwrap();
+        !data.is_empty() && data.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
+    let events: Vec<(String, Value)> = receiver
+        .received("/mtls")
+        .iter()
+        .map(|r| {
+            (
+                r.header("x-keystead-event").to_owned(),
+                r.json()["data"].clone(),
+            )
+        })
+        .collect();
+    let expected = [
+        (
+            "certificate.issued",
+            id,
+            json!({"commonName": "client.example.com"}),
+        ),
+        ("certificate.renewed", new_id, json!({"renewedFrom": id})),
+        // Renewal retires the old certificate; deletion revokes before it archives.
+        ("certificate.revoked", id, json!({"reason": "superseded"})),
+        (
+            "certificate.revoked",
+            new_id,
+            json!({"reason": "cessationOfOperation"}),
+        ),
+    ];
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(kind, cert, fields)| {
+            !events.iter().any(|(k, data)| {
+                k == kind
+                    && data["certificateId"] == *cert
+                    && fields
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .all(|(name, value)| data[name] == *value)
+            })
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing events: {missing:?}\nreceived: {events:#?}"
+    );
+    receiver.assert_all_verified();
+}
+
 #[tokio::test]
 async fn a_failed_delivery_is_retried_and_dead_ones_can_be_redelivered() {
     let server = start("max_attempts = 3", "");

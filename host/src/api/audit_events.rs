@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::model::{AuditFilter, AuditRecord, Outcome, Severity};
 use crate::store::Scope;
 use crate::{Error, Result, timestamp};
@@ -95,7 +95,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Page<AuditEventView>>> {
-    state.authz.require(&caller, "audit:read").await?;
+    state.authz.require(&caller, Permission::AuditRead).await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -119,7 +119,7 @@ pub(super) async fn list(
         Some(org) if org != caller.organization_id() => {
             state
                 .authz
-                .require(&caller, crate::auth::permissions::PLATFORM_ADMIN)
+                .require(&caller, Permission::PlatformAdmin)
                 .await?;
             org
         }

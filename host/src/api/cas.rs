@@ -11,12 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
-use crate::pki::keys::KeyAlgorithm;
-use crate::pki::names::Subject;
-use crate::pki::{CaKind, CreateCa, CrlKind};
-use crate::store::CaRow;
-use crate::{Error, Result};
+use crate::auth::{Caller, Permission};
+use crate::model::{CaKind, CertificateAuthority, CrlKind, KeyAlgorithm, Subject};
+use crate::pki::CreateCa;
+use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -63,8 +61,7 @@ pub struct CaView {
     /// `active`, `pending_certificate` (waiting for an outside parent) or `disabled`.
     pub status: String,
     pub key_algorithm: String,
-    #[schema(value_type = Object)]
-    pub subject: serde_json::Value,
+    pub subject: Subject,
     pub serial_number: Option<String>,
     pub not_before: Option<String>,
     pub not_after: Option<String>,
@@ -76,24 +73,24 @@ pub struct CaView {
     pub created_at: String,
 }
 
-fn view(state: &AppState, row: CaRow) -> CaView {
-    let urls = state.pki.ca_urls(&row.id);
+fn view(state: &AppState, ca: CertificateAuthority) -> CaView {
+    let urls = state.pki.ca_urls(&ca.id);
     CaView {
-        subject: serde_json::from_str(&row.subject).unwrap_or_default(),
-        id: row.id,
-        name: row.name,
-        kind: row.kind,
-        parent_id: row.parent_id,
-        status: row.status,
-        key_algorithm: row.key_algorithm,
-        serial_number: row.serial_number,
-        not_before: row.not_before,
-        not_after: row.not_after,
-        certificate_pem: row.certificate_pem,
-        csr_pem: row.csr_pem,
+        id: ca.id,
+        name: ca.name,
+        kind: ca.kind.as_str().into(),
+        parent_id: ca.parent_id,
+        status: ca.status.as_str().into(),
+        key_algorithm: ca.key_algorithm.label(),
+        subject: ca.subject,
+        serial_number: ca.serial_number,
+        not_before: ca.not_before.map(timestamp::format),
+        not_after: ca.not_after.map(timestamp::format),
+        certificate_pem: ca.certificate_pem,
+        csr_pem: ca.csr_pem,
         crl_url: urls.crl,
         ocsp_url: urls.ocsp,
-        created_at: row.created_at,
+        created_at: timestamp::format(ca.created_at),
     }
 }
 
@@ -138,14 +135,8 @@ pub struct CrlQuery {
 }
 
 fn crl_kind(text: &str) -> Result<CrlKind> {
-    match text {
-        "full" => Ok(CrlKind::Full),
-        "delta" => Ok(CrlKind::Delta),
-        other => Err(Error::bad_request(
-            "type",
-            format!("'{other}' is not full or delta"),
-        )),
-    }
+    CrlKind::parse(text)
+        .ok_or_else(|| Error::bad_request("type", format!("'{text}' is not full or delta")))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,10 +166,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<CaView>>> {
-    state.authz.require(&caller, "ca:read").await?;
+    state.authz.require(&caller, Permission::CaRead).await?;
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state.pki.list_cas(&caller, offset, per_page).await?;
-    Ok(Json(page.page(rows, total, |row| view(&state, row))?))
+    let (cas, total) = state.pki.list_cas(&caller, offset, per_page).await?;
+    Ok(Json(page.page(cas, total, |ca| view(&state, ca))?))
 }
 
 /// Create a root, an intermediate signed here, or an intermediate waiting for an outside parent.
@@ -190,23 +181,19 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateCaRequest>,
 ) -> Result<(StatusCode, Json<CaView>)> {
-    state.authz.require(&caller, "ca:write").await?;
-    let kind = match body.kind.as_str() {
-        "root" => CaKind::Root,
-        "intermediate" => CaKind::Intermediate,
-        other => {
-            return Err(Error::bad_request(
-                "kind",
-                format!("'{other}' is not root or intermediate"),
-            ));
-        }
-    };
+    state.authz.require(&caller, Permission::CaWrite).await?;
+    let kind = CaKind::parse(&body.kind).ok_or_else(|| {
+        Error::bad_request(
+            "kind",
+            format!("'{}' is not root or intermediate", body.kind),
+        )
+    })?;
     let key = KeyAlgorithm::parse(
         "key_algorithm",
         body.key_algorithm.as_deref().unwrap_or("ECDSA"),
         body.key_size,
     )?;
-    let row = state
+    let ca = state
         .pki
         .create_ca(
             &caller,
@@ -222,7 +209,7 @@ pub(super) async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&state, row))))
+    Ok((StatusCode::CREATED, Json(view(&state, ca))))
 }
 
 #[utoipa::path(get, path = "/api/v1/cas/{id}", tag = "cas", params(("id" = String, Path)),
@@ -233,9 +220,9 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:read").await?;
-    let row = state.pki.get_ca(&caller, &id).await?;
-    Ok(Json(view(&state, row)))
+    state.authz.require(&caller, Permission::CaRead).await?;
+    let ca = state.pki.get_ca(&caller, &id).await?;
+    Ok(Json(view(&state, ca)))
 }
 
 /// Stop a CA from signing. Its CRL and OCSP keep answering for what it issued.
@@ -247,9 +234,9 @@ pub(super) async fn disable(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:admin").await?;
-    let row = state.pki.disable_ca(&caller, &id).await?;
-    Ok(Json(view(&state, row)))
+    state.authz.require(&caller, Permission::CaAdmin).await?;
+    let ca = state.pki.disable_ca(&caller, &id).await?;
+    Ok(Json(view(&state, ca)))
 }
 
 /// The CA's certificate (public: the CA-issuers URL of issued certificates).
@@ -279,12 +266,12 @@ pub(super) async fn upload_certificate(
     Path(id): Path<String>,
     Json(body): Json<UploadCaCertificate>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, "ca:write").await?;
-    let row = state
+    state.authz.require(&caller, Permission::CaWrite).await?;
+    let ca = state
         .pki
         .upload_ca_certificate(&caller, &id, &body.certificate_pem)
         .await?;
-    Ok(Json(view(&state, row)))
+    Ok(Json(view(&state, ca)))
 }
 
 /// The CA's current CRL: DER (`application/pkix-crl`), or PEM with `?format=pem`
@@ -303,8 +290,8 @@ pub(super) async fn crl(
         .is_some_and(|v| v.contains("pem"));
     let format = query.format.as_deref().or(wants_pem.then_some("pem"));
     let kind = crl_kind(query.kind.as_deref().unwrap_or("full"))?;
-    let row = state.pki.current_crl(&id, kind).await?;
-    der_or_pem(row.der, format, "X509 CRL", "application/pkix-crl")
+    let crl = state.pki.current_crl(&id, kind).await?;
+    der_or_pem(crl.der, format, "X509 CRL", "application/pkix-crl")
 }
 
 /// Sign a new full or delta CRL now.
@@ -317,17 +304,17 @@ pub(super) async fn regenerate_crl(
     Path(id): Path<String>,
     Json(body): Json<RegenerateCrl>,
 ) -> Result<Json<CrlView>> {
-    state.authz.require(&caller, "ca:admin").await?;
+    state.authz.require(&caller, Permission::CaAdmin).await?;
     let kind = crl_kind(&body.kind)?;
     let ca = state.pki.get_ca(&caller, &id).await?;
-    let row = state.pki.regenerate_crl(&ca.id, kind).await?;
+    let crl = state.pki.regenerate_crl(&ca.id, kind).await?;
     Ok(Json(CrlView {
-        ca_id: row.ca_id,
-        crl_number: row.crl_number,
-        kind: row.kind,
-        base_crl_number: row.base_crl_number,
-        this_update: row.this_update,
-        next_update: row.next_update,
+        ca_id: crl.ca_id,
+        crl_number: crl.crl_number,
+        kind: crl.kind.as_str().into(),
+        base_crl_number: crl.base_crl_number,
+        this_update: timestamp::format(crl.this_update),
+        next_update: timestamp::format(crl.next_update),
     }))
 }
 

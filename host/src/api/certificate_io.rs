@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::certificates::{CertificateView, view};
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::crypto::{SecretBytes, SecretString};
 use crate::pki::export::{ExportFormat, ExportRequest, Exported};
 use crate::pki::import::{ImportInput, ImportReport};
 use crate::{Error, Result};
@@ -46,7 +47,8 @@ pub struct ExportQuery {
     /// Include the private key (default false); only for keys held here.
     pub include_key: Option<bool>,
     /// The PKCS #12 password (required for `pkcs12`).
-    pub password: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// A downloadable file: its type, a file name, and no caching.
@@ -54,7 +56,8 @@ pub(super) fn file_response(exported: Exported) -> Response {
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{}\"", exported.file_name))
             .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    let mut response = exported.body.into_response();
+    // The response takes its own copy; the exported one is wiped when dropped here.
+    let mut response = exported.body.expose().to_vec().into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -84,7 +87,10 @@ pub(super) async fn export(
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let format = match query.format.as_deref().unwrap_or("pem") {
         "pem" => ExportFormat::Pem,
         "der" => ExportFormat::Der,
@@ -102,17 +108,17 @@ pub(super) async fn export(
             "is only used by the pkcs12 format",
         ));
     }
-    let row = state.pki.get_certificate(&caller, &id).await?;
+    let certificate = state.pki.get_certificate(&caller, &id).await?;
     let exported = state
         .pki
         .export(
             &caller,
-            &row,
+            &certificate,
             ExportRequest {
                 format,
                 include_chain: query.include_chain.unwrap_or(true),
                 include_key: query.include_key.unwrap_or(false),
-                password: query.password.as_deref(),
+                password: query.password.as_ref().map(SecretString::expose),
                 via: "export",
             },
         )
@@ -126,7 +132,8 @@ pub struct ImportBody {
     /// PEM certificate. Further certificates after it are taken as its chain.
     pub certificate_pem: String,
     /// PEM private key (PKCS #8, PKCS #1 or SEC 1, unencrypted); must belong to the certificate.
-    pub private_key_pem: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub private_key_pem: Option<SecretString>,
     /// PEM CA chain, issuer first; each must have issued the one before it.
     pub chain_pem: Option<String>,
     /// Target project (required unless the API key is limited to one project).
@@ -137,7 +144,8 @@ pub struct ImportBody {
 #[serde(deny_unknown_fields)]
 pub struct BulkImportBody {
     /// PEM text with up to 500 certificates; private keys in it join their certificate.
-    pub pem_bundle: String,
+    #[schema(value_type = String)]
+    pub pem_bundle: SecretString,
     pub project_id: Option<String>,
 }
 
@@ -146,10 +154,12 @@ pub struct BulkImportBody {
 pub struct PreviewBody {
     /// As in a single import (give this or `pem_bundle`).
     pub certificate_pem: Option<String>,
-    pub private_key_pem: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub private_key_pem: Option<SecretString>,
     pub chain_pem: Option<String>,
     /// As in a bulk import.
-    pub pem_bundle: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub pem_bundle: Option<SecretString>,
     /// With a project, duplicates are reported.
     pub project_id: Option<String>,
 }
@@ -162,7 +172,8 @@ pub struct FileUpload {
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
     /// Required for PKCS #12.
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
     pub project_id: Option<String>,
     /// `pem`, `der` or `pkcs12`; recognised from the content when absent.
     pub format: Option<String>,
@@ -183,8 +194,11 @@ pub(super) async fn import(
     caller: Caller,
     Json(body): Json<ImportBody>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
-    state.authz.require(&caller, "certificate:import").await?;
-    let row = state
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
+    let certificate = state
         .pki
         .import_single(
             &caller,
@@ -196,7 +210,7 @@ pub(super) async fn import(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(row))))
+    Ok((StatusCode::CREATED, Json(view(certificate))))
 }
 
 /// Bulk import (PEM bundle)
@@ -214,7 +228,10 @@ pub(super) async fn import_bulk(
     caller: Caller,
     Json(body): Json<BulkImportBody>,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let report = state
         .pki
         .import_many(
@@ -245,7 +262,10 @@ pub(super) async fn import_file(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let (project_id, input) = read_upload(request, &state).await?;
     Ok(Json(
         state
@@ -270,7 +290,10 @@ pub(super) async fn import_preview(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state.authz.require(&caller, "certificate:import").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateImport)
+        .await?;
     let (project_id, input) = if is_multipart(&request) {
         read_upload(request, &state).await?
     } else {
@@ -327,8 +350,11 @@ async fn read_upload(request: Request, state: &AppState) -> Result<(Option<Strin
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "file" => file = Some(field.bytes().await.map_err(multipart_error)?.to_vec()),
-            "password" => password = Some(field.text().await.map_err(multipart_error)?),
+            "file" => {
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                file = Some(SecretBytes::from(bytes.to_vec()));
+            }
+            "password" => password = Some(field.text().await.map_err(multipart_error)?.into()),
             "project_id" => project_id = Some(field.text().await.map_err(multipart_error)?),
             "format" => format = Some(field.text().await.map_err(multipart_error)?),
             _ => {
@@ -340,7 +366,7 @@ async fn read_upload(request: Request, state: &AppState) -> Result<(Option<Strin
         }
     }
     let bytes = file
-        .filter(|bytes| !bytes.is_empty())
+        .filter(|bytes| !bytes.expose().is_empty())
         .ok_or_else(|| Error::bad_request("file", "is required (a non-empty file part)"))?;
     Ok((
         project_id.filter(|p| !p.is_empty()),

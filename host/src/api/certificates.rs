@@ -10,12 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, OptionalJson, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
-use crate::pki::lifecycle::{RevocationReason, Transition};
-use crate::pki::names::{SanSet, Subject};
+use crate::auth::{Caller, Permission};
+use crate::model::{Certificate, CsrSourceMode, RevocationReason, SanSet, Subject};
+use crate::pki::lifecycle::Transition;
 use crate::pki::{CertificateQuery, KeyStorage, SubmitMode, SubmitRequest};
 use crate::rotation::CustodyRequest;
-use crate::store::CertificateRow;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -148,54 +147,69 @@ pub struct CertificateView {
     pub has_private_key: bool,
 }
 
-/// What a user sees as the status: an active certificate past `not_after` is `expired`.
-pub(super) fn visible_status(row: &CertificateRow) -> String {
-    let expired = row
-        .not_after
-        .as_deref()
-        .and_then(timestamp::parse)
-        .is_some_and(|end| end < OffsetDateTime::now_utc());
-    if row.status == "active" && expired {
-        "expired".into()
-    } else {
-        row.status.clone()
-    }
-}
-
-pub(super) fn view(row: CertificateRow) -> CertificateView {
-    let san: SanSet = serde_json::from_str(&row.san).unwrap_or_default();
+pub(super) fn view(certificate: Certificate) -> CertificateView {
+    let status = certificate
+        .visible_status(OffsetDateTime::now_utc())
+        .to_owned();
+    let has_private_key = certificate.sealed_key.is_some();
+    let Certificate {
+        id,
+        project_id,
+        source,
+        ca_id,
+        template_id,
+        common_name,
+        subject,
+        san,
+        key_type,
+        key_storage,
+        issued,
+        requested_by,
+        requested_at,
+        decided_by,
+        decided_at,
+        rejection_reason,
+        revocation,
+        properties,
+        ..
+    } = certificate;
+    let (revoked_at, revoked_by, revocation_reason) = match revocation {
+        Some(r) => (
+            Some(timestamp::format(r.revoked_at)),
+            Some(r.revoked_by),
+            Some(r.reason.as_str().to_owned()),
+        ),
+        None => (None, None, None),
+    };
     CertificateView {
-        status: visible_status(&row),
-        certificate_pem: row
-            .certificate_der
-            .as_deref()
-            .map(|der| crate::pki::pem_encode("CERTIFICATE", der)),
-        subject: serde_json::from_str(&row.subject).unwrap_or_default(),
-        properties: serde_json::from_str(&row.properties).unwrap_or_default(),
-        has_private_key: row.sealed_key.is_some(),
-        source: row.source,
+        id,
+        common_name,
+        serial_number: issued.as_ref().map(|i| i.serial_number.clone()),
+        status,
+        issuer_cn: issued.as_ref().and_then(|i| i.issuer_cn.clone()),
+        not_before: issued.as_ref().map(|i| timestamp::format(i.not_before)),
+        not_after: issued.as_ref().map(|i| timestamp::format(i.not_after)),
+        key_type: key_type.label(),
         san: san.all(),
+        project_id,
+        ca_id,
+        template_id,
+        subject,
         requested_san: san,
-        id: row.id,
-        common_name: row.common_name,
-        serial_number: row.serial_number,
-        issuer_cn: row.issuer_cn,
-        not_before: row.not_before,
-        not_after: row.not_after,
-        key_type: row.key_type,
-        project_id: row.project_id,
-        ca_id: row.ca_id,
-        template_id: row.template_id,
-        key_storage_mode: row.key_storage_mode,
-        fingerprint_sha256: row.fingerprint_sha256,
-        requested_at: row.requested_at,
-        requested_by: row.requested_by,
-        decided_at: row.decided_at,
-        decided_by: row.decided_by,
-        rejection_reason: row.rejection_reason,
-        revoked_at: row.revoked_at,
-        revoked_by: row.revoked_by,
-        revocation_reason: row.revocation_reason,
+        key_storage_mode: key_storage.as_str().into(),
+        fingerprint_sha256: issued.as_ref().map(|i| i.fingerprint_sha256.clone()),
+        requested_at: timestamp::format(requested_at),
+        requested_by,
+        decided_at: decided_at.map(timestamp::format),
+        decided_by,
+        rejection_reason,
+        revoked_at,
+        revoked_by,
+        revocation_reason,
+        properties: serde_json::Value::Object(properties),
+        certificate_pem: issued.map(|i| crate::pki::pem_encode("CERTIFICATE", &i.der)),
+        source: source.as_str().into(),
+        has_private_key,
     }
 }
 
@@ -211,7 +225,10 @@ pub(super) async fn submit(
     caller: Caller,
     Json(body): Json<SubmitCsr>,
 ) -> Result<(StatusCode, Json<SubmittedView>)> {
-    state.authz.require(&caller, "certificate:request").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRequest)
+        .await?;
     if let Some(org) = &body.organization_id
         && org != caller.organization_id()
     {
@@ -220,15 +237,16 @@ pub(super) async fn submit(
             "must be the caller's organization",
         ));
     }
-    let generated = matches!(
-        body.csr_source_mode.as_str(),
-        "server_generated" | "mazevault_generated"
-    );
+    let csr_source = CsrSourceMode::parse_requested(&body.csr_source_mode);
+    let generated = csr_source == Some(CsrSourceMode::ServerGenerated);
     let storage = match body.key_storage_mode.as_deref().unwrap_or("local") {
         "local" => KeyStorage::Local,
         "external" if generated => {
             // The key leaves for a rotation target: that is a push.
-            state.authz.require(&caller, "rotation:execute").await?;
+            state
+                .authz
+                .require(&caller, Permission::RotationExecute)
+                .await?;
             KeyStorage::External(
                 state
                     .rotation
@@ -257,33 +275,34 @@ pub(super) async fn submit(
             ));
         }
     };
-    let mode = match body.csr_source_mode.as_str() {
-        "uploaded_csr" => {
+    let mode = match csr_source {
+        Some(CsrSourceMode::UploadedCsr) => {
             let csr_pem = body
                 .csr_pem
                 .ok_or_else(|| Error::bad_request("csr_pem", "is required for uploaded_csr"))?;
             SubmitMode::UploadedCsr { csr_pem }
         }
-        "server_generated" | "mazevault_generated" => SubmitMode::Generated {
+        Some(CsrSourceMode::ServerGenerated) => SubmitMode::Generated {
             key_algorithm: body.requested_key_algorithm,
             key_size: body.requested_key_size,
             storage,
         },
-        "azure_key_vault_generated" => {
+        Some(CsrSourceMode::AzureKeyVaultGenerated) => {
             return Err(Error::Unprocessable(vec![format!(
                 "csr_source_mode 'azure_key_vault_generated' is {NOT_AVAILABLE}"
             )]));
         }
-        other => {
+        None => {
             return Err(Error::bad_request(
                 "csr_source_mode",
                 format!(
-                    "'{other}' is not uploaded_csr, server_generated (mazevault_generated) or azure_key_vault_generated"
+                    "'{}' is not uploaded_csr, server_generated (mazevault_generated) or azure_key_vault_generated",
+                    body.csr_source_mode
                 ),
             ));
         }
     };
-    let row = state
+    let certificate = state
         .pki
         .submit(
             &caller,
@@ -301,14 +320,14 @@ pub(super) async fn submit(
     Ok((
         StatusCode::CREATED,
         Json(SubmittedView {
-            id: row.id,
-            common_name: row.common_name,
-            status: row.status,
-            serial_number: row.serial_number,
-            ca_id: row.ca_id,
-            project_id: row.project_id,
-            requested_at: row.requested_at,
-            requested_by: row.requested_by,
+            status: certificate.status.as_str().into(),
+            serial_number: certificate.serial_number().map(str::to_owned),
+            requested_at: timestamp::format(certificate.requested_at),
+            id: certificate.id,
+            common_name: certificate.common_name,
+            ca_id: certificate.ca_id,
+            project_id: certificate.project_id,
+            requested_by: certificate.requested_by,
         }),
     ))
 }
@@ -340,13 +359,16 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<CertificateView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
     };
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
+    let (certificates, total) = state
         .pki
         .list_certificates(
             &caller,
@@ -362,7 +384,7 @@ pub(super) async fn list(
             per_page,
         )
         .await?;
-    Ok(Json(page.page(rows, total, view)?))
+    Ok(Json(page.page(certificates, total, view)?))
 }
 
 /// Get certificate details
@@ -374,7 +396,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(view(state.pki.get_certificate(&caller, &id).await?)))
 }
 
@@ -398,10 +423,11 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateProperties>,
 ) -> Result<Json<CertificateView>> {
-    state.authz.require(&caller, "certificate:write").await?;
-    let current = state.pki.get_certificate(&caller, &id).await?;
-    let mut properties: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&current.properties).unwrap_or_default();
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
+    let mut properties = state.pki.get_certificate(&caller, &id).await?.properties;
     if let Some(tags) = body.tags {
         if tags.len() > 64 || tags.iter().any(|t| t.is_empty() || t.len() > 64) {
             return Err(Error::bad_request(
@@ -417,11 +443,11 @@ pub(super) async fn update(
     if let Some(metadata) = body.metadata {
         properties.insert("metadata".into(), metadata.into());
     }
-    let row = state
+    let certificate = state
         .pki
-        .update_properties(&caller, &id, properties.into())
+        .update_properties(&caller, &id, properties)
         .await?;
-    Ok(Json(view(row)))
+    Ok(Json(view(certificate)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -444,16 +470,22 @@ pub(super) async fn status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>> {
-    state.authz.require(&caller, "certificate:read").await?;
-    let row = state.pki.get_certificate(&caller, &id).await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
+    let certificate = state.pki.get_certificate(&caller, &id).await?;
+    let revocation = certificate.revocation.as_ref();
     Ok(Json(StatusView {
-        status: visible_status(&row),
-        revoked: row.revoked_at.is_some(),
-        id: row.id,
-        serial_number: row.serial_number,
-        revocation_reason: row.revocation_reason,
-        revoked_at: row.revoked_at,
-        not_after: row.not_after,
+        status: certificate
+            .visible_status(OffsetDateTime::now_utc())
+            .to_owned(),
+        serial_number: certificate.serial_number().map(str::to_owned),
+        revoked: revocation.is_some(),
+        revocation_reason: revocation.map(|r| r.reason.as_str().to_owned()),
+        revoked_at: revocation.map(|r| timestamp::format(r.revoked_at)),
+        not_after: certificate.not_after().map(timestamp::format),
+        id: certificate.id,
     }))
 }
 
@@ -486,10 +518,10 @@ async fn apply(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    permission: &str,
+    permission: Permission,
     transition: Transition,
     comment: Option<String>,
-) -> Result<CertificateRow> {
+) -> Result<Certificate> {
     state.authz.require(caller, permission).await?;
     if comment.as_ref().is_some_and(|c| c.chars().count() > 1024) {
         return Err(Error::bad_request("comment", "at most 1024 characters"));
@@ -516,7 +548,7 @@ pub(super) async fn approve(
             &state,
             &caller,
             &id,
-            "certificate:approve",
+            Permission::CertificateApprove,
             Transition::Approve,
             body.comment,
         )
@@ -540,7 +572,7 @@ pub(super) async fn reject(
             &state,
             &caller,
             &id,
-            "certificate:approve",
+            Permission::CertificateApprove,
             Transition::Reject,
             comment,
         )
@@ -577,21 +609,22 @@ pub(super) async fn revoke(
             })?
         }
     };
-    let row = apply(
+    let certificate = apply(
         &state,
         &caller,
         &id,
-        "certificate:revoke",
+        Permission::CertificateRevoke,
         Transition::Revoke(reason),
         body.comment,
     )
     .await?;
+    let revocation = certificate.revocation.as_ref();
     Ok(Json(RevokedView {
-        id: row.id,
-        status: row.status,
-        revocation_reason: row.revocation_reason,
-        revoked_at: row.revoked_at,
-        revoked_by: row.revoked_by,
+        status: certificate.status.as_str().into(),
+        revocation_reason: revocation.map(|r| r.reason.as_str().to_owned()),
+        revoked_at: revocation.map(|r| timestamp::format(r.revoked_at)),
+        revoked_by: revocation.map(|r| r.revoked_by.clone()),
+        id: certificate.id,
     }))
 }
 
@@ -609,7 +642,7 @@ pub(super) async fn unrevoke(
             &state,
             &caller,
             &id,
-            "certificate:revoke",
+            Permission::CertificateRevoke,
             Transition::Unrevoke,
             None,
         )
@@ -631,7 +664,7 @@ pub(super) async fn archive(
             &state,
             &caller,
             &id,
-            "certificate:archive",
+            Permission::CertificateArchive,
             Transition::Archive,
             None,
         )
@@ -653,7 +686,7 @@ pub(super) async fn restore(
             &state,
             &caller,
             &id,
-            "certificate:archive",
+            Permission::CertificateArchive,
             Transition::Restore,
             None,
         )
@@ -672,7 +705,7 @@ pub(super) async fn permanent_delete(
 ) -> Result<StatusCode> {
     state
         .authz
-        .require(&caller, "certificate:permanent_delete")
+        .require(&caller, Permission::CertificatePermanentDelete)
         .await?;
     state
         .pki

@@ -169,6 +169,7 @@ impl From<QueryRejection> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Permission;
     use std::time::Duration;
 
     #[test]
@@ -178,7 +179,7 @@ mod tests {
             (Error::Unauthorized("x".into()), 401, "unauthorized"),
             (
                 Error::Forbidden {
-                    permission: "audit:read".into(),
+                    permission: Permission::AuditRead,
                 },
                 403,
                 "forbidden",
@@ -213,9 +214,9 @@ mod tests {
     #[test]
     fn forbidden_names_the_permission_and_internal_hides_the_cause() {
         let err = Error::Forbidden {
-            permission: "audit:read".into(),
+            permission: Permission::AuditRead,
         };
-        assert!(err.to_string().contains("audit:read"));
+        assert_eq!(err.to_string(), "missing permission 'audit:read'");
         let err = Error::internal(anyhow::anyhow!("secret path /x"));
         assert_eq!(err.to_string(), "internal error");
     }

@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::crypto::{SecretString, serialize_exposed};
 use crate::jwt_keys::{GenerateKey, JwksDocument, JwtKeys, SignRequest};
 use crate::model::JwtKey;
 use crate::telemetry::HttpMetrics;
@@ -165,7 +166,9 @@ pub struct SignBody {
 #[serde(rename_all = "camelCase")]
 pub struct SignedView {
     /// The compact JWS; its header names the key in `kid`.
-    pub token: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub token: SecretString,
     pub kid: String,
     pub algorithm: &'static str,
     /// `iat`, seconds since the epoch.
@@ -178,7 +181,8 @@ pub struct SignedView {
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     /// A compact JWS.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -207,7 +211,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ProjectQuery>,
 ) -> Result<Json<Vec<JwtKeyView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let keys = state
         .jwt_keys
         .list(&caller, query.project_id.as_deref())
@@ -228,7 +232,7 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateRequest>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let key = state
         .jwt_keys
         .generate(
@@ -253,7 +257,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<JwtKeyView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     Ok(Json(state.jwt_keys.get(&caller, &id).await?.into()))
 }
 
@@ -270,7 +274,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state.jwt_keys.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -289,7 +293,7 @@ pub(super) async fn public_key(
     Path(id): Path<String>,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let format = query.format.as_deref().unwrap_or("jwk");
     if !matches!(format, "jwk" | "pem") {
         return Err(Error::bad_request(
@@ -324,7 +328,7 @@ pub(super) async fn rotate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let key = state.jwt_keys.rotate(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(key.into())))
 }
@@ -345,7 +349,7 @@ pub(super) async fn sign(
     Path(id): Path<String>,
     Json(body): Json<SignBody>,
 ) -> Result<Json<SignedView>> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let signed = state
         .jwt_keys
         .sign(
@@ -381,8 +385,11 @@ pub(super) async fn verify(
     Path(id): Path<String>,
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<VerificationView>> {
-    state.authz.require(&caller, "keys:read").await?;
-    let result = state.jwt_keys.verify(&caller, &id, &body.token).await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
+    let result = state
+        .jwt_keys
+        .verify(&caller, &id, body.token.expose())
+        .await?;
     Ok(Json(VerificationView {
         valid: result.valid,
         reason: result.reason,

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::extract::{Json, Path};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::crypto::SecretString;
 use crate::key_material::{UploadKey, UploadKeystore};
 use crate::model::{StoredKey, StoredKeystore};
 use crate::{Result, timestamp};
@@ -115,7 +116,8 @@ pub struct UploadKeyRequest {
     pub description: Option<String>,
     /// One PEM block: `PUBLIC KEY`, `RSA PUBLIC KEY`, `PRIVATE KEY`, `RSA PRIVATE KEY` or
     /// `EC PRIVATE KEY`. Private keys are encrypted at rest.
-    pub pem: String,
+    #[schema(value_type = String)]
+    pub pem: SecretString,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -144,7 +146,7 @@ pub(super) async fn list_keys(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<StoredKeyView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let keys = state.key_material.list_keys(&caller, &id, &env).await?;
     Ok(Json(keys.into_iter().map(StoredKeyView::from).collect()))
 }
@@ -161,7 +163,7 @@ pub(super) async fn upload_key(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeyRequest>,
 ) -> Result<(StatusCode, Json<StoredKeyView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let key = state
         .key_material
         .upload_key(
@@ -190,7 +192,7 @@ pub(super) async fn get_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<StoredKeyView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let key = state
         .key_material
         .get_key(&caller, &id, &env, &name)
@@ -210,7 +212,7 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state
         .key_material
         .delete_key(&caller, &id, &env, &name)
@@ -229,7 +231,7 @@ pub(super) async fn list_keystores(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<KeystoreView>>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let keystores = state
         .key_material
         .list_keystores(&caller, &id, &env)
@@ -252,7 +254,7 @@ pub(super) async fn upload_keystore(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeystoreRequest>,
 ) -> Result<(StatusCode, Json<KeystoreView>)> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     let keystore = state
         .key_material
         .upload_keystore(
@@ -283,7 +285,7 @@ pub(super) async fn get_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<KeystoreView>> {
-    state.authz.require(&caller, "keys:read").await?;
+    state.authz.require(&caller, Permission::KeysRead).await?;
     let keystore = state
         .key_material
         .get_keystore(&caller, &id, &env, &name)
@@ -303,7 +305,7 @@ pub(super) async fn delete_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "keys:write").await?;
+    state.authz.require(&caller, Permission::KeysWrite).await?;
     state
         .key_material
         .delete_keystore(&caller, &id, &env, &name)

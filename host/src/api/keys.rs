@@ -10,7 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::{Caller, CreateKey, UpdateKey};
+use crate::auth::{Caller, CreateKey, Permission, UpdateKey};
+use crate::crypto::{SecretString, serialize_exposed};
 use crate::model::ApiKey;
 use crate::{Error, Result, timestamp};
 
@@ -62,13 +63,17 @@ pub struct CreatedKeyView {
     pub ips: Vec<String>,
     pub alias: Option<String>,
     /// The API key secret. Store it now: it cannot be shown again.
-    pub key: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub key: SecretString,
     /// The identifier for `PATCH`/`DELETE /keys/{publicKey}`.
     pub public_key: String,
     pub created: String,
     pub expires: Option<String>,
     /// A short-lived bearer token for this key.
-    pub jwt: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub jwt: SecretString,
     pub jwt_expires: String,
     pub role: Option<String>,
     pub permissions: Vec<String>,
@@ -143,7 +148,9 @@ pub struct KeyListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
-    pub token: String,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[schema(value_type = String)]
+    pub token: SecretString,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     pub expires: String,
@@ -178,7 +185,10 @@ pub(super) async fn list_keys(
     caller: Caller,
     Query(query): Query<KeyListQuery>,
 ) -> Result<Json<Vec<KeyView>>> {
-    state.authz.require(&caller, "api_keys:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysRead)
+        .await?;
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(MAX_LIMIT);
     if offset < 0 {
@@ -205,7 +215,10 @@ pub(super) async fn create_key(
     caller: Caller,
     Json(body): Json<CreateKeyRequest>,
 ) -> Result<Json<CreatedKeyView>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     let created = state
         .api_keys
         .create(
@@ -250,7 +263,10 @@ pub(super) async fn update_key(
     Path(public_key): Path<String>,
     Json(body): Json<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     let key = state
         .api_keys
         .update(
@@ -277,7 +293,10 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path(public_key): Path<String>,
 ) -> Result<Json<Revoked>> {
-    state.authz.require(&caller, "api_keys:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ApiKeysWrite)
+        .await?;
     state.api_keys.revoke(&caller, &public_key).await?;
     Ok(Json(Revoked { revoked: true }))
 }
@@ -292,7 +311,7 @@ pub(super) async fn issue_token(
 ) -> Result<Json<TokenView>> {
     let (token, expires) = state.api_keys.issue_token(&caller)?;
     Ok(Json(TokenView {
-        token,
+        token: token.into(),
         token_type: "Bearer",
         expires: format_system_time(expires),
     }))

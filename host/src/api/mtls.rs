@@ -6,19 +6,18 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::certificate_io::file_response;
-use super::certificates::visible_status;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::crypto::SecretString;
+use crate::model::{Certificate, KeyAlgorithm};
 use crate::pki::export::{ExportFormat, ExportRequest};
-use crate::pki::keys::KeyAlgorithm;
 use crate::pki::mtls::{MtlsRequest, expiry_flags};
-use crate::pki::names::Subject;
-use crate::store::CertificateRow;
-use crate::{Error, Result};
+use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -86,42 +85,44 @@ pub struct MtlsCertificateView {
     pub renewed_from: Option<String>,
 }
 
-impl From<CertificateRow> for MtlsCertificateView {
-    fn from(row: CertificateRow) -> Self {
-        let subject: Subject = serde_json::from_str(&row.subject).unwrap_or_default();
-        let properties: serde_json::Value =
-            serde_json::from_str(&row.properties).unwrap_or_default();
-        let tags = properties["tags"]
-            .as_array()
+impl From<Certificate> for MtlsCertificateView {
+    fn from(certificate: Certificate) -> Self {
+        let status = certificate
+            .visible_status(OffsetDateTime::now_utc())
+            .to_owned();
+        let tags = certificate
+            .properties
+            .get("tags")
+            .and_then(|tags| tags.as_array())
             .map(|tags| {
                 tags.iter()
                     .filter_map(|t| t.as_str().map(str::to_owned))
                     .collect()
             })
             .unwrap_or_default();
-        let (expired, expiring_soon) = expiry_flags(row.not_after.as_deref());
-        let key_size = match KeyAlgorithm::from_label(&row.key_type) {
+        let (expired, expiring_soon) = expiry_flags(certificate.not_after());
+        let key_size = match certificate.key_type.algorithm() {
             Some(KeyAlgorithm::Rsa(bits)) => Some(bits),
             _ => None,
         };
         Self {
-            status: visible_status(&row),
-            domain: row.common_name,
-            organization: subject.organization,
-            country: subject.country,
+            status,
+            serial_number: certificate.serial_number().map(str::to_owned),
+            fingerprint_sha256: certificate.fingerprint_sha256().map(str::to_owned),
+            expires_at: certificate.not_after().map(timestamp::format),
+            created_at: timestamp::format(certificate.created_at),
+            domain: certificate.common_name,
+            organization: certificate.subject.organization,
+            country: certificate.subject.country,
             key_size,
-            validity_days: row.validity_days,
-            expires_at: row.not_after,
+            validity_days: i64::from(certificate.validity_days),
             expired,
             expiring_soon,
             tags,
-            id: row.id,
-            serial_number: row.serial_number,
-            fingerprint_sha256: row.fingerprint_sha256,
-            ca_id: row.ca_id,
-            project_id: row.project_id,
-            created_at: row.created_at,
-            renewed_from: row.renewed_from,
+            id: certificate.id,
+            ca_id: certificate.ca_id,
+            project_id: certificate.project_id,
+            renewed_from: certificate.renewed_from,
         }
     }
 }
@@ -166,7 +167,8 @@ pub struct DownloadQuery {
     /// `p12` (key, certificate and CA, password-protected).
     pub format: Option<String>,
     /// Required when `format=p12`.
-    pub password: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
 /// List mTLS certificates
@@ -181,12 +183,15 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<AccountQuery>,
 ) -> Result<Json<Vec<MtlsCertificateView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
-    let rows = state
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
+    let certificates = state
         .pki
         .mtls_list(&caller, query.project_id.as_deref())
         .await?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    Ok(Json(certificates.into_iter().map(Into::into).collect()))
 }
 
 /// Generate an mTLS certificate
@@ -203,8 +208,11 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateBody>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
-    let row = state
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
+    let certificate = state
         .pki
         .mtls_generate(
             &caller,
@@ -219,7 +227,7 @@ pub(super) async fn generate(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    Ok((StatusCode::CREATED, Json(certificate.into())))
 }
 
 /// Get an mTLS certificate
@@ -231,7 +239,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MtlsCertificateView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(state.pki.mtls_get(&caller, &id).await?.into()))
 }
 
@@ -252,7 +263,10 @@ pub(super) async fn download(
     Path(id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let (format, include_key, include_chain) = match query.format.as_deref().unwrap_or("pem") {
         "pem" => (ExportFormat::Pem, false, false),
         "key" => (ExportFormat::KeyPem, true, false),
@@ -271,17 +285,17 @@ pub(super) async fn download(
             "is required when format=p12",
         ));
     }
-    let row = state.pki.mtls_get(&caller, &id).await?;
+    let certificate = state.pki.mtls_get(&caller, &id).await?;
     let exported = state
         .pki
         .export(
             &caller,
-            &row,
+            &certificate,
             ExportRequest {
                 format,
                 include_chain,
                 include_key,
-                password: query.password.as_deref(),
+                password: query.password.as_ref().map(SecretString::expose),
                 via: "mtls_download",
             },
         )
@@ -302,9 +316,12 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
-    let row = state.pki.mtls_renew(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
+    let certificate = state.pki.mtls_renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(certificate.into())))
 }
 
 /// Delete an mTLS certificate
@@ -321,7 +338,10 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "certificate:revoke").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRevoke)
+        .await?;
     state.pki.mtls_delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

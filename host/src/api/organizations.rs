@@ -10,8 +10,7 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
-use crate::auth::permissions::PLATFORM_ADMIN;
+use crate::auth::{Caller, Permission};
 use crate::model::Organization;
 use crate::{Result, timestamp};
 
@@ -77,7 +76,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<OrganizationView>>> {
-    state.authz.require(&caller, "organizations:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::OrganizationsRead)
+        .await?;
     let (_, per_page, offset) = page.resolve()?;
     let (rows, total) = state
         .tenancy
@@ -96,7 +98,10 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateOrganization>,
 ) -> Result<(StatusCode, Json<OrganizationView>)> {
-    state.authz.require(&caller, PLATFORM_ADMIN).await?;
+    state
+        .authz
+        .require(&caller, Permission::PlatformAdmin)
+        .await?;
     let org = state
         .tenancy
         .create_organization(&caller, body.name, body.display_name)
@@ -112,7 +117,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<OrganizationView>> {
-    state.authz.require(&caller, "organizations:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::OrganizationsRead)
+        .await?;
     Ok(Json(
         state.tenancy.get_organization(&caller, &id).await?.into(),
     ))
@@ -128,7 +136,10 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateOrganization>,
 ) -> Result<Json<OrganizationView>> {
-    state.authz.require(&caller, "organizations:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::OrganizationsWrite)
+        .await?;
     let org = state
         .tenancy
         .update_organization(&caller, &id, body.name, body.display_name)
@@ -145,7 +156,10 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, PLATFORM_ADMIN).await?;
+    state
+        .authz
+        .require(&caller, Permission::PlatformAdmin)
+        .await?;
     state.tenancy.delete_organization(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

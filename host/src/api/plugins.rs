@@ -7,7 +7,7 @@ use axum::routing::get;
 use super::extract::Json;
 use super::{AppState, Route};
 use crate::Result;
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::plugins::PluginStats;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -26,6 +26,9 @@ pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<PluginStats>>> {
-    state.authz.require(&caller, "plugins:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::PluginsRead)
+        .await?;
     Ok(Json(state.plugins.snapshot()))
 }

@@ -10,7 +10,7 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::model::{Environment, Project};
 use crate::tenancy::Changes;
 use crate::{Result, timestamp};
@@ -122,7 +122,10 @@ pub(super) async fn list_projects(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ProjectView>>> {
-    state.authz.require(&caller, "projects:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsRead)
+        .await?;
     let (_, per_page, offset) = page.resolve()?;
     let (rows, total) = state
         .tenancy
@@ -140,7 +143,10 @@ pub(super) async fn create_project(
     caller: Caller,
     Json(body): Json<CreateNamed>,
 ) -> Result<(StatusCode, Json<ProjectView>)> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     let project = state
         .tenancy
         .create_project(&caller, body.name, body.description)
@@ -156,7 +162,10 @@ pub(super) async fn get_project(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProjectView>> {
-    state.authz.require(&caller, "projects:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsRead)
+        .await?;
     Ok(Json(state.tenancy.get_project(&caller, &id).await?.into()))
 }
 
@@ -170,7 +179,10 @@ pub(super) async fn update_project(
     Path(id): Path<String>,
     Json(body): Json<UpdateNamed>,
 ) -> Result<Json<ProjectView>> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     let project = state
         .tenancy
         .update_project(&caller, &id, body.into())
@@ -186,7 +198,10 @@ pub(super) async fn delete_project(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     state.tenancy.delete_project(&caller, &id).await?;
     state.jwt_keys.forget_project(&id);
     Ok(StatusCode::NO_CONTENT)
@@ -201,7 +216,10 @@ pub(super) async fn list_environments(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<EnvironmentView>>> {
-    state.authz.require(&caller, "projects:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsRead)
+        .await?;
     let (_, per_page, offset) = page.resolve()?;
     let (rows, total) = state
         .tenancy
@@ -221,7 +239,10 @@ pub(super) async fn create_environment(
     Path(id): Path<String>,
     Json(body): Json<CreateNamed>,
 ) -> Result<(StatusCode, Json<EnvironmentView>)> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     let env = state
         .tenancy
         .create_environment(&caller, &id, body.name, body.description)
@@ -239,7 +260,10 @@ pub(super) async fn get_environment(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<EnvironmentView>> {
-    state.authz.require(&caller, "projects:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsRead)
+        .await?;
     Ok(Json(
         state
             .tenancy
@@ -261,7 +285,10 @@ pub(super) async fn update_environment(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UpdateNamed>,
 ) -> Result<Json<EnvironmentView>> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     let row = state
         .tenancy
         .update_environment(&caller, &id, &env, body.into())
@@ -278,7 +305,10 @@ pub(super) async fn delete_environment(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "projects:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::ProjectsWrite)
+        .await?;
     state.tenancy.delete_environment(&caller, &id, &env).await?;
     Ok(StatusCode::NO_CONTENT)
 }

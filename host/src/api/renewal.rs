@@ -4,15 +4,16 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::certificates::{CertificateView, view};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
-use crate::auth::Caller;
-use crate::store::RenewalRow;
+use crate::auth::{Caller, Permission};
+use crate::model::RenewalRequest;
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -60,19 +61,19 @@ pub struct RenewalView {
     pub created_at: String,
 }
 
-impl From<RenewalRow> for RenewalView {
-    fn from(row: RenewalRow) -> Self {
+impl From<RenewalRequest> for RenewalView {
+    fn from(request: RenewalRequest) -> Self {
         Self {
-            id: row.id,
-            certificate_id: row.certificate_id,
-            status: row.status,
-            reason: row.reason,
-            not_after: row.not_after,
-            new_certificate_id: row.new_certificate_id,
-            decided_by: row.decided_by,
-            decided_at: row.decided_at,
-            error: row.error,
-            created_at: row.created_at,
+            id: request.id,
+            certificate_id: request.certificate_id,
+            status: request.status.as_str().into(),
+            reason: request.reason,
+            not_after: timestamp::format(request.not_after),
+            new_certificate_id: request.new_certificate_id,
+            decided_by: request.decided_by,
+            decided_at: request.decided_at.map(timestamp::format),
+            error: request.error,
+            created_at: timestamp::format(request.created_at),
         }
     }
 }
@@ -107,9 +108,12 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
-    state.authz.require(&caller, "certificate:write").await?;
-    let row = state.pki.renew(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(view(row))))
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
+    let certificate = state.pki.renew(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(view(certificate))))
 }
 
 /// Get renewal history: the chain of certificates that renewed each other, oldest first.
@@ -121,19 +125,23 @@ pub(super) async fn history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let chain = state.pki.renewal_history(&caller, &id).await?;
+    let now = OffsetDateTime::now_utc();
     Ok(Json(
         chain
             .into_iter()
-            .map(|row| HistoryEntry {
-                status: super::certificates::visible_status(&row),
-                id: row.id,
-                serial_number: row.serial_number,
-                not_before: row.not_before,
-                not_after: row.not_after,
-                renewed_from: row.renewed_from,
-                created_at: row.created_at,
+            .map(|certificate| HistoryEntry {
+                status: certificate.visible_status(now).to_owned(),
+                serial_number: certificate.serial_number().map(str::to_owned),
+                not_before: certificate.not_before().map(timestamp::format),
+                not_after: certificate.not_after().map(timestamp::format),
+                created_at: timestamp::format(certificate.created_at),
+                id: certificate.id,
+                renewed_from: certificate.renewed_from,
             })
             .collect(),
     ))
@@ -148,17 +156,20 @@ pub(super) async fn queue(
     caller: Caller,
     Query(query): Query<QueueQuery>,
 ) -> Result<Json<Page<RenewalView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
     };
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
+    let (requests, total) = state
         .pki
         .renewal_queue(&caller, query.status.as_deref(), offset, per_page)
         .await?;
-    Ok(Json(page.page(rows, total, RenewalView::from)?))
+    Ok(Json(page.page(requests, total, RenewalView::from)?))
 }
 
 /// Approve renewal: the certificate is renewed now.
@@ -170,7 +181,10 @@ pub(super) async fn approve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     Ok(Json(state.pki.approve_renewal(&caller, &id).await?.into()))
 }
 
@@ -183,6 +197,9 @@ pub(super) async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state.authz.require(&caller, "certificate:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateWrite)
+        .await?;
     Ok(Json(state.pki.cancel_renewal(&caller, &id).await?.into()))
 }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
 use crate::model::{RotationConfig, RotationRun, RotationTarget};
 use crate::rotation::{ConfigInput, TargetInput};
 use crate::{Result, timestamp};
@@ -224,7 +224,10 @@ pub(super) async fn get_config(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ConfigView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(state.rotation.get_config(&caller, &id).await?.into()))
 }
 
@@ -239,7 +242,10 @@ pub(super) async fn put_config(
     Path(id): Path<String>,
     Json(body): Json<ConfigInput>,
 ) -> Result<Json<ConfigView>> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     Ok(Json(
         state
             .rotation
@@ -259,7 +265,10 @@ pub(super) async fn trigger(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<TriggerView>)> {
-    state.authz.require(&caller, "rotation:execute").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationExecute)
+        .await?;
     let runs = state.rotation.trigger(&caller, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -281,7 +290,10 @@ pub(super) async fn history(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Page<RunView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -310,7 +322,10 @@ pub(super) async fn list_targets(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TargetView>>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     let targets = state.rotation.list_targets(&caller, &id).await?;
     Ok(Json(targets.into_iter().map(TargetView::from).collect()))
 }
@@ -327,7 +342,10 @@ pub(super) async fn create_target(
     Path(id): Path<String>,
     Json(body): Json<TargetInput>,
 ) -> Result<(StatusCode, Json<TargetView>)> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     let target = state.rotation.create_target(&caller, &id, body).await?;
     Ok((StatusCode::CREATED, Json(target.into())))
 }
@@ -341,7 +359,10 @@ pub(super) async fn get_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<Json<TargetView>> {
-    state.authz.require(&caller, "certificate:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::CertificateRead)
+        .await?;
     Ok(Json(
         state
             .rotation
@@ -364,7 +385,10 @@ pub(super) async fn update_target(
     Path((id, target_id)): Ids,
     Json(body): Json<TargetInput>,
 ) -> Result<Json<TargetView>> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     Ok(Json(
         state
             .rotation
@@ -383,7 +407,10 @@ pub(super) async fn delete_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "rotation:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationWrite)
+        .await?;
     state
         .rotation
         .delete_target(&caller, &id, &target_id)
@@ -401,7 +428,10 @@ pub(super) async fn sync(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<(StatusCode, Json<RunView>)> {
-    state.authz.require(&caller, "rotation:execute").await?;
+    state
+        .authz
+        .require(&caller, Permission::RotationExecute)
+        .await?;
     let run = state.rotation.sync(&caller, &id, &target_id).await?;
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }

@@ -9,11 +9,10 @@ use utoipa::ToSchema;
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::model::{Template, TemplateRules};
 use crate::pki::TemplateInput;
-use crate::pki::template::TemplateRules;
-use crate::store::TemplateRow;
-use crate::{Error, Result};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -52,16 +51,18 @@ pub struct TemplateView {
     pub updated_at: String,
 }
 
-fn view(row: TemplateRow) -> Result<TemplateView> {
-    Ok(TemplateView {
-        rules: serde_json::from_str(&row.rules).map_err(Error::internal)?,
-        id: row.id,
-        name: row.name,
-        description: row.description,
-        ca_id: row.ca_id,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+impl From<Template> for TemplateView {
+    fn from(template: Template) -> Self {
+        Self {
+            id: template.id,
+            name: template.name,
+            description: template.description,
+            ca_id: template.ca_id,
+            rules: template.rules,
+            created_at: timestamp::format(template.created_at),
+            updated_at: timestamp::format(template.updated_at),
+        }
+    }
 }
 
 impl From<TemplateBody> for TemplateInput {
@@ -83,18 +84,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<TemplateView>>> {
-    state.authz.require(&caller, "ca:read").await?;
-    let (page_no, per_page, offset) = page.resolve()?;
-    let (rows, total) = state.pki.list_templates(&caller, offset, per_page).await?;
-    let data = rows.into_iter().map(view).collect::<Result<Vec<_>>>()?;
-    Ok(Json(Page {
-        data,
-        pagination: super::pagination::Pagination {
-            page: page_no,
-            per_page,
-            total,
-        },
-    }))
+    state.authz.require(&caller, Permission::CaRead).await?;
+    let (_, per_page, offset) = page.resolve()?;
+    let (templates, total) = state.pki.list_templates(&caller, offset, per_page).await?;
+    Ok(Json(page.page(templates, total, TemplateView::from)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = TemplateBody,
@@ -105,9 +98,9 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Json<TemplateView>)> {
-    state.authz.require(&caller, "ca:write").await?;
-    let row = state.pki.create_template(&caller, body.into()).await?;
-    Ok((StatusCode::CREATED, Json(view(row)?)))
+    state.authz.require(&caller, Permission::CaWrite).await?;
+    let template = state.pki.create_template(&caller, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(template.into())))
 }
 
 /// A template by id or name.
@@ -119,8 +112,8 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, "ca:read").await?;
-    Ok(Json(view(state.pki.get_template(&caller, &id).await?)?))
+    state.authz.require(&caller, Permission::CaRead).await?;
+    Ok(Json(state.pki.get_template(&caller, &id).await?.into()))
 }
 
 /// Replace a template (the whole body, as for create).
@@ -133,10 +126,14 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, "ca:write").await?;
-    Ok(Json(view(
-        state.pki.update_template(&caller, &id, body.into()).await?,
-    )?))
+    state.authz.require(&caller, Permission::CaWrite).await?;
+    Ok(Json(
+        state
+            .pki
+            .update_template(&caller, &id, body.into())
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates", params(("id" = String, Path)),
@@ -147,7 +144,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "ca:write").await?;
+    state.authz.require(&caller, Permission::CaWrite).await?;
     state.pki.delete_template(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,8 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::auth::Caller;
+use crate::auth::{Caller, Permission};
+use crate::crypto::{SecretString, serialize_exposed_option};
 use crate::model::webhook::DeliveryStatus;
 use crate::model::{DeliveryAttempt, Webhook};
 use crate::webhooks::{DeliveryRecord, NewWebhook, WebhookChanges};
@@ -109,8 +110,12 @@ pub struct CreatedWebhookView {
     pub webhook: WebhookView,
     /// The generated signing secret; store it now, it is not shown again. Absent when the
     /// request gave one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_exposed_option"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,8 +131,8 @@ pub struct CreateRequest {
     pub events: Vec<String>,
     /// Signing secret for the HMAC-SHA256 signature (8 to 512 characters). Left out, one
     /// is generated and returned once.
-    #[schema(example = "my-signing-secret")]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>, example = "my-signing-secret")]
+    pub secret: Option<SecretString>,
     /// Default `true`.
     pub active: Option<bool>,
     /// Default `http-hmac`.
@@ -147,7 +152,8 @@ pub struct UpdateRequest {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     /// A new signing secret; the old one stops signing at once.
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
     pub active: Option<bool>,
     pub transport: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -280,7 +286,10 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<WebhookView>>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     let webhooks = state
         .webhooks
         .list(&caller, query.project_id.as_deref())
@@ -302,7 +311,10 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateRequest>,
 ) -> Result<(StatusCode, Json<CreatedWebhookView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let created = state
         .webhooks
         .create(
@@ -337,7 +349,10 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     Ok(Json(state.webhooks.get(&caller, &id).await?.into()))
 }
 
@@ -355,7 +370,10 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateRequest>,
 ) -> Result<Json<WebhookView>> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let webhook = state
         .webhooks
         .update(
@@ -387,7 +405,10 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     state.webhooks.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -405,7 +426,10 @@ pub(super) async fn deliveries(
     Path(id): Path<String>,
     Query(query): Query<DeliveryQuery>,
 ) -> Result<Json<Page<DeliveryView>>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     let page = PageQuery {
         page: query.page,
         per_page: query.per_page,
@@ -435,7 +459,10 @@ pub(super) async fn delivery(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>> {
-    state.authz.require(&caller, "webhooks:read").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksRead)
+        .await?;
     Ok(Json(
         state
             .webhooks
@@ -458,7 +485,10 @@ pub(super) async fn redeliver(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let record = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }
@@ -475,7 +505,10 @@ pub(super) async fn ping(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state.authz.require(&caller, "webhooks:write").await?;
+    state
+        .authz
+        .require(&caller, Permission::WebhooksWrite)
+        .await?;
     let record = state.webhooks.ping(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }

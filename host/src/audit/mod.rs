@@ -1,8 +1,6 @@
 //! Security events: who did what to which object, and whether it was allowed.
 
-use uuid::Uuid;
-
-pub use crate::model::audit::{AuditEvent, Outcome, Severity};
+pub use crate::model::audit::{AuditEvent, AuditRecord, Outcome, Severity};
 use crate::store::{Store, WriteTx};
 use crate::timestamp;
 
@@ -18,15 +16,34 @@ impl AuditLog {
 
     pub async fn record(&self, event: AuditEvent<'_>) -> crate::Result<()> {
         self.store
-            .audit_insert(&Uuid::new_v4().to_string(), timestamp::now(), &event)
+            .audit_insert(&crate::model::new_id(), timestamp::now(), &event)
             .await?;
         Ok(())
     }
 
     /// Records `event` inside `tx`, so that it commits with the change it describes.
     pub async fn record_in(tx: &mut WriteTx, event: AuditEvent<'_>) -> crate::Result<()> {
-        tx.audit_insert(&Uuid::new_v4().to_string(), timestamp::now(), &event)
+        tx.audit_insert(&crate::model::new_id(), timestamp::now(), &event)
             .await?;
         Ok(())
+    }
+}
+
+impl AuditEvent<'_> {
+    /// Stamps the event with an id and the time, owning its fields, so that a unit of
+    /// [`Store::transaction`] can write it with the change it describes.
+    pub fn record(&self) -> AuditRecord {
+        AuditRecord {
+            id: crate::model::new_id(),
+            occurred_at: timestamp::now(),
+            organization_id: self.organization_id.map(str::to_owned),
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            target: self.target.map(str::to_owned),
+            severity: self.severity,
+            outcome: self.outcome,
+            request_id: self.request_id.map(str::to_owned),
+            details: self.details.clone(),
+        }
     }
 }

@@ -16,11 +16,11 @@ use serde_json::json;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use super::permissions::{self, PLATFORM_ADMIN, Role};
+use super::permissions::{self, Permission, Role};
 use super::tokens::{TokenSigner, looks_like_jwt};
 use super::{Caller, Principal, client_ip};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, SecretString};
 use crate::error::OnConflict;
 use crate::model::ApiKey;
 use crate::store::{Scope, Store};
@@ -59,8 +59,8 @@ pub struct UpdateKey {
 pub struct CreatedKey {
     pub key: ApiKey,
     /// The secret, returned exactly once.
-    pub secret: String,
-    pub jwt: String,
+    pub secret: SecretString,
+    pub jwt: SecretString,
     pub jwt_expires: SystemTime,
 }
 
@@ -117,7 +117,7 @@ impl ApiKeys {
             alias: Some("bootstrap admin".into()),
             ips: Vec::new(),
             role: Some(Role::Admin.name().into()),
-            permissions: Role::Admin.permissions(),
+            permissions: Role::Admin.grants(),
             platform_admin: true,
             created_at: timestamp::now(),
             expires_at: None,
@@ -150,7 +150,7 @@ impl ApiKeys {
             Some(org) if org != me.organization_id => {
                 if !me.platform_admin {
                     return Err(Error::Forbidden {
-                        permission: PLATFORM_ADMIN.into(),
+                        permission: Permission::PlatformAdmin,
                     });
                 }
                 self.store
@@ -189,15 +189,17 @@ impl ApiKeys {
                         format!("'{name}' is not one of {}", Role::NAMES.join(", ")),
                     )
                 })?;
-                (Some(role.name().to_owned()), role.permissions())
+                (Some(role.name().to_owned()), role.grants())
             }
             (None, Some(list)) => (None, validate_permissions(list)?),
             (None, None) => (me.role.clone(), me.permissions.clone()),
         };
         // No key may hold more than the key that creates it.
         if let Some(missing) = granted.iter().find(|p| !covers_pattern(&me.permissions, p)) {
-            return Err(Error::Forbidden {
-                permission: missing.clone(),
+            return Err(match Permission::parse(missing) {
+                Some(permission) => Error::Forbidden { permission },
+                // A pattern is no single permission; the refusal reads the same.
+                None => Error::Denied(format!("missing permission '{missing}'")),
             });
         }
         let ips = validate_ips(request.ips)?;
@@ -233,8 +235,8 @@ impl ApiKeys {
         .await?;
         Ok(CreatedKey {
             key,
-            secret,
-            jwt,
+            secret: secret.into(),
+            jwt: jwt.into(),
             jwt_expires,
         })
     }
@@ -325,15 +327,14 @@ impl ApiKeys {
 
 /// Whether the creator's grants cover a whole requested pattern (e.g. `keys:*`).
 fn covers_pattern(granted: &[String], requested: &str) -> bool {
-    if requested == "*" {
-        return granted.iter().any(|g| g == "*");
+    if requested == permissions::ANY {
+        return granted.iter().any(|g| g == permissions::ANY);
     }
     match requested.strip_suffix(":*") {
-        Some(area) => permissions::ALL
-            .iter()
-            .filter(|p| p.split(':').next() == Some(area))
+        Some(area) => Permission::grantable()
+            .filter(|p| p.area() == area)
             .all(|p| permissions::covers(granted, p)),
-        None => permissions::covers(granted, requested),
+        None => Permission::parse(requested).is_some_and(|p| permissions::covers(granted, p)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod rate_limit;
 pub mod tokens;
 
 pub use api_keys::{ApiKeys, CreateKey, CreatedKey, UpdateKey};
+pub use permissions::Permission;
 
 /// Actor names of background jobs start with this; API key identifiers never do.
 const SYSTEM_PREFIX: &str = "system:";
@@ -20,17 +21,18 @@ pub struct Principal {
     /// When set, the key sees only this project.
     pub project_id: Option<String>,
     pub role: Option<String>,
+    /// Grants: permission names and patterns (`area:*`, `*`).
     pub permissions: Vec<String>,
     pub platform_admin: bool,
     pub allowed_ips: Vec<ipnet::IpNet>,
 }
 
 impl Principal {
-    pub fn has(&self, permission: &str) -> bool {
-        if permission == permissions::PLATFORM_ADMIN {
-            return self.platform_admin;
+    pub fn has(&self, permission: Permission) -> bool {
+        match permission {
+            Permission::PlatformAdmin => self.platform_admin,
+            _ => permissions::covers(&self.permissions, permission),
         }
-        permissions::covers(&self.permissions, permission)
     }
 
     /// The name audit events record for this caller.
@@ -49,7 +51,7 @@ impl Principal {
             organization_id: organization_id.to_owned(),
             project_id: None,
             role: None,
-            permissions: vec!["*".into()],
+            permissions: vec![permissions::ANY.into()],
             platform_admin: false,
             allowed_ips: Vec::new(),
         }
@@ -97,7 +99,7 @@ impl Authorizer {
         Self { audit }
     }
 
-    pub async fn require(&self, caller: &Caller, permission: &str) -> crate::Result<()> {
+    pub async fn require(&self, caller: &Caller, permission: Permission) -> crate::Result<()> {
         if caller.principal.has(permission) {
             return Ok(());
         }
@@ -106,15 +108,13 @@ impl Authorizer {
                 organization_id: Some(caller.organization_id()),
                 actor: &caller.principal.actor(),
                 action: "permission.denied",
-                target: Some(permission),
+                target: Some(permission.as_str()),
                 severity: crate::audit::Severity::Medium,
                 outcome: crate::audit::Outcome::Denied,
                 request_id: caller.request_id.as_deref(),
                 details: None,
             })
             .await?;
-        Err(crate::Error::Forbidden {
-            permission: permission.to_owned(),
-        })
+        Err(crate::Error::Forbidden { permission })
     }
 }

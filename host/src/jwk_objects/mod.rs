@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
+use crate::crypto::{SecretString, serialize_withheld};
 use crate::error::OnConflict;
 use crate::key_material::{KeyMaterial, KeyType, KeystoreFormat};
 use crate::model::jwk_object::JwkSourceType;
@@ -70,7 +71,9 @@ pub struct JwkInput {
     /// Bytes; default 1048576.
     pub url_option_size_limit: Option<u32>,
     /// For `COPY_PASTE`: a JWK or a JWK Set as JSON text.
-    pub jwk_str: Option<String>,
+    #[serde(serialize_with = "serialize_withheld")]
+    #[schema(value_type = Option<String>)]
+    pub jwk_str: Option<SecretString>,
     /// For `CERTIFICATE`: the certificate's id or common name.
     pub certificate_name: Option<String>,
     /// For `PUBLIC_KEY` and `PRIVATE_KEY`: an uploaded key's name.
@@ -164,7 +167,11 @@ fn kid_of(jwk: &Map<String, Value>) -> String {
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    nonblank(value.as_deref())
+}
+
+fn nonblank(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn required<'a>(value: &'a Option<String>, message: &str) -> Result<&'a str> {
@@ -474,9 +481,8 @@ impl JwkObjects {
                 })
             }
             SourceType::CopyPaste => {
-                let text = required(
-                    &input.jwk_str,
-                    "JWK string (jwkStr) is required for COPY_PASTE source type!",
+                let text = nonblank(input.jwk_str.as_ref().map(SecretString::expose)).ok_or_else(
+                    || bad("JWK string (jwkStr) is required for COPY_PASTE source type!"),
                 )?;
                 if text.len() > MAX_JWK_STR_LEN {
                     return Err(bad(format!(

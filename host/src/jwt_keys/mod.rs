@@ -22,7 +22,7 @@ pub use jwks::{JwksCache, JwksDocument};
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 use crate::model::{JwtKey, Project};
 use crate::store::Store;
@@ -63,7 +63,8 @@ pub struct SignRequest {
 
 #[derive(Debug)]
 pub struct Signed {
-    pub token: String,
+    /// A bearer token for whoever trusts this key.
+    pub token: SecretString,
     pub kid: String,
     pub algorithm: &'static str,
     pub issued_at: i64,
@@ -309,7 +310,7 @@ impl JwtKeys {
         let token =
             jwt::encode_with_signer(&payload, &header, signer.as_ref()).map_err(Error::internal)?;
         Ok(Signed {
-            token,
+            token: token.into(),
             kid: key.kid,
             algorithm: algorithm.name(),
             issued_at,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 pub use crate::model::key_material::{KeyEncoding, KeyType, KeystoreFormat};
 use crate::model::{Environment, StoredKey, StoredKeystore};
@@ -44,7 +44,8 @@ const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
 pub struct UploadKey {
     pub name: String,
     pub description: Option<String>,
-    pub pem: String,
+    /// A public or a private key.
+    pub pem: SecretString,
 }
 
 pub struct UploadKeystore {
@@ -124,7 +125,7 @@ impl KeyMaterial {
         let environment = self.environment(caller, project, env).await?;
         let name = validate_name("name", upload.name)?;
         let description = validate_description(upload.description)?;
-        let (key_type, label, pem) = check_pem(&upload.pem)?;
+        let (key_type, label, pem) = check_pem(upload.pem.expose())?;
         let id = Uuid::new_v4().to_string();
         let key = StoredKey {
             id: id.clone(),

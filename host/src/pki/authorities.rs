@@ -10,19 +10,12 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::Pki;
 use super::issue::{self, CaUrls};
-use super::keys::{KeyAlgorithm, load_key};
-use super::names::Subject;
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use super::keys::load_key;
+use crate::audit::{AuditEvent, AuditLog, AuditRecord, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::Sealed;
-use crate::store::{CaRow, WriteTx, is_unique_violation};
+use crate::model::{CaKind, CaStatus, CertificateAuthority, KeyAlgorithm, Subject};
+use crate::store::{Scope, StoreError, WriteTx};
 use crate::{Error, Result, timestamp};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaKind {
-    Root,
-    Intermediate,
-}
 
 #[derive(Debug)]
 pub struct CreateCa {
@@ -37,7 +30,7 @@ pub struct CreateCa {
 
 /// A CA ready to sign: its record, its key and its chain up to the root (PEM, leaf-most first).
 pub struct LoadedCa {
-    pub row: CaRow,
+    pub authority: CertificateAuthority,
     pub issuer: Issuer<'static, KeyPair>,
     pub chain_pem: Vec<String>,
     pub urls: CaUrls,
@@ -54,7 +47,11 @@ impl Pki {
         CaUrls::for_ca(&self.base_url, ca_id)
     }
 
-    pub async fn create_ca(&self, caller: &Caller, request: CreateCa) -> Result<CaRow> {
+    pub async fn create_ca(
+        &self,
+        caller: &Caller,
+        request: CreateCa,
+    ) -> Result<CertificateAuthority> {
         let name = crate::tenancy::validate_name("name", request.name)?;
         request.subject.validate()?;
         if request.subject.common_name.is_none() {
@@ -72,27 +69,23 @@ impl Pki {
         let org = caller.organization_id();
         let id = Uuid::new_v4().to_string();
         let key = request.key.generate()?;
-        let now = timestamp::now_string();
-        let mut row = CaRow {
+        let now = timestamp::now();
+        let mut ca = CertificateAuthority {
             id: id.clone(),
             organization_id: org.to_owned(),
             name,
-            kind: match request.kind {
-                CaKind::Root => "root".into(),
-                CaKind::Intermediate => "intermediate".into(),
-            },
+            kind: request.kind,
             parent_id: request.parent_id.clone(),
-            status: "active".into(),
-            key_algorithm: request.key.label(),
-            subject: serde_json::to_string(&request.subject).map_err(Error::internal)?,
+            status: CaStatus::Active,
+            key_algorithm: request.key,
+            subject: request.subject.clone(),
             certificate_pem: None,
             csr_pem: None,
-            sealed_key: self.master.seal(&key_record(&id), key.serialized_der()).0,
+            sealed_key: self.master.seal(&key_record(&id), key.serialized_der()),
             serial_number: None,
             not_before: None,
             not_after: None,
-            crl_number: 0,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
         let signed = match (request.kind, &request.parent_id) {
@@ -105,9 +98,8 @@ impl Pki {
                 &key,
             )?),
             (CaKind::Intermediate, Some(parent_id)) => {
-                let parent = self.loaded_ca(org, parent_id).await?;
-                if let Some(parent_end) = parent.row.not_after.as_deref().and_then(timestamp::parse)
-                {
+                let parent = self.loaded_ca(caller.scope(), parent_id).await?;
+                if let Some(parent_end) = parent.authority.not_after {
                     let end = time::OffsetDateTime::now_utc()
                         + time::Duration::days(i64::from(request.validity_days));
                     if end > parent_end {
@@ -129,8 +121,8 @@ impl Pki {
                 )?)
             }
             (CaKind::Intermediate, None) => {
-                row.status = "pending_certificate".into();
-                row.csr_pem = Some(super::csr::make(
+                ca.status = CaStatus::PendingCertificate;
+                ca.csr_pem = Some(super::csr::make(
                     &request.subject,
                     &Default::default(),
                     &key,
@@ -139,23 +131,21 @@ impl Pki {
             }
         };
         if let Some(signed) = signed {
-            row.certificate_pem = Some(signed.pem);
-            row.serial_number = Some(signed.serial_number);
-            row.not_before = Some(timestamp::format(signed.not_before));
-            row.not_after = Some(timestamp::format(signed.not_after));
+            ca.certificate_pem = Some(signed.pem);
+            ca.serial_number = Some(signed.serial_number);
+            ca.not_before = Some(signed.not_before);
+            ca.not_after = Some(signed.not_after);
         }
-        self.store.ca_insert(&row).await.map_err(|err| {
-            if is_unique_violation(&err) {
-                Error::Conflict(format!("a CA named '{}' exists", row.name))
-            } else {
-                err.into()
-            }
+        self.store.ca_insert(&ca).await.map_err(|err| match err {
+            StoreError::Conflict => Error::Conflict(format!("a CA named '{}' exists", ca.name)),
+            other => other.into(),
         })?;
-        self.record(caller, "ca.create", &row.id, Severity::High, Some(json!({
-            "name": row.name, "kind": row.kind, "key_algorithm": row.key_algorithm, "parent_id": row.parent_id,
+        self.record(caller, "ca.create", &ca.id, Severity::High, Some(json!({
+            "name": ca.name, "kind": ca.kind.as_str(), "key_algorithm": ca.key_algorithm.label(),
+            "parent_id": ca.parent_id,
         })))
         .await?;
-        Ok(row)
+        Ok(ca)
     }
 
     /// Completes an intermediate whose certificate an outside parent signed.
@@ -164,16 +154,16 @@ impl Pki {
         caller: &Caller,
         id: &str,
         certificate_pem: &str,
-    ) -> Result<CaRow> {
-        let mut row = self.get_ca(caller, id).await?;
-        if row.status != "pending_certificate" {
+    ) -> Result<CertificateAuthority> {
+        let mut ca = self.get_ca(caller, id).await?;
+        if ca.status != CaStatus::PendingCertificate {
             return Err(Error::Conflict(format!(
                 "CA '{}' is {}, not waiting for a certificate",
-                row.name, row.status
+                ca.name, ca.status
             )));
         }
         let der = pem_certificate_der("certificate_pem", certificate_pem)?;
-        let key = self.ca_key(&row)?;
+        let key = self.ca_key(&ca)?;
         let (_, cert) = X509Certificate::from_der(&der)
             .map_err(|_| Error::bad_request("certificate_pem", "not a valid X.509 certificate"))?;
         if cert.public_key().raw != key.subject_public_key_info().as_slice() {
@@ -188,22 +178,22 @@ impl Pki {
                 "the certificate is not a CA certificate (basicConstraints cA is false)",
             ));
         }
-        row.status = "active".into();
-        row.certificate_pem = Some(certificate_pem.trim().to_owned() + "\n");
-        row.serial_number = Some(issue::format_serial(cert.raw_serial()));
-        row.not_before = Some(timestamp::format(cert.validity().not_before.to_datetime()));
-        row.not_after = Some(timestamp::format(cert.validity().not_after.to_datetime()));
-        row.updated_at = timestamp::now_string();
-        self.store.ca_update(&row).await?;
+        ca.status = CaStatus::Active;
+        ca.certificate_pem = Some(certificate_pem.trim().to_owned() + "\n");
+        ca.serial_number = Some(issue::format_serial(cert.raw_serial()));
+        ca.not_before = Some(cert.validity().not_before.to_datetime());
+        ca.not_after = Some(cert.validity().not_after.to_datetime());
+        ca.updated_at = timestamp::now();
+        self.store.ca_update(&ca).await?;
         self.forget_ca(id);
         self.record(caller, "ca.certificate_upload", id, Severity::High, None)
             .await?;
-        Ok(row)
+        Ok(ca)
     }
 
-    pub async fn get_ca(&self, caller: &Caller, id: &str) -> Result<CaRow> {
+    pub async fn get_ca(&self, caller: &Caller, id: &str) -> Result<CertificateAuthority> {
         self.store
-            .ca_get(Some(caller.organization_id()), id)
+            .ca_get(caller.scope(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))
     }
@@ -213,44 +203,41 @@ impl Pki {
         caller: &Caller,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<CaRow>, i64)> {
-        Ok(self
-            .store
-            .ca_list(caller.organization_id(), offset, limit)
-            .await?)
+    ) -> Result<(Vec<CertificateAuthority>, i64)> {
+        Ok(self.store.ca_list(caller.scope(), offset, limit).await?)
     }
 
-    pub async fn disable_ca(&self, caller: &Caller, id: &str) -> Result<CaRow> {
-        let mut row = self.get_ca(caller, id).await?;
-        if row.status == "disabled" {
-            return Ok(row);
+    pub async fn disable_ca(&self, caller: &Caller, id: &str) -> Result<CertificateAuthority> {
+        let mut ca = self.get_ca(caller, id).await?;
+        if ca.status == CaStatus::Disabled {
+            return Ok(ca);
         }
-        row.status = "disabled".into();
-        row.updated_at = timestamp::now_string();
-        self.store.ca_update(&row).await?;
+        ca.status = CaStatus::Disabled;
+        ca.updated_at = timestamp::now();
+        self.store.ca_update(&ca).await?;
         self.forget_ca(id);
         self.record(caller, "ca.disable", id, Severity::High, None)
             .await?;
-        Ok(row)
+        Ok(ca)
     }
 
     /// The DER certificate of any CA, for the public CA-issuers URL.
     pub async fn ca_certificate_der(&self, id: &str) -> Result<Vec<u8>> {
-        let row = self
+        let ca = self
             .store
-            .ca_get(None, id)
+            .ca_get_any(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))?;
-        let pem = row
+        let pem = ca
             .certificate_pem
             .ok_or_else(|| Error::NotFound(format!("certificate of CA '{id}'")))?;
         pem_certificate_der("certificate_pem", &pem).map_err(Error::internal)
     }
 
-    fn ca_key(&self, row: &CaRow) -> Result<KeyPair> {
+    fn ca_key(&self, ca: &CertificateAuthority) -> Result<KeyPair> {
         let der = self
             .master
-            .open(&key_record(&row.id), &Sealed(row.sealed_key.clone()))
+            .open(&key_record(&ca.id), &ca.sealed_key)
             .map_err(Error::internal)?;
         load_key(&der)
     }
@@ -261,10 +248,11 @@ impl Pki {
         }
     }
 
-    /// An active CA of `organization_id` (any organization when `None`), ready to sign.
+    /// An active CA of the scope's organization (any organization's when `None`), ready
+    /// to sign.
     pub(super) async fn loaded_ca_any(
         &self,
-        organization_id: Option<&str>,
+        scope: Option<Scope<'_>>,
         id: &str,
     ) -> Result<Arc<LoadedCa>> {
         let cached = self
@@ -273,37 +261,38 @@ impl Pki {
             .ok()
             .and_then(|cache| cache.get(id).cloned());
         if let Some(ca) = cached
-            && organization_id.is_none_or(|org| org == ca.row.organization_id)
+            && scope.is_none_or(|s| s.organization_id() == ca.authority.organization_id)
         {
             return Ok(ca);
         }
-        let row = self
-            .store
-            .ca_get(organization_id, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("CA '{id}'")))?;
-        if row.status != "active" {
+        let found = match scope {
+            Some(scope) => self.store.ca_get(scope, id).await?,
+            None => self.store.ca_get_any(id).await?,
+        };
+        let authority = found.ok_or_else(|| Error::NotFound(format!("CA '{id}'")))?;
+        if authority.status != CaStatus::Active {
             return Err(Error::Conflict(format!(
                 "CA '{}' is {}",
-                row.name, row.status
+                authority.name, authority.status
             )));
         }
-        let pem = row.certificate_pem.clone().unwrap_or_default();
-        let issuer = Issuer::from_ca_cert_pem(&pem, self.ca_key(&row)?).map_err(Error::internal)?;
+        let pem = authority.certificate_pem.clone().unwrap_or_default();
+        let issuer =
+            Issuer::from_ca_cert_pem(&pem, self.ca_key(&authority)?).map_err(Error::internal)?;
         let mut chain_pem = vec![pem];
-        let mut parent = row.parent_id.clone();
+        let mut parent = authority.parent_id.clone();
         while let Some(parent_id) = parent {
-            let parent_row = self
+            let parent_ca = self
                 .store
-                .ca_get(Some(&row.organization_id), &parent_id)
+                .ca_get(Scope::organization(&authority.organization_id), &parent_id)
                 .await?
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("CA {parent_id} is missing")))?;
-            chain_pem.extend(parent_row.certificate_pem.clone());
-            parent = parent_row.parent_id;
+            chain_pem.extend(parent_ca.certificate_pem);
+            parent = parent_ca.parent_id;
         }
         let loaded = Arc::new(LoadedCa {
-            urls: self.ca_urls(&row.id),
-            row,
+            urls: self.ca_urls(&authority.id),
+            authority,
             issuer,
             chain_pem,
         });
@@ -313,8 +302,8 @@ impl Pki {
         Ok(loaded)
     }
 
-    pub(super) async fn loaded_ca(&self, organization_id: &str, id: &str) -> Result<Arc<LoadedCa>> {
-        self.loaded_ca_any(Some(organization_id), id).await
+    pub(super) async fn loaded_ca(&self, scope: Scope<'_>, id: &str) -> Result<Arc<LoadedCa>> {
+        self.loaded_ca_any(Some(scope), id).await
     }
 
     pub(super) async fn record(
@@ -337,6 +326,27 @@ impl Pki {
                 details,
             })
             .await
+    }
+
+    /// An audit event of `caller`'s, stamped for a unit of [`Store::transaction`].
+    pub(super) fn audit_record(
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        severity: Severity,
+        details: Option<serde_json::Value>,
+    ) -> AuditRecord {
+        AuditEvent {
+            organization_id: Some(caller.organization_id()),
+            actor: &caller.principal.actor(),
+            action,
+            target: Some(target),
+            severity,
+            outcome: Outcome::Success,
+            request_id: caller.request_id.as_deref(),
+            details,
+        }
+        .record()
     }
 
     /// As [`Pki::record`], inside `tx`: the event commits with the change.

@@ -2,26 +2,24 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
-use super::CrlKind;
 use super::Pki;
 use super::csr::{self, ParsedCsr};
 use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
-use super::keys::KeyAlgorithm;
-use super::lifecycle::{self, RevocationReason, Status, Transition};
-use super::names::{SanSet, Subject};
-use super::template::{ApprovalMode, RequestFacts, TemplateRules};
-use super::templates::rules_of;
+use super::lifecycle::{self, Transition};
+use super::template::RequestFacts;
 use super::validators::ValidationInput;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::crypto::Sealed;
-use crate::store::{CertificateFilter, CertificateRow, WriteTx};
+use crate::model::{
+    ApprovalMode, Certificate, CertificateFilter, CertificateSource, CrlKind, Issued, KeyAlgorithm,
+    KeyStorageMode, KeyType, NewCertificate, Revocation, SanSet, Status, Subject, TemplateRules,
+};
+use crate::store::{Scope, WriteTx};
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -64,7 +62,7 @@ pub struct CertificateQuery {
     pub ca_id: Option<String>,
     pub common_name: Option<String>,
     pub expiring_within_days: Option<i64>,
-    /// `issued`, `imported` or `mtls`.
+    /// A [`CertificateSource`] name.
     pub source: Option<String>,
 }
 
@@ -77,19 +75,12 @@ pub const LIST_STATUSES: &[&str] = &[
     "archived",
 ];
 
-/// `source` of a certificate signed here from a request.
-pub const SOURCE_ISSUED: &str = "issued";
-/// `source` of a certificate that came from elsewhere.
-pub const SOURCE_IMPORTED: &str = "imported";
-/// `source` of a certificate made by the mTLS API.
-pub const SOURCE_MTLS: &str = "mtls";
-
 pub(super) fn key_record(certificate_id: &str) -> String {
     format!("certificate:{certificate_id}")
 }
 
 impl Pki {
-    pub async fn submit(&self, caller: &Caller, request: SubmitRequest) -> Result<CertificateRow> {
+    pub async fn submit(&self, caller: &Caller, request: SubmitRequest) -> Result<Certificate> {
         let template = self
             .get_template(caller, &request.template_id)
             .await
@@ -100,22 +91,24 @@ impl Pki {
                 ),
                 other => other,
             })?;
-        let rules = rules_of(&template)?;
+        let rules = &template.rules;
         let project_id = self.resolve_project(caller, request.project_id).await?;
         let validity_days = request.validity_days.unwrap_or(rules.default_validity_days);
         if validity_days == 0 {
             return Err(Error::bad_request("validity_days", "must be at least 1"));
         }
 
-        let id = Uuid::new_v4().to_string();
+        let id = crate::model::new_id();
         // The template was checked before the key was made (generated modes).
         let mut checked = false;
         // A key that leaves this server: its custodian and the key (PEM).
         let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
-        let (parsed, sealed_key, key_storage_mode) = match request.mode {
-            SubmitMode::UploadedCsr { csr_pem } => {
-                (csr::parse_pem("csr_pem", &csr_pem)?, None, "none")
-            }
+        let (parsed, sealed_key, key_storage) = match request.mode {
+            SubmitMode::UploadedCsr { csr_pem } => (
+                super::off_the_workers(move || csr::parse_pem("csr_pem", &csr_pem)).await?,
+                None,
+                KeyStorageMode::None,
+            ),
             SubmitMode::Generated {
                 key_algorithm,
                 key_size,
@@ -141,7 +134,7 @@ impl Pki {
                 self.check_template(
                     caller,
                     &template.name,
-                    &rules,
+                    rules,
                     &project_id,
                     &subject,
                     &san,
@@ -149,17 +142,16 @@ impl Pki {
                     validity_days,
                 )
                 .await?;
-                let key = algorithm.generate()?;
-                let pem = csr::make(&subject, &san, &key)?;
+                let (key, parsed) = Self::generate_key(algorithm, subject, san).await?;
                 checked = true;
                 match storage {
                     KeyStorage::Local => {
                         let sealed = self.master.seal(&key_record(&id), key.serialized_der());
-                        (csr::parse_pem("csr_pem", &pem)?, Some(sealed.0), "local")
+                        (parsed, Some(sealed), KeyStorageMode::Local)
                     }
                     KeyStorage::External(custody) => {
                         external = Some((custody, pem_encode("PRIVATE KEY", key.serialized_der())));
-                        (csr::parse_pem("csr_pem", &pem)?, None, "external")
+                        (parsed, None, KeyStorageMode::External)
                     }
                 }
             }
@@ -189,7 +181,7 @@ impl Pki {
             self.check_template(
                 caller,
                 &template.name,
-                &rules,
+                rules,
                 &project_id,
                 &subject,
                 &san,
@@ -203,97 +195,68 @@ impl Pki {
             .clone()
             .or_else(|| san.dns_names.first().cloned())
             .unwrap_or_default();
-        let now = timestamp::now_string();
-        let mut row = CertificateRow {
-            id: id.clone(),
+        let mut certificate = Certificate::requested(NewCertificate {
+            id,
             organization_id: caller.organization_id().to_owned(),
             project_id,
+            source: CertificateSource::Issued,
             ca_id: Some(template.ca_id.clone()),
             template_id: Some(template.id.clone()),
-            status: Status::PendingApproval.as_str().into(),
-            archived_status: None,
             common_name,
-            subject: serde_json::to_string(&subject).map_err(Error::internal)?,
-            san: serde_json::to_string(&san).map_err(Error::internal)?,
-            key_type: key.label(),
-            key_storage_mode: key_storage_mode.into(),
-            validity_days: i64::from(validity_days),
-            csr_pem: pem_of_csr(&der),
-            serial_number: None,
-            certificate_der: None,
+            subject,
+            san,
+            key_type: KeyType::Known(key),
+            key_storage,
+            validity_days,
+            csr_pem: Some(pem_of_csr(&der)),
             sealed_key,
-            fingerprint_sha256: None,
-            issuer_cn: None,
-            not_before: None,
-            not_after: None,
             requested_by: caller.principal.actor(),
-            requested_at: now.clone(),
-            decided_by: None,
-            decided_at: None,
-            rejection_reason: None,
-            revoked_at: None,
-            revoked_by: None,
-            revocation_reason: None,
-            revocation_comment: None,
-            properties: "{}".into(),
-            created_at: now.clone(),
-            updated_at: now,
-            renewed_from: None,
-            source: SOURCE_ISSUED.into(),
-            chain_pem: None,
-        };
+            requested_at: timestamp::now(),
+        });
         if rules.approval == ApprovalMode::Automatic {
-            self.sign_into(&mut row, &rules, &der).await?;
-            row.status = Status::Active.as_str().into();
-            row.decided_by = Some("template:automatic".into());
-            row.decided_at = Some(timestamp::now_string());
+            self.sign_into(&mut certificate, rules, &der).await?;
+            certificate.status = Status::Active;
+            certificate.decided_by = Some("template:automatic".into());
+            certificate.decided_at = Some(timestamp::now());
         }
         if let Some((custody, key_pem)) = &external {
             // The key leaves before anything is stored: if it cannot, nothing is kept.
-            let chain = if row.certificate_der.is_some() {
-                self.chain_pem(&row).await?
+            let chain = if certificate.issued.is_some() {
+                self.chain_pem(&certificate).await?
             } else {
                 Vec::new()
             };
-            custody.deposit(&row, &chain, key_pem).await?;
+            custody.deposit(&certificate, &chain, key_pem).await?;
         }
         // The certificate, its audit event and its webhook event commit together.
-        let mut tx = self.store.write().await?;
-        tx.certificate_insert(&row).await?;
-        Self::record_in(
-            &mut tx,
+        let audit = Self::audit_record(
             caller,
             "certificate.request",
-            &row.id,
+            &certificate.id,
             Severity::Low,
             Some(json!({
-                "template": template.name, "common_name": row.common_name, "status": row.status,
-                "key_storage_mode": row.key_storage_mode,
+                "template": template.name, "common_name": certificate.common_name,
+                "status": certificate.status.as_str(),
+                "key_storage_mode": certificate.key_storage.as_str(),
             })),
-        )
-        .await?;
-        if row.status == Status::Active.as_str() {
-            webhooks::emit(
-                &mut tx,
-                &certificate_event(EventKind::CertificateIssued, &row, json!({})),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        );
+        let event = (certificate.status == Status::Active)
+            .then(|| certificate_event(EventKind::CertificateIssued, &certificate, json!({})));
+        let certificate = self.commit_issuance(certificate, audit, event).await?;
         if let Some((custody, _)) = external {
             self.record(
                 caller,
                 "certificate.key_deposit",
-                &row.id,
+                &certificate.id,
                 Severity::High,
                 Some(json!({ "destination": custody.describe() })),
             )
             .await?;
-            if let Err(err) = custody.adopt(&row).await {
-                tracing::warn!(certificate = %row.id, error = %err, "cannot record the key's custodian as a rotation target");
+            if let Err(err) = custody.adopt(&certificate).await {
+                tracing::warn!(certificate = %certificate.id, error = %err, "cannot record the key's custodian as a rotation target");
             }
         }
-        Ok(row)
+        Ok(certificate)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -359,31 +322,36 @@ impl Pki {
         Ok(project_id)
     }
 
-    /// Signs the request held in `row` with its template's CA.
+    /// Signs the request `certificate` holds with its template's CA.
     pub(super) async fn sign_into(
         &self,
-        row: &mut CertificateRow,
+        certificate: &mut Certificate,
         rules: &TemplateRules,
         csr_der: &[u8],
     ) -> Result<()> {
-        self.sign_with_usages(row, &rules.key_usage, &rules.extended_key_usage, csr_der)
-            .await
+        self.sign_with_usages(
+            certificate,
+            &rules.key_usage,
+            &rules.extended_key_usage,
+            csr_der,
+        )
+        .await
     }
 
-    /// Signs the request held in `row` with the CA it names, with these key usages.
+    /// Signs the request `certificate` holds with the CA it names, with these key usages.
     pub(super) async fn sign_with_usages(
         &self,
-        row: &mut CertificateRow,
+        certificate: &mut Certificate,
         key_usage: &[String],
         extended_key_usage: &[String],
         csr_der: &[u8],
     ) -> Result<()> {
-        let ca_id = row.ca_id.clone().unwrap_or_default();
-        let ca = self.loaded_ca(&row.organization_id, &ca_id).await?;
-        let subject: Subject = serde_json::from_str(&row.subject).map_err(Error::internal)?;
-        let san: SanSet = serde_json::from_str(&row.san).map_err(Error::internal)?;
-        let validity_days = u32::try_from(row.validity_days).unwrap_or(1);
-        if let Some(ca_end) = ca.row.not_after.as_deref().and_then(timestamp::parse)
+        let ca_id = certificate.ca_id.clone().unwrap_or_default();
+        let ca = self
+            .loaded_ca(Scope::organization(&certificate.organization_id), &ca_id)
+            .await?;
+        let validity_days = certificate.validity_days;
+        if let Some(ca_end) = ca.authority.not_after
             && OffsetDateTime::now_utc() + Duration::days(i64::from(validity_days)) > ca_end
         {
             return Err(Error::Unprocessable(vec![format!(
@@ -391,33 +359,40 @@ impl Pki {
                 timestamp::format(ca_end)
             )]));
         }
-        let signed = issue::leaf(
-            &LeafProfile {
-                subject: &subject,
-                san: &san,
-                validity_days,
-                key_usage,
-                extended_key_usage,
-            },
-            csr_der,
-            &ca.issuer,
-            &ca.urls,
-        )?;
-        let ca_subject: Subject = serde_json::from_str(&ca.row.subject).unwrap_or_default();
-        row.issuer_cn = ca_subject.common_name;
-        row.serial_number = Some(signed.serial_number);
-        row.certificate_der = Some(signed.der);
-        row.fingerprint_sha256 = Some(signed.fingerprint_sha256);
-        row.not_before = Some(timestamp::format(signed.not_before));
-        row.not_after = Some(timestamp::format(signed.not_after));
+        let (key_usage, extended_key_usage) = (key_usage.to_vec(), extended_key_usage.to_vec());
+        let (subject, san) = (certificate.subject.clone(), certificate.san.clone());
+        let csr_der = csr_der.to_vec();
+        let signer = ca.clone();
+        let signed = super::off_the_workers(move || {
+            issue::leaf(
+                &LeafProfile {
+                    subject: &subject,
+                    san: &san,
+                    validity_days,
+                    key_usage: &key_usage,
+                    extended_key_usage: &extended_key_usage,
+                },
+                &csr_der,
+                &signer.issuer,
+                &signer.urls,
+            )
+        })
+        .await?;
+        certificate.issued = Some(Issued {
+            serial_number: signed.serial_number,
+            der: signed.der,
+            fingerprint_sha256: signed.fingerprint_sha256,
+            issuer_cn: ca.authority.subject.common_name.clone(),
+            not_before: signed.not_before,
+            not_after: signed.not_after,
+        });
         Ok(())
     }
 
-    pub async fn get_certificate(&self, caller: &Caller, id: &str) -> Result<CertificateRow> {
+    pub async fn get_certificate(&self, caller: &Caller, id: &str) -> Result<Certificate> {
         self.store
-            .certificate_get(caller.organization_id(), id)
+            .certificate_get(caller.scope(), id)
             .await?
-            .filter(|row| caller.principal.sees_project(&row.project_id))
             .ok_or_else(|| Error::NotFound(format!("certificate '{id}'")))
     }
 
@@ -427,50 +402,42 @@ impl Pki {
         query: CertificateQuery,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<CertificateRow>, i64)> {
+    ) -> Result<(Vec<Certificate>, i64)> {
         let now = OffsetDateTime::now_utc();
         let mut filter = CertificateFilter {
-            organization_id: caller.organization_id().to_owned(),
             project_id: query.project_id,
             ca_id: query.ca_id,
             common_name: query.common_name,
-            now: timestamp::format(now),
             ..CertificateFilter::default()
         };
-        if let Some(mine) = &caller.principal.project_id {
-            if filter.project_id.as_ref().is_some_and(|p| p != mine) {
-                return Ok((Vec::new(), 0));
-            }
-            filter.project_id = Some(mine.clone());
-        }
         match query.status.as_deref() {
             None => {}
+            // `expired` is not stored: it is active with its end passed.
             Some("expired") => {
-                filter.status = Some("active".into());
-                filter.expired = Some(true);
+                filter.status = Some(Status::Active);
+                filter.ended_before = Some(now);
             }
             Some("active") => {
-                filter.status = Some("active".into());
-                filter.expired = Some(false);
+                filter.status = Some(Status::Active);
+                filter.running_at = Some(now);
             }
-            Some(other) if LIST_STATUSES.contains(&other) => filter.status = Some(other.into()),
             Some(other) => {
-                return Err(Error::bad_request(
-                    "status",
-                    format!("'{other}' is not one of {}", LIST_STATUSES.join(", ")),
-                ));
+                filter.status = Some(Status::parse(other).ok_or_else(|| {
+                    Error::bad_request(
+                        "status",
+                        format!("'{other}' is not one of {}", LIST_STATUSES.join(", ")),
+                    )
+                })?);
             }
         }
         if let Some(source) = query.source {
-            if ![SOURCE_ISSUED, SOURCE_IMPORTED, SOURCE_MTLS].contains(&source.as_str()) {
-                return Err(Error::bad_request(
+            filter.source = Some(CertificateSource::parse(&source).ok_or_else(|| {
+                let names: Vec<&str> = CertificateSource::ALL.iter().map(|s| s.as_str()).collect();
+                Error::bad_request(
                     "source",
-                    format!(
-                        "'{source}' is not one of {SOURCE_ISSUED}, {SOURCE_IMPORTED}, {SOURCE_MTLS}"
-                    ),
-                ));
-            }
-            filter.source = Some(source);
+                    format!("'{source}' is not one of {}", names.join(", ")),
+                )
+            })?);
         }
         if let Some(days) = query.expiring_within_days {
             if !(0..=36500).contains(&days) {
@@ -479,26 +446,28 @@ impl Pki {
                     "must be between 0 and 36500",
                 ));
             }
-            filter.not_after_before = Some(timestamp::format(now + Duration::days(days)));
-            if filter.expired.is_none() {
-                filter.expired = Some(false);
+            filter.ending_by = Some(now + Duration::days(days));
+            if filter.ended_before.is_none() {
+                filter.running_at = Some(now);
             }
         }
-        Ok(self.store.certificate_list(&filter, offset, limit).await?)
+        Ok(self
+            .store
+            .certificate_list(caller.scope(), &filter, offset, limit)
+            .await?)
     }
 
     pub async fn update_properties(
         &self,
         caller: &Caller,
         id: &str,
-        properties: serde_json::Value,
-    ) -> Result<CertificateRow> {
-        let mut row = self.get_certificate(caller, id).await?;
-        let previous = row.status.clone();
-        row.properties = properties.to_string();
-        row.updated_at = timestamp::now_string();
+        properties: Map<String, Value>,
+    ) -> Result<Certificate> {
+        let mut certificate = self.get_certificate(caller, id).await?;
+        certificate.properties = properties;
+        certificate.updated_at = timestamp::now();
         let mut tx = self.store.write().await?;
-        save(&mut tx, &row, &previous).await?;
+        save(&mut tx, &certificate, certificate.status).await?;
         Self::record_in(
             &mut tx,
             caller,
@@ -509,7 +478,7 @@ impl Pki {
         )
         .await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(certificate)
     }
 
     /// Applies a lifecycle transition decided by [`lifecycle::next`].
@@ -519,98 +488,99 @@ impl Pki {
         id: &str,
         transition: Transition,
         comment: Option<String>,
-    ) -> Result<Option<CertificateRow>> {
-        let mut row = self.get_certificate(caller, id).await?;
-        let current = Status::parse(&row.status)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("bad status {}", row.status)))?;
-        let held =
-            row.revocation_reason.as_deref() == Some(RevocationReason::CertificateHold.as_str());
-        let archived_from = row.archived_status.as_deref().and_then(Status::parse);
-        let next =
-            lifecycle::next(current, held, archived_from, transition).map_err(Error::Conflict)?;
-        let previous = row.status.clone();
-        let now = timestamp::now_string();
+    ) -> Result<Option<Certificate>> {
+        let mut certificate = self.get_certificate(caller, id).await?;
+        let previous = certificate.status;
+        let next = lifecycle::next(
+            previous,
+            certificate.is_on_hold(),
+            certificate.archived_status,
+            transition,
+        )
+        .map_err(Error::Conflict)?;
+        let now = timestamp::now();
         let actor = caller.principal.actor();
         let (action, severity) = match transition {
             Transition::Approve => {
-                let template_id = row.template_id.clone().unwrap_or_default();
-                let rules = rules_of(&self.get_template(caller, &template_id).await?)?;
-                if !rules.allow_self_approval && row.requested_by == actor {
+                let template_id = certificate.template_id.clone().unwrap_or_default();
+                let rules = self.get_template(caller, &template_id).await?.rules;
+                if !rules.allow_self_approval && certificate.requested_by == actor {
                     return Err(Error::Denied(
                         "the requester cannot approve their own request under this template".into(),
                     ));
                 }
-                let der = csr_der_of(&row.csr_pem)?;
-                self.sign_into(&mut row, &rules, &der).await?;
-                row.decided_by = Some(actor.clone());
-                row.decided_at = Some(now.clone());
+                let der = csr_der_of(certificate.csr_pem.as_deref().unwrap_or_default())?;
+                self.sign_into(&mut certificate, &rules, &der).await?;
+                certificate.decided_by = Some(actor.clone());
+                certificate.decided_at = Some(now);
                 ("certificate.approve", Severity::Medium)
             }
             Transition::Reject => {
-                row.decided_by = Some(actor.clone());
-                row.decided_at = Some(now.clone());
-                row.rejection_reason = comment.clone();
-                row.sealed_key = None;
+                certificate.decided_by = Some(actor.clone());
+                certificate.decided_at = Some(now);
+                certificate.rejection_reason = comment.clone();
+                certificate.sealed_key = None;
                 ("certificate.reject", Severity::Low)
             }
             Transition::Revoke(reason) => {
-                row.revoked_at = Some(now.clone());
-                row.revoked_by = Some(actor.clone());
-                row.revocation_reason = Some(reason.as_str().into());
-                row.revocation_comment = comment.clone();
+                certificate.revocation = Some(Revocation {
+                    revoked_at: now,
+                    revoked_by: actor.clone(),
+                    reason,
+                    comment: comment.clone(),
+                });
                 ("certificate.revoke", Severity::High)
             }
             Transition::Unrevoke => {
-                row.revoked_at = None;
-                row.revoked_by = None;
-                row.revocation_reason = None;
-                row.revocation_comment = None;
+                certificate.revocation = None;
                 ("certificate.unrevoke", Severity::High)
             }
             Transition::Archive => {
-                row.archived_status = Some(row.status.clone());
+                certificate.archived_status = Some(certificate.status);
                 ("certificate.archive", Severity::Low)
             }
             Transition::Restore => {
-                row.archived_status = None;
+                certificate.archived_status = None;
                 ("certificate.restore", Severity::Low)
             }
             Transition::PermanentDelete => ("certificate.permanent_delete", Severity::High),
         };
         let mut tx = self.store.write().await?;
         let Some(next) = next else {
-            tx.certificate_delete(caller.organization_id(), id).await?;
+            tx.certificate_delete(caller.scope(), id).await?;
             Self::record_in(
                 &mut tx,
                 caller,
                 action,
                 id,
                 severity,
-                Some(json!({"common_name": row.common_name})),
+                Some(json!({"common_name": certificate.common_name})),
             )
             .await?;
             tx.commit().await?;
             return Ok(None);
         };
-        row.status = next.as_str().into();
-        row.updated_at = now;
-        save(&mut tx, &row, &previous).await?;
+        certificate.status = next;
+        certificate.updated_at = now;
+        save(&mut tx, &certificate, previous).await?;
+        let reason = certificate.revocation_reason().map(|r| r.as_str());
         Self::record_in(&mut tx, caller, action, id, severity, Some(json!({
-            "from": previous, "to": row.status, "reason": row.revocation_reason, "comment": comment,
+            "from": previous.as_str(), "to": next.as_str(), "reason": reason, "comment": comment,
         })))
         .await?;
-        let event = match transition {
-            Transition::Approve => Some(certificate_event(
+        let event = match (transition, &certificate.revocation) {
+            (Transition::Approve, _) => Some(certificate_event(
                 EventKind::CertificateIssued,
-                &row,
+                &certificate,
                 json!({}),
             )),
-            Transition::Revoke(_) => Some(certificate_event(
+            (Transition::Revoke(_), Some(revocation)) => Some(certificate_event(
                 EventKind::CertificateRevoked,
-                &row,
+                &certificate,
                 json!({
-                    "reason": row.revocation_reason, "revokedAt": row.revoked_at,
-                    "comment": row.revocation_comment,
+                    "reason": revocation.reason.as_str(),
+                    "revokedAt": timestamp::format(revocation.revoked_at),
+                    "comment": revocation.comment,
                 }),
             )),
             _ => None,
@@ -620,22 +590,22 @@ impl Pki {
         }
         tx.commit().await?;
         if matches!(transition, Transition::Approve) {
-            self.announce_issued(&row).await;
+            self.announce_issued(&certificate).await;
         }
         if matches!(transition, Transition::Revoke(_) | Transition::Unrevoke)
-            && let Some(ca_id) = &row.ca_id
+            && let Some(ca_id) = &certificate.ca_id
         {
             // The CRL follows every revocation at once.
             self.regenerate_crl(ca_id, CrlKind::Full).await?;
         }
-        Ok(Some(row))
+        Ok(Some(certificate))
     }
 
     /// The chain above a certificate: its CA, then the CA's parents (PEM).
-    pub async fn chain_pem(&self, row: &CertificateRow) -> Result<Vec<String>> {
-        match &row.ca_id {
+    pub async fn chain_pem(&self, certificate: &Certificate) -> Result<Vec<String>> {
+        match &certificate.ca_id {
             Some(ca_id) => Ok(self
-                .loaded_ca(&row.organization_id, ca_id)
+                .loaded_ca(Scope::organization(&certificate.organization_id), ca_id)
                 .await
                 .map(|ca| ca.chain_pem.clone())
                 .unwrap_or_default()),
@@ -645,32 +615,33 @@ impl Pki {
 
     /// The private key of a certificate whose key was generated here (PKCS #8 DER).
     /// A key held by an external custodian is refused: it is not kept here.
-    pub fn private_key_der(&self, row: &CertificateRow) -> Result<Option<Vec<u8>>> {
-        if row.key_storage_mode == "external" {
+    pub fn private_key_der(&self, certificate: &Certificate) -> Result<Option<Vec<u8>>> {
+        if certificate.key_storage == KeyStorageMode::External {
             return Err(Error::Conflict(
                 "the private key was stored in an external target (key_storage_mode external) \
                  and is not kept here"
                     .into(),
             ));
         }
-        row.sealed_key
+        certificate
+            .sealed_key
             .as_ref()
             .map(|sealed| {
                 self.master
-                    .open(&key_record(&row.id), &Sealed(sealed.clone()))
+                    .open(&key_record(&certificate.id), sealed)
                     .map_err(Error::internal)
             })
             .transpose()
     }
 }
 
-/// Writes `row` back unless its status changed since it was read.
+/// Writes `certificate` back unless its status changed from `expected` since it was read.
 pub(super) async fn save(
     tx: &mut WriteTx,
-    row: &CertificateRow,
-    expected_status: &str,
+    certificate: &Certificate,
+    expected: Status,
 ) -> Result<()> {
-    if tx.certificate_update(row, expected_status).await? {
+    if tx.certificate_update(certificate, expected).await? {
         Ok(())
     } else {
         Err(Error::Conflict(
@@ -704,7 +675,7 @@ fn merged_subject(
     base
 }
 
-fn pem_of_csr(der: &[u8]) -> String {
+pub(super) fn pem_of_csr(der: &[u8]) -> String {
     pem_encode("CERTIFICATE REQUEST", der)
 }
 

@@ -5,31 +5,15 @@ use time::{Duration, OffsetDateTime};
 
 use super::Pki;
 use super::issue::parse_serial;
-use super::lifecycle::RevocationReason;
-use crate::store::CrlRow;
-use crate::{Error, Result, timestamp};
+use crate::model::{Crl, CrlKind, RevocationReason};
+use crate::{Error, Result};
 
 /// How long a CRL is valid; a background job regenerates it well before.
 pub const CRL_LIFETIME: Duration = Duration::hours(24);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrlKind {
-    Full,
-    Delta,
-}
-
-impl CrlKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Full => "full",
-            Self::Delta => "delta",
-        }
-    }
-}
-
-fn rcgen_reason(name: Option<&str>) -> Option<rcgen::RevocationReason> {
+fn rcgen_reason(reason: RevocationReason) -> rcgen::RevocationReason {
     use rcgen::RevocationReason as R;
-    Some(match RevocationReason::parse(name?)? {
+    match reason {
         RevocationReason::Unspecified => R::Unspecified,
         RevocationReason::KeyCompromise => R::KeyCompromise,
         RevocationReason::CaCompromise => R::CaCompromise,
@@ -37,33 +21,33 @@ fn rcgen_reason(name: Option<&str>) -> Option<rcgen::RevocationReason> {
         RevocationReason::Superseded => R::Superseded,
         RevocationReason::CessationOfOperation => R::CessationOfOperation,
         RevocationReason::CertificateHold => R::CertificateHold,
-    })
+    }
 }
 
 impl Pki {
     /// The newest CRL of a CA, generating one when none is current. Public: no tenant.
-    pub async fn current_crl(&self, ca_id: &str, kind: CrlKind) -> Result<CrlRow> {
-        let now = timestamp::now_string();
-        match self.store.crl_latest(ca_id, kind.as_str()).await? {
+    pub async fn current_crl(&self, ca_id: &str, kind: CrlKind) -> Result<Crl> {
+        let now = OffsetDateTime::now_utc();
+        match self.store.crl_latest(ca_id, kind).await? {
             Some(crl) if crl.next_update > now => Ok(crl),
             _ => self.regenerate_crl(ca_id, kind).await,
         }
     }
 
     /// Signs a new CRL with the next CRL number.
-    pub async fn regenerate_crl(&self, ca_id: &str, kind: CrlKind) -> Result<CrlRow> {
+    pub async fn regenerate_crl(&self, ca_id: &str, kind: CrlKind) -> Result<Crl> {
         let ca = self.loaded_ca_any(None, ca_id).await?;
         let (since, base_number) = match kind {
             CrlKind::Full => (None, None),
             CrlKind::Delta => {
-                let base = match self.store.crl_latest(ca_id, "full").await? {
+                let base = match self.store.crl_latest(ca_id, CrlKind::Full).await? {
                     Some(base) => base,
                     None => Box::pin(self.regenerate_crl(ca_id, CrlKind::Full)).await?,
                 };
                 (Some(base.this_update), Some(base.crl_number))
             }
         };
-        let revoked = self.store.revoked_for_ca(ca_id, since.as_deref()).await?;
+        let revoked = self.store.revoked_for_ca(ca_id, since).await?;
         let number = self.store.ca_next_crl_number(ca_id).await?;
         let this_update = OffsetDateTime::now_utc();
         let next_update = this_update + CRL_LIFETIME;
@@ -72,8 +56,8 @@ impl Pki {
             .filter_map(|entry| {
                 Some(RevokedCertParams {
                     serial_number: SerialNumber::from_slice(&parse_serial(&entry.serial_number)?),
-                    revocation_time: timestamp::parse(&entry.revoked_at)?,
-                    reason_code: rcgen_reason(entry.revocation_reason.as_deref()),
+                    revocation_time: entry.revoked_at,
+                    reason_code: Some(rcgen_reason(entry.reason)),
                     invalidity_date: None,
                 })
             })
@@ -86,7 +70,7 @@ impl Pki {
             revoked_certs,
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        let crl = match base_number {
+        let der = match base_number {
             None => params
                 .signed_by(&ca.issuer)
                 .map_err(Error::internal)?
@@ -94,24 +78,24 @@ impl Pki {
                 .to_vec(),
             Some(base) => super::delta::sign_delta(&params, base, &ca.issuer)?,
         };
-        let row = CrlRow {
+        let crl = Crl {
             ca_id: ca_id.to_owned(),
             crl_number: number,
-            kind: kind.as_str().into(),
+            kind,
             base_crl_number: base_number,
-            der: crl,
-            this_update: timestamp::format(this_update),
-            next_update: timestamp::format(next_update),
+            der,
+            this_update,
+            next_update,
         };
-        self.store.crl_insert(&row).await?;
-        Ok(row)
+        self.store.crl_insert(&crl).await?;
+        Ok(crl)
     }
 
     /// Regenerates the full CRL of every CA whose CRL expires within `margin`.
     pub async fn refresh_due_crls(&self, margin: Duration) -> Result<usize> {
         let due = self
             .store
-            .cas_needing_crl(&timestamp::format(OffsetDateTime::now_utc() + margin))
+            .cas_needing_crl(OffsetDateTime::now_utc() + margin)
             .await?;
         for ca_id in &due {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;

@@ -6,8 +6,8 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
-use super::keys::KeyAlgorithm;
-use super::names::{SanSet, Subject};
+use crate::model::KeyAlgorithm;
+use crate::model::{SanSet, Subject};
 use crate::{Error, Result};
 
 /// Largest CSR accepted, in PEM characters.
@@ -24,6 +24,11 @@ pub struct ParsedCsr {
 
 /// Parses a PEM CSR and verifies its self-signature (proof of possession).
 pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
+    parse_der(field, pem_to_der(field, pem)?)
+}
+
+/// The DER inside a CSR's PEM block, unverified.
+pub fn pem_to_der(field: &str, pem: &str) -> Result<Vec<u8>> {
     if pem.len() > MAX_CSR_PEM {
         return Err(Error::bad_request(
             field,
@@ -44,7 +49,15 @@ pub fn parse_pem(field: &str, pem: &str) -> Result<ParsedCsr> {
             ),
         ));
     }
-    parse_der(field, block.contents)
+    Ok(block.contents)
+}
+
+/// The SubjectPublicKeyInfo (DER) of a CSR that was verified when it arrived: signing
+/// needs only the key, and verifying the CSR's signature twice would double its cost.
+pub fn public_key_info(der: &[u8]) -> Result<Vec<u8>> {
+    let (_, csr) = X509CertificationRequest::from_der(der)
+        .map_err(|_| Error::bad_request("csr_pem", "the stored CSR cannot be read"))?;
+    Ok(csr.certification_request_info.subject_pki.raw.to_vec())
 }
 
 pub fn parse_der(field: &str, der: Vec<u8>) -> Result<ParsedCsr> {

@@ -12,7 +12,7 @@ use std::sync::Weak;
 
 use super::Pki;
 use crate::Result;
-use crate::store::CertificateRow;
+use crate::model::Certificate;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -22,12 +22,12 @@ pub trait CertificateEvents: Send + Sync {
     /// `new` renewed `old` (both stored).
     fn renewed<'a>(
         &'a self,
-        old: &'a CertificateRow,
-        new: &'a CertificateRow,
+        old: &'a Certificate,
+        new: &'a Certificate,
     ) -> BoxFuture<'a, Result<()>>;
 
     /// A request waiting for approval was approved and signed.
-    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>>;
+    fn issued<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<()>>;
 }
 
 /// Holds a server-generated private key outside this server
@@ -36,19 +36,19 @@ pub trait KeyCustody: Send + Sync + fmt::Debug {
     /// Where the key goes, for the audit log (never a secret).
     fn describe(&self) -> String;
 
-    /// Stores `key_pem` (and the certificate, when `row` is signed already)
+    /// Stores `key_pem` (and the certificate, when it is signed already)
     /// at the destination. Runs before the certificate is stored: an error
     /// fails the request and nothing is kept.
     fn deposit<'a>(
         &'a self,
-        row: &'a CertificateRow,
+        certificate: &'a Certificate,
         chain: &'a [String],
         key_pem: &'a str,
     ) -> BoxFuture<'a, Result<()>>;
 
     /// The certificate is stored: the destination becomes one of its
     /// rotation targets, so that its certificates follow the key there.
-    fn adopt<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>>;
+    fn adopt<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<()>>;
 }
 
 impl Pki {
@@ -68,7 +68,7 @@ impl Pki {
             .collect()
     }
 
-    pub(super) async fn announce_renewed(&self, old: &CertificateRow, new: &CertificateRow) {
+    pub(super) async fn announce_renewed(&self, old: &Certificate, new: &Certificate) {
         for listener in self.listeners() {
             if let Err(err) = listener.renewed(old, new).await {
                 tracing::warn!(certificate = %new.id, error = %err, "a renewal listener failed");
@@ -76,10 +76,10 @@ impl Pki {
         }
     }
 
-    pub(super) async fn announce_issued(&self, row: &CertificateRow) {
+    pub(super) async fn announce_issued(&self, certificate: &Certificate) {
         for listener in self.listeners() {
-            if let Err(err) = listener.issued(row).await {
-                tracing::warn!(certificate = %row.id, error = %err, "an issuance listener failed");
+            if let Err(err) = listener.issued(certificate).await {
+                tracing::warn!(certificate = %certificate.id, error = %err, "an issuance listener failed");
             }
         }
     }

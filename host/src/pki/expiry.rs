@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Pki;
 use super::webhook_events::certificate_event;
-use crate::store::CertificateRow;
+use crate::model::Certificate;
 use crate::webhooks::{self, EventKind};
 use crate::{Result, timestamp};
 
@@ -36,33 +36,32 @@ impl Pki {
         thresholds.dedup();
         let mut scan = ExpiryScan::default();
         let now = OffsetDateTime::now_utc();
-        let now_text = timestamp::format(now);
         for (i, &days) in thresholds.iter().enumerate() {
-            let limit = timestamp::format(now + Duration::days(i64::from(days)));
+            let limit = now + Duration::days(i64::from(days));
             let notice = expiring_notice(days);
             loop {
-                let rows = self
+                let due = self
                     .store
-                    .expiry_candidates(Some(&now_text), &limit, &notice, BATCH)
+                    .expiry_candidates(Some(now), limit, &notice, BATCH)
                     .await?;
-                let full = rows.len() as i64 == BATCH;
+                let full = due.len() as i64 == BATCH;
                 let also: Vec<String> = thresholds[i + 1..]
                     .iter()
                     .map(|d| expiring_notice(*d))
                     .collect();
-                scan.expiring += self.notify(&rows, &notice, &also, now, Some(days)).await?;
+                scan.expiring += self.notify(&due, &notice, &also, now, Some(days)).await?;
                 if !full {
                     break;
                 }
             }
         }
         loop {
-            let rows = self
+            let due = self
                 .store
-                .expiry_candidates(None, &now_text, "expired", BATCH)
+                .expiry_candidates(None, now, "expired", BATCH)
                 .await?;
-            let full = rows.len() as i64 == BATCH;
-            scan.expired += self.notify(&rows, "expired", &[], now, None).await?;
+            let full = due.len() as i64 == BATCH;
+            scan.expired += self.notify(&due, "expired", &[], now, None).await?;
             if !full {
                 break;
             }
@@ -70,46 +69,47 @@ impl Pki {
         Ok(scan)
     }
 
-    /// Records `notice` (and `also`) for each row and emits its event, all in one
+    /// Records `notice` (and `also`) for each certificate and emits its event, all in one
     /// transaction. Returns how many notices were new.
     async fn notify(
         &self,
-        rows: &[CertificateRow],
+        certificates: &[Certificate],
         notice: &str,
         also: &[String],
         now: OffsetDateTime,
         threshold: Option<u32>,
     ) -> Result<usize> {
-        if rows.is_empty() {
+        if certificates.is_empty() {
             return Ok(0);
         }
         let at = timestamp::format(now);
         let mut given = 0;
         let mut tx = self.store.write().await?;
-        for row in rows {
-            if !tx.expiry_notice_insert(&row.id, notice, &at).await? {
+        for certificate in certificates {
+            if !tx
+                .expiry_notice_insert(&certificate.id, notice, &at)
+                .await?
+            {
                 continue;
             }
             for other in also {
-                tx.expiry_notice_insert(&row.id, other, &at).await?;
+                tx.expiry_notice_insert(&certificate.id, other, &at).await?;
             }
             let event = match threshold {
                 Some(days) => {
-                    let left = row
-                        .not_after
-                        .as_deref()
-                        .and_then(timestamp::parse)
+                    let left = certificate
+                        .not_after()
                         .map(|end| (end - now).whole_days())
                         .unwrap_or_default();
                     certificate_event(
                         EventKind::CertificateExpiring,
-                        row,
+                        certificate,
                         json!({ "thresholdDays": days, "daysLeft": left }),
                     )
                 }
                 None => certificate_event(
                     EventKind::CertificateExpired,
-                    row,
+                    certificate,
                     json!({ "status": "expired" }),
                 ),
             };

@@ -3,8 +3,8 @@
 //! HMAC-SHA256 MAC), so that current tools read it without a legacy provider.
 
 use p12_keystore::{
-    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
-    PrivateKeyChain,
+    Certificate as P12Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm,
+    PrivateKey, PrivateKeyChain,
 };
 use serde_json::json;
 use sha1::{Digest, Sha1};
@@ -13,7 +13,8 @@ use super::Pki;
 use super::certificates::pem_encode;
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::store::CertificateRow;
+use crate::crypto::SecretBytes;
+use crate::model::Certificate;
 use crate::{Error, Result};
 
 /// PBKDF2 and MAC iterations of exported PKCS #12 files.
@@ -46,7 +47,8 @@ pub struct ExportRequest<'a> {
 /// An exported file.
 #[derive(Debug)]
 pub struct Exported {
-    pub body: Vec<u8>,
+    /// Holds the private key when one was asked for.
+    pub body: SecretBytes,
     pub content_type: &'static str,
     pub file_name: String,
 }
@@ -57,7 +59,7 @@ impl Pki {
     pub async fn export(
         &self,
         caller: &Caller,
-        row: &CertificateRow,
+        certificate: &Certificate,
         request: ExportRequest<'_>,
     ) -> Result<Exported> {
         let include_key = request.include_key || request.format == ExportFormat::KeyPem;
@@ -84,14 +86,14 @@ impl Pki {
             }
             (_, password) => password,
         };
-        let certificate = row.certificate_der.clone().ok_or_else(|| {
+        let der = certificate.der().map(<[u8]>::to_vec).ok_or_else(|| {
             Error::Conflict(format!(
                 "the certificate has not been issued (it is {}); there is nothing to export",
-                row.status
+                certificate.status
             ))
         })?;
         let key = if include_key {
-            Some(self.private_key_der(row)?.ok_or_else(|| {
+            Some(self.private_key_der(certificate)?.ok_or_else(|| {
                 Error::Conflict(
                     "this certificate's private key is not held here (it was neither generated nor imported with a key), so it cannot be exported"
                         .into(),
@@ -101,46 +103,48 @@ impl Pki {
             None
         };
         let chain = if request.include_chain {
-            self.chain_der(row).await?
+            self.chain_der(certificate).await?
         } else {
             Vec::new()
         };
-        let stem = file_stem(&row.common_name, &row.id);
+        let stem = file_stem(&certificate.common_name, &certificate.id);
         let exported = match request.format {
             ExportFormat::Pem => {
-                let mut text = pem_encode("CERTIFICATE", &certificate);
-                for der in &chain {
-                    text.push_str(&pem_encode("CERTIFICATE", der));
+                let mut text = pem_encode("CERTIFICATE", &der);
+                for issuer in &chain {
+                    text.push_str(&pem_encode("CERTIFICATE", issuer));
                 }
                 if let Some(key) = &key {
                     text.push_str(&pem_encode("PRIVATE KEY", key));
                 }
                 Exported {
-                    body: text.into_bytes(),
+                    body: text.into_bytes().into(),
                     content_type: "application/x-pem-file",
                     file_name: format!("{stem}.pem"),
                 }
             }
             ExportFormat::KeyPem => Exported {
-                body: pem_encode("PRIVATE KEY", key.as_deref().unwrap_or_default()).into_bytes(),
+                body: pem_encode("PRIVATE KEY", key.as_deref().unwrap_or_default())
+                    .into_bytes()
+                    .into(),
                 content_type: "application/x-pem-file",
                 file_name: format!("{stem}.key"),
             },
             ExportFormat::Der => Exported {
-                body: certificate,
+                body: der.into(),
                 content_type: "application/pkix-cert",
                 file_name: format!("{stem}.der"),
             },
             ExportFormat::Pkcs12 => {
                 let password = password.unwrap_or_default().to_owned();
-                let alias = row.common_name.clone();
+                let alias = certificate.common_name.clone();
                 let body = tokio::task::spawn_blocking(move || {
-                    pkcs12(&alias, &certificate, &chain, key.as_deref(), &password)
+                    pkcs12(&alias, &der, &chain, key.as_deref(), &password)
                 })
                 .await
                 .map_err(Error::internal)??;
                 Exported {
-                    body,
+                    body: body.into(),
                     content_type: "application/x-pkcs12",
                     file_name: format!("{stem}.p12"),
                 }
@@ -150,10 +154,10 @@ impl Pki {
             self.record(
                 caller,
                 "certificate.export",
-                &row.id,
+                &certificate.id,
                 Severity::High,
                 Some(json!({
-                    "via": request.via, "private_key": true, "common_name": row.common_name,
+                    "via": request.via, "private_key": true, "common_name": certificate.common_name,
                     "format": match request.format {
                         ExportFormat::Pem => "pem",
                         ExportFormat::Der => "der",
@@ -167,12 +171,12 @@ impl Pki {
         Ok(exported)
     }
 
-    /// The certificates above `row` (DER, issuer first): its CA's chain, or the chain it
+    /// The certificates above `certificate` (DER, issuer first): its CA's chain, or the chain it
     /// was imported with.
-    async fn chain_der(&self, row: &CertificateRow) -> Result<Vec<Vec<u8>>> {
-        let pems = match &row.chain_pem {
+    async fn chain_der(&self, certificate: &Certificate) -> Result<Vec<Vec<u8>>> {
+        let pems = match &certificate.chain_pem {
             Some(text) => vec![text.clone()],
-            None => self.chain_pem(row).await?,
+            None => self.chain_pem(certificate).await?,
         };
         let mut out = Vec::new();
         for text in pems {
@@ -195,7 +199,7 @@ pub fn pkcs12(
     key: Option<&[u8]>,
     password: &str,
 ) -> Result<Vec<u8>> {
-    let cert = |der: &[u8]| Certificate::from_der(der).map_err(Error::internal);
+    let cert = |der: &[u8]| P12Certificate::from_der(der).map_err(Error::internal);
     let mut store = KeyStore::new();
     match key {
         Some(key) => {
@@ -252,7 +256,7 @@ fn file_stem(common_name: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::keys::KeyAlgorithm;
+    use crate::model::KeyAlgorithm;
 
     #[test]
     fn pkcs12_round_trips_and_checks_its_password() {

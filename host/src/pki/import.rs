@@ -14,20 +14,23 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::Pki;
-use super::certificates::{SOURCE_IMPORTED, key_record, pem_encode};
+use super::certificates::{key_record, pem_encode};
 use super::issue::format_serial;
-use super::lifecycle::Status;
-use super::names::{SanSet, Subject};
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::store::{CertificateRow, is_unique_violation};
+use crate::crypto::{SecretBytes, SecretString};
+use crate::model::{
+    Certificate, CertificateSource, Issued, KeyStorageMode, KeyType, NewCertificate, SanSet,
+    Status, Subject,
+};
+use crate::store::{Scope, StoreError};
 use crate::{Error, Result, timestamp};
 
 /// Most certificates one bundle or file may hold.
 pub const MAX_IMPORT_CERTIFICATES: usize = 500;
 
-/// A PKCS #8 private key (DER). Its `Debug` prints nothing of it.
-pub struct Pkcs8Key(Vec<u8>);
+/// A PKCS #8 private key (DER), wiped on drop. Its `Debug` prints nothing of it.
+pub struct Pkcs8Key(SecretBytes);
 
 impl std::fmt::Debug for Pkcs8Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,7 +40,7 @@ impl std::fmt::Debug for Pkcs8Key {
 
 impl Pkcs8Key {
     pub fn der(&self) -> &[u8] {
-        &self.0
+        self.0.expose()
     }
 }
 
@@ -47,15 +50,15 @@ pub enum ImportInput {
     /// One certificate with, optionally, its key and the chain above it.
     Single {
         certificate_pem: String,
-        private_key_pem: Option<String>,
+        private_key_pem: Option<SecretString>,
         chain_pem: Option<String>,
     },
     /// PEM text with any number of certificates (and keys, which join their certificate).
-    Bundle { pem_bundle: String },
+    Bundle { pem_bundle: SecretString },
     /// An uploaded file: PEM, DER or PKCS #12 (`format` names it; else it is recognised).
     File {
-        bytes: Vec<u8>,
-        password: Option<String>,
+        bytes: SecretBytes,
+        password: Option<SecretString>,
         format: Option<String>,
     },
 }
@@ -141,11 +144,13 @@ impl ImportInput {
                 index: 0,
                 outcome: Ok(single(
                     &certificate_pem,
-                    private_key_pem.as_deref(),
+                    private_key_pem.as_ref().map(SecretString::expose),
                     chain_pem.as_deref(),
                 )?),
             }]),
-            Self::Bundle { pem_bundle } => pem_entries("pem_bundle", pem_bundle.as_bytes()),
+            Self::Bundle { pem_bundle } => {
+                pem_entries("pem_bundle", pem_bundle.expose().as_bytes())
+            }
             Self::File {
                 bytes,
                 password,
@@ -153,7 +158,11 @@ impl ImportInput {
             } => {
                 // PKCS #12 key derivation is deliberately slow: keep it off the async workers.
                 tokio::task::spawn_blocking(move || {
-                    file_entries(&bytes, password.as_deref(), format.as_deref())
+                    file_entries(
+                        bytes.expose(),
+                        password.as_ref().map(SecretString::expose),
+                        format.as_deref(),
+                    )
                 })
                 .await
                 .map_err(Error::internal)?
@@ -169,7 +178,7 @@ impl Pki {
         caller: &Caller,
         project_id: Option<String>,
         input: ImportInput,
-    ) -> Result<CertificateRow> {
+    ) -> Result<Certificate> {
         let project_id = self.resolve_project(caller, project_id).await?;
         let candidate = input
             .entries()
@@ -182,7 +191,10 @@ impl Pki {
             facts(&candidate).map_err(|message| Error::bad_request("certificate_pem", message))?;
         if let Some(existing) = self
             .store
-            .certificate_by_fingerprint(&project_id, &facts.fingerprint_sha256)
+            .certificate_by_fingerprint(
+                Scope::project(caller.organization_id(), &project_id),
+                &facts.fingerprint_sha256,
+            )
             .await?
         {
             return Err(duplicate_error(&existing.id));
@@ -191,7 +203,7 @@ impl Pki {
             .store_import(caller, &project_id, candidate, &facts, "single")
             .await?
         {
-            Stored::Inserted(row) => Ok(*row),
+            Stored::Inserted(certificate) => Ok(*certificate),
             Stored::Duplicate(id) => Err(duplicate_error(&id)),
         }
     }
@@ -261,9 +273,12 @@ impl Pki {
                 (Some((_, id)), _) => Some(id.clone()),
                 (None, Some(project_id)) => self
                     .store
-                    .certificate_by_fingerprint(project_id, &facts.fingerprint_sha256)
+                    .certificate_by_fingerprint(
+                        Scope::project(caller.organization_id(), project_id),
+                        &facts.fingerprint_sha256,
+                    )
                     .await?
-                    .map(|row| Some(row.id)),
+                    .map(|held| Some(held.id)),
                 (None, None) => None,
             };
             if let Some(id) = held {
@@ -280,9 +295,9 @@ impl Pki {
                         .store_import(caller, project_id, candidate, &facts, via)
                         .await?
                     {
-                        Stored::Inserted(row) => {
+                        Stored::Inserted(certificate) => {
                             item.status = "imported";
-                            item.id = Some(row.id.clone());
+                            item.id = Some(certificate.id.clone());
                             report.imported += 1;
                         }
                         Stored::Duplicate(id) => {
@@ -327,15 +342,14 @@ impl Pki {
         via: &str,
     ) -> Result<Stored> {
         let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
+        let now = timestamp::now();
         let (_, cert) = X509Certificate::from_der(&candidate.der).map_err(|_| {
             Error::internal(anyhow::anyhow!("a checked certificate does not parse"))
         })?;
         let san = san_of(&cert);
-        let validity = cert.validity();
-        let days = (validity.not_after.to_datetime() - validity.not_before.to_datetime())
-            .whole_days()
-            .max(0);
+        let not_before = cert.validity().not_before.to_datetime();
+        let not_after = cert.validity().not_after.to_datetime();
+        let days = (not_after - not_before).whole_days().max(0);
         let has_key = candidate.key.is_some();
         let chain_pem = (!candidate.chain.is_empty()).then(|| {
             candidate
@@ -344,77 +358,78 @@ impl Pki {
                 .map(|der| pem_encode("CERTIFICATE", der))
                 .collect::<String>()
         });
-        let row = CertificateRow {
-            id: id.clone(),
-            organization_id: caller.organization_id().to_owned(),
-            project_id: project_id.to_owned(),
-            ca_id: None,
-            template_id: None,
-            status: Status::Active.as_str().into(),
-            archived_status: None,
-            common_name: facts.common_name.clone(),
-            subject: serde_json::to_string(&facts.subject).map_err(Error::internal)?,
-            san: serde_json::to_string(&san).map_err(Error::internal)?,
-            key_type: facts.key_type.clone(),
-            key_storage_mode: if has_key { "local" } else { "none" }.into(),
-            validity_days: days,
-            csr_pem: String::new(),
-            serial_number: Some(facts.serial_number.clone()),
+        let actor = caller.principal.actor();
+        let mut certificate = Certificate::requested(NewCertificate {
             sealed_key: candidate
                 .key
                 .as_ref()
-                .map(|key| self.master.seal(&key_record(&id), key.der()).0),
-            certificate_der: Some(candidate.der),
-            fingerprint_sha256: Some(facts.fingerprint_sha256.clone()),
+                .map(|key| self.master.seal(&key_record(&id), key.der())),
+            id,
+            organization_id: caller.organization_id().to_owned(),
+            project_id: project_id.to_owned(),
+            source: CertificateSource::Imported,
+            ca_id: None,
+            template_id: None,
+            common_name: facts.common_name.clone(),
+            subject: facts.subject.clone(),
+            san,
+            key_type: KeyType::from_label(&facts.key_type),
+            key_storage: if has_key {
+                KeyStorageMode::Local
+            } else {
+                KeyStorageMode::None
+            },
+            validity_days: u32::try_from(days).unwrap_or(u32::MAX),
+            csr_pem: None,
+            requested_by: actor.clone(),
+            requested_at: now,
+        });
+        certificate.status = Status::Active;
+        certificate.decided_by = Some(actor);
+        certificate.decided_at = Some(now);
+        certificate.chain_pem = chain_pem;
+        certificate.issued = Some(Issued {
+            serial_number: facts.serial_number.clone(),
+            der: candidate.der,
+            fingerprint_sha256: facts.fingerprint_sha256.clone(),
             issuer_cn: facts.issuer_cn.clone(),
-            not_before: Some(facts.not_before.clone()),
-            not_after: Some(facts.not_after.clone()),
-            requested_by: caller.principal.actor(),
-            requested_at: now.clone(),
-            decided_by: Some(caller.principal.actor()),
-            decided_at: Some(now.clone()),
-            rejection_reason: None,
-            revoked_at: None,
-            revoked_by: None,
-            revocation_reason: None,
-            revocation_comment: None,
-            properties: "{}".into(),
-            created_at: now.clone(),
-            updated_at: now,
-            renewed_from: None,
-            source: SOURCE_IMPORTED.into(),
-            chain_pem,
-        };
-        if let Err(err) = self.store.certificate_insert(&row).await {
-            if is_unique_violation(&err) {
+            not_before,
+            not_after,
+        });
+        match self.store.certificate_insert(&certificate).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
                 // Imported meanwhile by another request.
                 let existing = self
                     .store
-                    .certificate_by_fingerprint(project_id, &facts.fingerprint_sha256)
+                    .certificate_by_fingerprint(
+                        Scope::project(caller.organization_id(), project_id),
+                        &facts.fingerprint_sha256,
+                    )
                     .await?
-                    .map(|row| row.id)
+                    .map(|held| held.id)
                     .unwrap_or_default();
                 return Ok(Stored::Duplicate(existing));
             }
-            return Err(err.into());
+            Err(other) => return Err(other.into()),
         }
         self.record(
             caller,
             "certificate.import",
-            &row.id,
+            &certificate.id,
             Severity::Medium,
             Some(serde_json::json!({
-                "via": via, "common_name": row.common_name,
-                "fingerprint_sha256": row.fingerprint_sha256, "private_key": has_key,
+                "via": via, "common_name": certificate.common_name,
+                "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
             })),
         )
         .await?;
-        Ok(Stored::Inserted(Box::new(row)))
+        Ok(Stored::Inserted(Box::new(certificate)))
     }
 }
 
 enum Stored {
-    Inserted(Box<CertificateRow>),
+    Inserted(Box<Certificate>),
     Duplicate(String),
 }
 
@@ -682,7 +697,7 @@ fn pkcs12_entries(bytes: &[u8], password: Option<&str>) -> Result<Vec<Entry>> {
             KeyStoreEntry::PrivateKeyChain(chain) => match chain.certs() {
                 [] => Err("a private key without its certificate".to_owned()),
                 [leaf, rest @ ..] => {
-                    let key = Pkcs8Key(chain.key().as_der().to_vec());
+                    let key = Pkcs8Key(chain.key().as_der().to_vec().into());
                     key_belongs(&key, leaf.as_der()).map(|()| Candidate {
                         der: leaf.as_der().to_vec(),
                         key: Some(key),
@@ -748,7 +763,7 @@ fn private_key(tag: &str, der: &[u8]) -> std::result::Result<Pkcs8Key, String> {
         }
         other => return Err(format!("expected a private key PEM block, got {other}")),
     };
-    let key = Pkcs8Key(key);
+    let key = Pkcs8Key(key.into());
     public_key_raw(&key)?;
     Ok(key)
 }
@@ -880,7 +895,7 @@ fn facts(candidate: &Candidate) -> std::result::Result<CertificateFacts, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::keys::KeyAlgorithm;
+    use crate::model::KeyAlgorithm;
 
     /// The SEC 1 form of a PKCS #8 EC key, with its curve, as `openssl ecparam -genkey`
     /// writes it.
@@ -969,5 +984,36 @@ mod tests {
         assert!(entries[0].outcome.as_ref().unwrap().key.is_some());
         assert!(entries[1].outcome.is_err());
         assert!(file_entries(b"\x00\x01garbage", None, None).is_err());
+    }
+
+    #[test]
+    fn debug_prints_no_key_and_no_password() {
+        let key = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let key_pem = key.serialize_pem();
+        let body = key_pem.lines().nth(1).unwrap().to_owned();
+        let secret = |text: &str| SecretString::from(text.to_owned());
+        let inputs = [
+            ImportInput::Single {
+                certificate_pem: String::new(),
+                private_key_pem: Some(secret(&key_pem)),
+                chain_pem: None,
+            },
+            ImportInput::Bundle {
+                pem_bundle: secret(&key_pem),
+            },
+            ImportInput::File {
+                bytes: SecretBytes::from(key_pem.clone().into_bytes()),
+                password: Some(secret("p12-password")),
+                format: None,
+            },
+        ];
+        for input in &inputs {
+            let debug = format!("{input:?}");
+            assert!(debug.contains("[redacted]"), "{debug}");
+            assert!(
+                !debug.contains(&body) && !debug.contains("p12-password"),
+                "{debug}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use rcgen::{
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use super::names::{SanSet, Subject};
+use crate::model::{SanSet, Subject};
 use crate::{Error, Result};
 
 const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
@@ -180,8 +180,8 @@ pub fn leaf(
     issuer: &Issuer<'_, KeyPair>,
     urls: &CaUrls,
 ) -> Result<Signed> {
-    let csr = rcgen::CertificateSigningRequestParams::from_der(&csr_der.to_vec().into())
-        .map_err(|_| Error::bad_request("csr_pem", "the stored CSR cannot be read"))?;
+    let public_key = rcgen::SubjectPublicKeyInfo::from_der(&super::csr::public_key_info(csr_der)?)
+        .map_err(|_| Error::bad_request("csr_pem", "the CSR's key type cannot be signed"))?;
     let (mut params, serial) = base_params(profile.validity_days, Some(urls))?;
     params.distinguished_name = profile.subject.to_distinguished_name();
     params.subject_alt_names = profile.san.to_rcgen()?;
@@ -212,7 +212,7 @@ pub fn leaf(
         })
         .collect();
     let cert = params
-        .signed_by(&csr.public_key, issuer)
+        .signed_by(&public_key, issuer)
         .map_err(Error::internal)?;
     Ok(finish(cert, &serial, &params))
 }

@@ -1,97 +1,6 @@
 //! The certificate state machine: the one place that decides which transition is legal.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    PendingApproval,
-    Active,
-    Rejected,
-    Revoked,
-    Archived,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingApproval => "pending_approval",
-            Self::Active => "active",
-            Self::Rejected => "rejected",
-            Self::Revoked => "revoked",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending_approval" => Some(Self::PendingApproval),
-            "active" => Some(Self::Active),
-            "rejected" => Some(Self::Rejected),
-            "revoked" => Some(Self::Revoked),
-            "archived" => Some(Self::Archived),
-            _ => None,
-        }
-    }
-}
-
-/// RFC 5280 CRLReason values a caller may give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum RevocationReason {
-    Unspecified,
-    KeyCompromise,
-    CaCompromise,
-    AffiliationChanged,
-    Superseded,
-    CessationOfOperation,
-    CertificateHold,
-}
-
-impl RevocationReason {
-    pub const NAMES: &'static [&'static str] = &[
-        "unspecified",
-        "keyCompromise",
-        "caCompromise",
-        "affiliationChanged",
-        "superseded",
-        "cessationOfOperation",
-        "certificateHold",
-    ];
-
-    /// Accepts the RFC 5280 name or its numeric code.
-    pub fn parse(text: &str) -> Option<Self> {
-        let all = [
-            Self::Unspecified,
-            Self::KeyCompromise,
-            Self::CaCompromise,
-            Self::AffiliationChanged,
-            Self::Superseded,
-            Self::CessationOfOperation,
-            Self::CertificateHold,
-        ];
-        all.into_iter()
-            .find(|r| r.as_str() == text || r.code().to_string() == text)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self.code() as usize]
-    }
-
-    /// The CRLReason code (RFC 5280 section 5.3.1).
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Unspecified => 0,
-            Self::KeyCompromise => 1,
-            Self::CaCompromise => 2,
-            Self::AffiliationChanged => 3,
-            Self::Superseded => 4,
-            Self::CessationOfOperation => 5,
-            Self::CertificateHold => 6,
-        }
-    }
-}
+use crate::model::{RevocationReason, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -193,16 +102,5 @@ mod tests {
         assert!(next(Revoked, false, None, Revoke(KeyCompromise)).is_err());
         assert!(next(Active, false, None, PermanentDelete).is_err());
         assert!(next(PendingApproval, false, None, Archive).is_err());
-    }
-
-    #[test]
-    fn reasons() {
-        assert_eq!(
-            RevocationReason::parse("keyCompromise"),
-            Some(KeyCompromise)
-        );
-        assert_eq!(RevocationReason::parse("6"), Some(CertificateHold));
-        assert_eq!(RevocationReason::parse("removeFromCRL"), None);
-        assert_eq!(CertificateHold.as_str(), "certificateHold");
     }
 }

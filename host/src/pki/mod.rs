@@ -17,6 +17,7 @@ mod certificates;
 mod crl;
 mod delta;
 mod expiry;
+mod issuance;
 mod ocsp;
 mod renewal;
 mod templates;
@@ -26,12 +27,10 @@ mod webhook_events;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
-pub use authorities::{CaKind, CreateCa, DEFAULT_CA_VALIDITY_DAYS};
+pub use authorities::{CreateCa, DEFAULT_CA_VALIDITY_DAYS};
 pub use certificates::{
-    CertificateQuery, KeyStorage, LIST_STATUSES, SOURCE_IMPORTED, SOURCE_ISSUED, SOURCE_MTLS,
-    SubmitMode, SubmitRequest, pem_encode,
+    CertificateQuery, KeyStorage, LIST_STATUSES, SubmitMode, SubmitRequest, pem_encode,
 };
-pub use crl::CrlKind;
 pub use events::{BoxFuture, CertificateEvents, KeyCustody};
 pub use expiry::ExpiryScan;
 pub use renewal::RenewalScan;
@@ -54,6 +53,18 @@ pub struct Pki {
     mtls_ca_lock: tokio::sync::Mutex<()>,
     /// Told of renewals and issuances (see [`events`]).
     listeners: RwLock<Vec<Weak<dyn CertificateEvents>>>,
+}
+
+/// Runs CPU-bound cryptography (key generation, CSR verification, signing) on the
+/// blocking pool, so that the async workers keep answering other requests meanwhile.
+pub(crate) async fn off_the_workers<T, F>(work: F) -> crate::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> crate::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(crate::Error::internal)?
 }
 
 impl Pki {

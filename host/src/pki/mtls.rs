@@ -4,23 +4,20 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::Pki;
-use super::authorities::{CaKind, CreateCa, LoadedCa};
-use super::certificates::{SOURCE_MTLS, key_record, save};
-use super::crl::CrlKind;
-use super::csr;
-use super::keys::{KeyAlgorithm, RSA_SIZES};
-use super::lifecycle::{RevocationReason, Status};
-use super::names::{SanSet, Subject};
+use super::authorities::{CreateCa, LoadedCa};
+use super::certificates::{key_record, pem_of_csr, save};
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::model::Project;
-use crate::store::CertificateRow;
+use crate::model::{
+    CaKind, Certificate, CertificateSource, CrlKind, KeyAlgorithm, KeyStorageMode, KeyType,
+    NewCertificate, Project, RSA_SIZES, Revocation, RevocationReason, SanSet, Status, Subject,
+};
+use crate::store::Scope;
 use crate::tenancy::DEFAULT_PROJECT;
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
@@ -87,28 +84,31 @@ impl Pki {
         &self,
         caller: &Caller,
         project_id: Option<&str>,
-    ) -> Result<Vec<CertificateRow>> {
+    ) -> Result<Vec<Certificate>> {
         let project = self.account(caller, project_id).await?;
         Ok(self
             .store
-            .certificates_by_source(caller.organization_id(), &project.id, SOURCE_MTLS)
+            .certificates_by_source(
+                Scope::project(caller.organization_id(), &project.id),
+                CertificateSource::Mtls,
+            )
             .await?)
     }
 
     /// An mTLS certificate the caller may see; deleted (archived) ones are gone.
-    pub async fn mtls_get(&self, caller: &Caller, id: &str) -> Result<CertificateRow> {
-        let row = self.get_certificate(caller, id).await?;
-        if row.source != SOURCE_MTLS || row.status == Status::Archived.as_str() {
+    pub async fn mtls_get(&self, caller: &Caller, id: &str) -> Result<Certificate> {
+        let certificate = self.get_certificate(caller, id).await?;
+        if certificate.source != CertificateSource::Mtls || certificate.status == Status::Archived {
             return Err(Error::NotFound(format!("certificate '{id}'")));
         }
-        Ok(row)
+        Ok(certificate)
     }
 
     pub async fn mtls_generate(
         &self,
         caller: &Caller,
         request: MtlsRequest,
-    ) -> Result<CertificateRow> {
+    ) -> Result<Certificate> {
         let subject = mtls_subject(&request)?;
         let key_size = request.key_size.unwrap_or(DEFAULT_MTLS_KEY_SIZE);
         if !RSA_SIZES.contains(&key_size) {
@@ -126,47 +126,36 @@ impl Pki {
         }
         let tags = check_tags(request.tags.unwrap_or_default())?;
         let project = self.account(caller, request.project_id.as_deref()).await?;
-        let row = self
+        let properties = Map::from_iter([("tags".to_owned(), Value::from(tags))]);
+        let certificate = self
             .mtls_issue(
                 caller,
                 &project,
                 subject,
                 key_size,
                 validity_days,
-                json!({ "tags": tags }).to_string(),
+                properties,
                 None,
             )
             .await?;
-        self.record(
-            caller,
-            "mtls.generate",
-            &row.id,
-            Severity::Medium,
-            Some(json!({
-                "domain": row.common_name, "key_type": row.key_type, "project_id": project.id,
-            })),
-        )
-        .await?;
-        Ok(row)
+        Ok(certificate)
     }
 
     /// A new certificate with the same domain and settings; the old one is revoked
     /// (superseded) and removed with its key.
-    pub async fn mtls_renew(&self, caller: &Caller, id: &str) -> Result<CertificateRow> {
+    pub async fn mtls_renew(&self, caller: &Caller, id: &str) -> Result<Certificate> {
         let old = self.mtls_get(caller, id).await?;
-        if old.status != Status::Active.as_str() {
+        if old.status != Status::Active {
             return Err(Error::Conflict(format!(
                 "only an active certificate can be renewed; this one is {}",
                 old.status
             )));
         }
-        let subject: Subject = serde_json::from_str(&old.subject).map_err(Error::internal)?;
-        let key_size = match KeyAlgorithm::from_label(&old.key_type) {
+        let key_size = match old.key_type.algorithm() {
             Some(KeyAlgorithm::Rsa(bits)) => bits,
             _ => DEFAULT_MTLS_KEY_SIZE,
         };
-        let validity_days = u32::try_from(old.validity_days)
-            .ok()
+        let validity_days = Some(old.validity_days)
             .filter(|d| (1..=MAX_MTLS_VALIDITY_DAYS).contains(d))
             .unwrap_or(DEFAULT_MTLS_VALIDITY_DAYS);
         let project = self.account(caller, Some(&old.project_id)).await?;
@@ -174,7 +163,7 @@ impl Pki {
             .mtls_issue(
                 caller,
                 &project,
-                subject,
+                old.subject.clone(),
                 key_size,
                 validity_days,
                 old.properties.clone(),
@@ -183,14 +172,6 @@ impl Pki {
             .await?;
         self.retire(caller, old, RevocationReason::Superseded)
             .await?;
-        self.record(
-            caller,
-            "mtls.renew",
-            &new.id,
-            Severity::Medium,
-            Some(json!({ "renewed_from": id, "domain": new.common_name })),
-        )
-        .await?;
         Ok(new)
     }
 
@@ -198,9 +179,9 @@ impl Pki {
     /// (cessationOfOperation) first, so that relying parties stop trusting copies of it;
     /// its record stays archived under `/api/v1/certificates` for the CRL and the audit trail.
     pub async fn mtls_delete(&self, caller: &Caller, id: &str) -> Result<()> {
-        let row = self.mtls_get(caller, id).await?;
-        let domain = row.common_name.clone();
-        self.retire(caller, row, RevocationReason::CessationOfOperation)
+        let certificate = self.mtls_get(caller, id).await?;
+        let domain = certificate.common_name.clone();
+        self.retire(caller, certificate, RevocationReason::CessationOfOperation)
             .await?;
         self.record(
             caller,
@@ -220,80 +201,91 @@ impl Pki {
         subject: Subject,
         key_size: u32,
         validity_days: u32,
-        properties: String,
+        properties: Map<String, Value>,
         renewed_from: Option<String>,
-    ) -> Result<CertificateRow> {
+    ) -> Result<Certificate> {
         let ca = self.mtls_ca(caller, project).await?;
         let san = san_for(subject.common_name.as_deref().unwrap_or_default());
         let algorithm = KeyAlgorithm::Rsa(key_size);
-        // RSA key generation takes seconds: keep it off the async workers.
-        let key = tokio::task::spawn_blocking(move || algorithm.generate())
-            .await
-            .map_err(Error::internal)??;
-        let csr_pem = csr::make(&subject, &san, &key)?;
-        let csr_der = csr::parse_pem("csr", &csr_pem)?.der;
-        let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
+        let (key, parsed) = Self::generate_key(algorithm, subject.clone(), san.clone()).await?;
+        let csr_der = parsed.der;
+        let csr_pem = pem_of_csr(&csr_der);
+        let id = crate::model::new_id();
+        let now = timestamp::now();
         let actor = caller.principal.actor();
-        let mut row = CertificateRow {
-            id: id.clone(),
+        let mut certificate = Certificate::requested(NewCertificate {
+            sealed_key: Some(self.master.seal(&key_record(&id), key.serialized_der())),
+            id,
             organization_id: caller.organization_id().to_owned(),
             project_id: project.id.clone(),
-            ca_id: Some(ca.row.id.clone()),
+            source: CertificateSource::Mtls,
+            ca_id: Some(ca.authority.id.clone()),
             template_id: None,
-            status: Status::Active.as_str().into(),
-            archived_status: None,
             common_name: subject.common_name.clone().unwrap_or_default(),
-            subject: serde_json::to_string(&subject).map_err(Error::internal)?,
-            san: serde_json::to_string(&san).map_err(Error::internal)?,
-            key_type: algorithm.label(),
-            key_storage_mode: "local".into(),
-            validity_days: i64::from(validity_days),
-            csr_pem,
-            serial_number: None,
-            certificate_der: None,
-            sealed_key: Some(self.master.seal(&key_record(&id), key.serialized_der()).0),
-            fingerprint_sha256: None,
-            issuer_cn: None,
-            not_before: None,
-            not_after: None,
+            subject,
+            san,
+            key_type: KeyType::Known(algorithm),
+            key_storage: KeyStorageMode::Local,
+            validity_days,
+            csr_pem: Some(csr_pem),
             requested_by: actor.clone(),
-            requested_at: now.clone(),
-            decided_by: Some(actor),
-            decided_at: Some(now.clone()),
-            rejection_reason: None,
-            revoked_at: None,
-            revoked_by: None,
-            revocation_reason: None,
-            revocation_comment: None,
-            properties,
-            created_at: now.clone(),
-            updated_at: now,
-            renewed_from,
-            source: SOURCE_MTLS.into(),
-            chain_pem: None,
-        };
+            requested_at: now,
+        });
+        certificate.status = Status::Active;
+        certificate.decided_by = Some(actor);
+        certificate.decided_at = Some(now);
+        certificate.properties = properties;
+        certificate.renewed_from = renewed_from;
         let usages = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         self.sign_with_usages(
-            &mut row,
+            &mut certificate,
             &usages(KEY_USAGE),
             &usages(EXTENDED_KEY_USAGE),
             &csr_der,
         )
         .await?;
-        self.store.certificate_insert(&row).await?;
-        Ok(row)
+        // Announced like every other certificate: issued, or renewed from its predecessor.
+        let (audit, event) = match &certificate.renewed_from {
+            None => (
+                Self::audit_record(
+                    caller,
+                    "mtls.generate",
+                    &certificate.id,
+                    Severity::Medium,
+                    Some(json!({
+                        "domain": certificate.common_name,
+                        "key_type": certificate.key_type.label(),
+                        "project_id": project.id,
+                    })),
+                ),
+                certificate_event(EventKind::CertificateIssued, &certificate, json!({})),
+            ),
+            Some(old) => (
+                Self::audit_record(
+                    caller,
+                    "mtls.renew",
+                    &certificate.id,
+                    Severity::Medium,
+                    Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
+                ),
+                certificate_event(
+                    EventKind::CertificateRenewed,
+                    &certificate,
+                    json!({ "renewedFrom": old, "newKey": true }),
+                ),
+            ),
+        };
+        self.commit_issuance(certificate, audit, Some(event)).await
     }
 
     /// The project's mTLS CA, created on first use (a root, ECDSA P-256, 20 years).
     async fn mtls_ca(&self, caller: &Caller, project: &Project) -> Result<Arc<LoadedCa>> {
-        let org = caller.organization_id();
         let name = mtls_ca_name(&project.id);
         // One creator at a time on this node; the unique CA name settles it across nodes.
         let _guard = self.mtls_ca_lock.lock().await;
-        let existing = self.store.ca_by_name(org, &name).await?;
+        let existing = self.store.ca_by_name(caller.scope(), &name).await?;
         let ca_id = match existing {
-            Some(row) => row.id,
+            Some(ca) => ca.id,
             None => {
                 let created = self
                     .create_ca(
@@ -313,52 +305,55 @@ impl Pki {
                     )
                     .await;
                 match created {
-                    Ok(row) => row.id,
+                    Ok(ca) => ca.id,
                     Err(Error::Conflict(_)) => self
                         .store
-                        .ca_by_name(org, &name)
+                        .ca_by_name(caller.scope(), &name)
                         .await?
-                        .map(|row| row.id)
+                        .map(|ca| ca.id)
                         .ok_or_else(|| Error::internal(anyhow::anyhow!("mTLS CA vanished")))?,
                     Err(err) => return Err(err),
                 }
             }
         };
-        self.loaded_ca(org, &ca_id).await
+        self.loaded_ca(caller.scope(), &ca_id).await
     }
 
     /// Revokes an active certificate, wipes its private key and archives it, in one write.
     async fn retire(
         &self,
         caller: &Caller,
-        mut row: CertificateRow,
+        mut certificate: Certificate,
         reason: RevocationReason,
     ) -> Result<()> {
-        let previous = row.status.clone();
-        let now = timestamp::now_string();
-        let newly_revoked = row.status == Status::Active.as_str();
+        let previous = certificate.status;
+        let now = timestamp::now();
+        let newly_revoked = certificate.status == Status::Active;
         if newly_revoked {
-            row.revoked_at = Some(now.clone());
-            row.revoked_by = Some(caller.principal.actor());
-            row.revocation_reason = Some(reason.as_str().into());
-            row.status = Status::Revoked.as_str().into();
+            certificate.revocation = Some(Revocation {
+                revoked_at: now,
+                revoked_by: caller.principal.actor(),
+                reason,
+                comment: None,
+            });
+            certificate.status = Status::Revoked;
         }
-        row.archived_status = Some(row.status.clone());
-        row.status = Status::Archived.as_str().into();
-        row.sealed_key = None;
-        row.updated_at = now;
+        certificate.archived_status = Some(certificate.status);
+        certificate.status = Status::Archived;
+        certificate.sealed_key = None;
+        certificate.updated_at = now;
         let mut tx = self.store.write().await?;
-        save(&mut tx, &row, &previous).await?;
+        save(&mut tx, &certificate, previous).await?;
         if newly_revoked {
             let event = certificate_event(
                 EventKind::CertificateRevoked,
-                &row,
-                json!({"reason": row.revocation_reason, "revokedAt": row.revoked_at}),
+                &certificate,
+                json!({"reason": reason.as_str(), "revokedAt": timestamp::format(now)}),
             );
             webhooks::emit(&mut tx, &event).await?;
         }
         tx.commit().await?;
-        if newly_revoked && let Some(ca_id) = &row.ca_id {
+        if newly_revoked && let Some(ca_id) = &certificate.ca_id {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;
         }
         Ok(())
@@ -366,9 +361,9 @@ impl Pki {
 }
 
 /// `expired`, `expiringSoon` as the mTLS list shows them.
-pub fn expiry_flags(not_after: Option<&str>) -> (bool, bool) {
+pub fn expiry_flags(not_after: Option<OffsetDateTime>) -> (bool, bool) {
     let now = OffsetDateTime::now_utc();
-    match not_after.and_then(timestamp::parse) {
+    match not_after {
         Some(end) if end < now => (true, false),
         Some(end) => (false, end < now + Duration::days(EXPIRING_SOON_DAYS)),
         None => (false, false),
@@ -465,11 +460,13 @@ mod tests {
 
     #[test]
     fn expiry_flags_follow_the_dates() {
-        let soon = timestamp::format(OffsetDateTime::now_utc() + Duration::days(3));
-        let later = timestamp::format(OffsetDateTime::now_utc() + Duration::days(300));
-        let past = timestamp::format(OffsetDateTime::now_utc() - Duration::days(1));
-        assert_eq!(expiry_flags(Some(&soon)), (false, true));
-        assert_eq!(expiry_flags(Some(&later)), (false, false));
-        assert_eq!(expiry_flags(Some(&past)), (true, false));
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(expiry_flags(Some(now + Duration::days(3))), (false, true));
+        assert_eq!(
+            expiry_flags(Some(now + Duration::days(300))),
+            (false, false)
+        );
+        assert_eq!(expiry_flags(Some(now - Duration::days(1))), (true, false));
+        assert_eq!(expiry_flags(None), (false, false));
     }
 }

@@ -18,9 +18,8 @@ use x509_ocsp::{
 
 use super::Pki;
 use super::issue::format_serial;
-use super::keys::KeyAlgorithm;
-use super::lifecycle::RevocationReason;
-use crate::{Error, Result, timestamp};
+use crate::model::{KeyAlgorithm, RevocationReason};
+use crate::{Error, Result};
 
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
@@ -54,8 +53,8 @@ fn signature_algorithm(key: KeyAlgorithm) -> AlgorithmIdentifierOwned {
     }
 }
 
-fn reason_of(name: Option<&str>) -> Option<CrlReason> {
-    Some(match RevocationReason::parse(name?)? {
+fn reason_of(reason: RevocationReason) -> CrlReason {
+    match reason {
         RevocationReason::Unspecified => CrlReason::Unspecified,
         RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
         RevocationReason::CaCompromise => CrlReason::CaCompromise,
@@ -63,7 +62,7 @@ fn reason_of(name: Option<&str>) -> Option<CrlReason> {
         RevocationReason::Superseded => CrlReason::Superseded,
         RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
         RevocationReason::CertificateHold => CrlReason::CertificateHold,
-    })
+    }
 }
 
 fn generalized(at: SystemTime) -> Result<OcspGeneralizedTime> {
@@ -139,10 +138,10 @@ impl Pki {
                 let serial = format_serial(id.serial_number.as_bytes());
                 match self.store.certificate_by_serial(ca_id, &serial).await? {
                     None => CertStatus::unknown(),
-                    Some(row) => match row.revoked_at.as_deref().and_then(timestamp::parse) {
-                        Some(at) => CertStatus::revoked(RevokedInfo {
-                            revocation_time: generalized(at.into())?,
-                            revocation_reason: reason_of(row.revocation_reason.as_deref()),
+                    Some(certificate) => match &certificate.revocation {
+                        Some(revocation) => CertStatus::revoked(RevokedInfo {
+                            revocation_time: generalized(revocation.revoked_at.into())?,
+                            revocation_reason: Some(reason_of(revocation.reason)),
                         }),
                         None => CertStatus::good(),
                     },
@@ -176,13 +175,10 @@ impl Pki {
             response_extensions: nonce.map(|n| vec![n]),
         };
         let tbs_der = tbs.to_der().map_err(Error::internal)?;
-        let key = KeyAlgorithm::from_label(&ca.row.key_algorithm).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("unknown CA key {}", ca.row.key_algorithm))
-        })?;
         let signature = ca.issuer.key().sign(&tbs_der).map_err(Error::internal)?;
         let basic = BasicOcspResponse {
             tbs_response_data: tbs,
-            signature_algorithm: signature_algorithm(key),
+            signature_algorithm: signature_algorithm(ca.authority.key_algorithm),
             signature: BitString::from_bytes(&signature).map_err(Error::internal)?,
             certs: None,
         };

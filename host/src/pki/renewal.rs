@@ -7,17 +7,15 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Pki;
+use super::certificates::{key_record, pem_of_csr};
 use super::csr;
-use super::keys::KeyAlgorithm;
-use super::lifecycle::Status;
-use super::names::{SanSet, Subject};
-use super::template::TemplateRules;
-use super::templates::rules_of;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
-use crate::store::{CertificateRow, RenewalRow};
-use crate::webhooks::{self, EventKind};
+use crate::model::{
+    Certificate, CertificateSource, NewCertificate, RenewalRequest, RenewalStatus, Status,
+};
+use crate::webhooks::EventKind;
 use crate::{Error, Result, timestamp};
 
 /// What one scan did.
@@ -33,21 +31,21 @@ const LONGEST_WINDOW_DAYS: i64 = 3650;
 
 impl Pki {
     /// Renews an active certificate now; returns the new one.
-    pub async fn renew(&self, caller: &Caller, id: &str) -> Result<CertificateRow> {
+    pub async fn renew(&self, caller: &Caller, id: &str) -> Result<Certificate> {
         let old = self.get_certificate(caller, id).await?;
-        self.renew_row(caller, &old).await
+        self.renew_certificate(caller, &old).await
     }
 
-    async fn renew_row(&self, caller: &Caller, old: &CertificateRow) -> Result<CertificateRow> {
-        if old.status != Status::Active.as_str() {
+    async fn renew_certificate(&self, caller: &Caller, old: &Certificate) -> Result<Certificate> {
+        if old.status != Status::Active {
             return Err(Error::Conflict(format!(
                 "only an active certificate can be renewed; this one is {}",
                 old.status
             )));
         }
         let template_id = old.template_id.clone().ok_or_else(|| {
-            Error::Conflict(match old.source.as_str() {
-                super::certificates::SOURCE_MTLS => {
+            Error::Conflict(match old.source {
+                CertificateSource::Mtls => {
                     "the certificate was made by the mTLS API; renew it with POST /api/certificates/mtls/{id}/renew"
                         .into()
                 }
@@ -56,122 +54,106 @@ impl Pki {
             })
         })?;
         let template = self.get_template(caller, &template_id).await?;
-        let rules: TemplateRules = rules_of(&template)?;
-        let subject: Subject = serde_json::from_str(&old.subject).map_err(Error::internal)?;
-        let san: SanSet = serde_json::from_str(&old.san).map_err(Error::internal)?;
+        let rules = &template.rules;
         // A renewal is a fresh certificate of the template, whatever the old one asked for.
         let validity_days = rules.default_validity_days;
-        let key = KeyAlgorithm::from_label(&old.key_type)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown key type {}", old.key_type)))?;
+        let key = old.key_type.algorithm().ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("unknown key type {}", old.key_type.label()))
+        })?;
         self.check_template(
             caller,
             &template.name,
-            &rules,
+            rules,
             &old.project_id,
-            &subject,
-            &san,
+            &old.subject,
+            &old.san,
             key,
             validity_days,
         )
         .await?;
 
-        let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
-        let (csr_pem, sealed_key) = if old.sealed_key.is_some() {
+        let id = crate::model::new_id();
+        let (csr_pem, csr_der, sealed_key) = if old.sealed_key.is_some() {
             // The key was made here: renewal makes a new one.
-            let new_key = key.generate()?;
-            let pem = csr::make(&subject, &san, &new_key)?;
-            (
-                pem,
-                Some(
-                    self.master
-                        .seal(
-                            &super::certificates::key_record(&id),
-                            new_key.serialized_der(),
-                        )
-                        .0,
-                ),
-            )
+            let (new_key, parsed) =
+                Self::generate_key(key, old.subject.clone(), old.san.clone()).await?;
+            let sealed = self.master.seal(&key_record(&id), new_key.serialized_der());
+            (pem_of_csr(&parsed.der), parsed.der, Some(sealed))
         } else {
             // The client or an external custodian holds the key: sign its public key again.
-            (old.csr_pem.clone(), None)
+            let pem = old.csr_pem.clone().ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("certificate {} has no request", old.id))
+            })?;
+            let der = csr::pem_to_der("csr_pem", &pem)?;
+            (pem, der, None)
         };
-        let csr_der = csr::parse_pem("csr_pem", &csr_pem)?.der;
-        let mut row = CertificateRow {
-            id: id.clone(),
-            status: Status::Active.as_str().into(),
-            archived_status: None,
-            validity_days: i64::from(validity_days),
-            csr_pem,
-            serial_number: None,
-            certificate_der: None,
+        let now = timestamp::now();
+        let actor = caller.principal.actor();
+        let mut certificate = Certificate::requested(NewCertificate {
+            id,
+            organization_id: old.organization_id.clone(),
+            project_id: old.project_id.clone(),
+            source: old.source,
+            ca_id: old.ca_id.clone(),
+            template_id: old.template_id.clone(),
+            common_name: old.common_name.clone(),
+            subject: old.subject.clone(),
+            san: old.san.clone(),
+            key_type: old.key_type.clone(),
+            key_storage: old.key_storage,
+            validity_days,
+            csr_pem: Some(csr_pem),
             sealed_key,
-            fingerprint_sha256: None,
-            not_before: None,
-            not_after: None,
-            requested_by: caller.principal.actor(),
-            requested_at: now.clone(),
-            decided_by: Some(caller.principal.actor()),
-            decided_at: Some(now.clone()),
-            rejection_reason: None,
-            revoked_at: None,
-            revoked_by: None,
-            revocation_reason: None,
-            revocation_comment: None,
-            created_at: now.clone(),
-            updated_at: now,
-            renewed_from: Some(old.id.clone()),
-            ..old.clone()
-        };
-        self.sign_into(&mut row, &rules, &csr_der).await?;
-        let mut tx = self.store.write().await?;
-        tx.certificate_insert(&row).await?;
-        Self::record_in(
-            &mut tx,
+            requested_by: actor.clone(),
+            requested_at: now,
+        });
+        certificate.status = Status::Active;
+        certificate.decided_by = Some(actor);
+        certificate.decided_at = Some(now);
+        certificate.properties = old.properties.clone();
+        certificate.renewed_from = Some(old.id.clone());
+        self.sign_into(&mut certificate, rules, &csr_der).await?;
+        let new_key = certificate.sealed_key.is_some();
+        let audit = Self::audit_record(
             caller,
             "certificate.renew",
-            &row.id,
+            &certificate.id,
             Severity::Medium,
-            Some(json!({
-                "renewed_from": old.id, "new_key": row.sealed_key.is_some(),
-            })),
-        )
-        .await?;
-        webhooks::emit(
-            &mut tx,
-            &certificate_event(
-                EventKind::CertificateRenewed,
-                &row,
-                json!({ "renewedFrom": old.id, "newKey": row.sealed_key.is_some() }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+            Some(json!({ "renewed_from": old.id, "new_key": new_key })),
+        );
+        let event = certificate_event(
+            EventKind::CertificateRenewed,
+            &certificate,
+            json!({ "renewedFrom": old.id, "newKey": new_key }),
+        );
+        let certificate = self
+            .commit_issuance(certificate, audit, Some(event))
+            .await?;
         // The renewal is complete: rotation (and any other listener) takes it from here.
-        self.announce_renewed(old, &row).await;
-        Ok(row)
+        self.announce_renewed(old, &certificate).await;
+        Ok(certificate)
     }
 
     /// Every certificate in the renewal chain of `id`, oldest first.
-    pub async fn renewal_history(&self, caller: &Caller, id: &str) -> Result<Vec<CertificateRow>> {
+    pub async fn renewal_history(&self, caller: &Caller, id: &str) -> Result<Vec<Certificate>> {
         let start = self.get_certificate(caller, id).await?;
         let mut chain = vec![start.clone()];
         let mut back = start.renewed_from.clone();
         while let Some(previous) = back {
-            let Some(row) = self
+            let Some(earlier) = self
                 .store
-                .certificate_get(caller.organization_id(), &previous)
+                .certificate_get(caller.scope(), &previous)
                 .await?
             else {
                 break;
             };
-            back = row.renewed_from.clone();
-            chain.insert(0, row);
+            back = earlier.renewed_from.clone();
+            chain.insert(0, earlier);
         }
         let mut forward = start.id.clone();
         while let Some(next) = self
             .store
-            .certificate_renewals(caller.organization_id(), &forward)
+            .certificate_renewals(caller.scope(), &forward)
             .await?
             .into_iter()
             .next()
@@ -186,50 +168,49 @@ impl Pki {
     /// the template allows automatic renewal, queues them for approval otherwise.
     pub async fn scan_renewals(&self) -> Result<RenewalScan> {
         let now = OffsetDateTime::now_utc();
-        let horizon = timestamp::format(now + Duration::days(LONGEST_WINDOW_DAYS));
+        let horizon = now + Duration::days(LONGEST_WINDOW_DAYS);
         let mut scan = RenewalScan::default();
-        for (row, rules) in self.store.renewal_candidates(&horizon).await? {
-            let rules: TemplateRules = serde_json::from_str(&rules).map_err(Error::internal)?;
-            let Some(not_after) = row.not_after.as_deref().and_then(timestamp::parse) else {
+        for (certificate, rules) in self.store.renewal_candidates(horizon).await? {
+            let Some(not_after) = certificate.not_after() else {
                 continue;
             };
             if not_after - Duration::days(i64::from(rules.renew_before_days)) > now {
                 continue;
             }
             let system = Caller {
-                principal: Principal::system("renewal", &row.organization_id),
+                principal: Principal::system("renewal", &certificate.organization_id),
                 request_id: None,
             };
-            let mut entry = RenewalRow {
+            let mut entry = RenewalRequest {
                 id: Uuid::new_v4().to_string(),
-                organization_id: row.organization_id.clone(),
-                certificate_id: row.id.clone(),
-                status: "pending".into(),
+                organization_id: certificate.organization_id.clone(),
+                certificate_id: certificate.id.clone(),
+                status: RenewalStatus::Pending,
                 reason: format!(
                     "expires {} (renew {} days before)",
                     timestamp::format(not_after),
                     rules.renew_before_days
                 ),
-                not_after: timestamp::format(not_after),
+                not_after,
                 new_certificate_id: None,
                 decided_by: None,
                 decided_at: None,
                 error: None,
-                created_at: timestamp::now_string(),
+                created_at: timestamp::now(),
             };
             if rules.auto_renew {
                 entry.decided_by = Some(system.principal.actor());
-                entry.decided_at = Some(timestamp::now_string());
-                match self.renew_row(&system, &row).await {
+                entry.decided_at = Some(timestamp::now());
+                match self.renew_certificate(&system, &certificate).await {
                     Ok(new) => {
-                        entry.status = "renewed".into();
+                        entry.status = RenewalStatus::Renewed;
                         entry.new_certificate_id = Some(new.id);
                         scan.renewed += 1;
                     }
                     Err(err) => {
                         // Kept as `failed` so that the next scan does not retry it forever;
                         // an operator sees the error in the queue.
-                        entry.status = "failed".into();
+                        entry.status = RenewalStatus::Failed;
                         entry.error = Some(err.to_string());
                         scan.failed += 1;
                     }
@@ -242,50 +223,50 @@ impl Pki {
         Ok(scan)
     }
 
+    /// The queue entries of certificates the caller sees, newest first.
     pub async fn renewal_queue(
         &self,
         caller: &Caller,
         status: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RenewalRow>, i64)> {
-        if let Some(s) = status
-            && !matches!(s, "pending" | "renewed" | "cancelled" | "failed")
-        {
-            return Err(Error::bad_request(
-                "status",
-                "must be pending, renewed, cancelled or failed",
-            ));
-        }
+    ) -> Result<(Vec<RenewalRequest>, i64)> {
+        let status = status
+            .map(|s| {
+                RenewalStatus::parse(s).ok_or_else(|| {
+                    Error::bad_request("status", "must be pending, renewed, cancelled or failed")
+                })
+            })
+            .transpose()?;
         Ok(self
             .store
-            .renewal_list(caller.organization_id(), status, offset, limit)
+            .renewal_list(caller.scope(), status, offset, limit)
             .await?)
     }
 
     /// Approves a queued renewal: the certificate is renewed now.
-    pub async fn approve_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    pub async fn approve_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let mut entry = self.pending_renewal(caller, id).await?;
         let old = self.get_certificate(caller, &entry.certificate_id).await?;
-        let new = self.renew_row(caller, &old).await?;
-        entry.status = "renewed".into();
+        let new = self.renew_certificate(caller, &old).await?;
+        entry.status = RenewalStatus::Renewed;
         entry.new_certificate_id = Some(new.id);
-        self.decide(caller, entry).await
+        self.decide(caller, entry, "renewal.approve").await
     }
 
-    pub async fn cancel_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    pub async fn cancel_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let mut entry = self.pending_renewal(caller, id).await?;
-        entry.status = "cancelled".into();
-        self.decide(caller, entry).await
+        entry.status = RenewalStatus::Cancelled;
+        self.decide(caller, entry, "renewal.cancel").await
     }
 
-    async fn pending_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRow> {
+    async fn pending_renewal(&self, caller: &Caller, id: &str) -> Result<RenewalRequest> {
         let entry = self
             .store
-            .renewal_get(caller.organization_id(), id)
+            .renewal_get(caller.scope(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("renewal '{id}'")))?;
-        if entry.status != "pending" {
+        if entry.status != RenewalStatus::Pending {
             return Err(Error::Conflict(format!(
                 "the renewal is {}, not pending",
                 entry.status
@@ -294,21 +275,18 @@ impl Pki {
         Ok(entry)
     }
 
-    async fn decide(&self, caller: &Caller, mut entry: RenewalRow) -> Result<RenewalRow> {
+    async fn decide(
+        &self,
+        caller: &Caller,
+        mut entry: RenewalRequest,
+        action: &str,
+    ) -> Result<RenewalRequest> {
         entry.decided_by = Some(caller.principal.actor());
-        entry.decided_at = Some(timestamp::now_string());
+        entry.decided_at = Some(timestamp::now());
         if !self.store.renewal_decide(&entry).await? {
             return Err(Error::Conflict("the renewal was decided meanwhile".into()));
         }
-        let action = format!(
-            "renewal.{}",
-            if entry.status == "renewed" {
-                "approve"
-            } else {
-                "cancel"
-            }
-        );
-        self.record(caller, &action, &entry.id, Severity::Low, None)
+        self.record(caller, action, &entry.id, Severity::Low, None)
             .await?;
         Ok(entry)
     }

@@ -3,10 +3,10 @@
 use uuid::Uuid;
 
 use super::Pki;
-use super::template::TemplateRules;
 use crate::audit::Severity;
 use crate::auth::Caller;
-use crate::store::{TemplateRow, is_unique_violation};
+use crate::model::{Template, TemplateRules};
+use crate::store::StoreError;
 use crate::{Error, Result, timestamp};
 
 #[derive(Debug)]
@@ -18,17 +18,17 @@ pub struct TemplateInput {
 }
 
 impl Pki {
-    async fn checked_row(
+    async fn checked_template(
         &self,
         caller: &Caller,
         id: String,
         input: TemplateInput,
-    ) -> Result<TemplateRow> {
+    ) -> Result<Template> {
         let name = crate::tenancy::validate_name("name", input.name)?;
         input.rules.validate()?;
         self.check_validator_names(&input.rules)?;
         self.store
-            .ca_get(Some(caller.organization_id()), &input.ca_id)
+            .ca_get(caller.scope(), &input.ca_id)
             .await?
             .ok_or_else(|| {
                 Error::bad_request(
@@ -36,34 +36,36 @@ impl Pki {
                     format!("no CA '{}' in this organization", input.ca_id),
                 )
             })?;
-        let now = timestamp::now_string();
-        Ok(TemplateRow {
+        let now = timestamp::now();
+        Ok(Template {
             id,
             organization_id: caller.organization_id().to_owned(),
             name,
             description: input.description,
             ca_id: input.ca_id,
-            rules: serde_json::to_string(&input.rules).map_err(Error::internal)?,
-            created_at: now.clone(),
+            rules: input.rules,
+            created_at: now,
             updated_at: now,
         })
     }
 
-    pub async fn create_template(
-        &self,
-        caller: &Caller,
-        input: TemplateInput,
-    ) -> Result<TemplateRow> {
-        let row = self
-            .checked_row(caller, Uuid::new_v4().to_string(), input)
+    pub async fn create_template(&self, caller: &Caller, input: TemplateInput) -> Result<Template> {
+        let template = self
+            .checked_template(caller, Uuid::new_v4().to_string(), input)
             .await?;
         self.store
-            .template_insert(&row)
+            .template_insert(&template)
             .await
-            .map_err(|err| conflict(err, &row.name))?;
-        self.record(caller, "template.create", &row.id, Severity::Medium, None)
-            .await?;
-        Ok(row)
+            .map_err(|err| conflict(err, &template.name))?;
+        self.record(
+            caller,
+            "template.create",
+            &template.id,
+            Severity::Medium,
+            None,
+        )
+        .await?;
+        Ok(template)
     }
 
     pub async fn update_template(
@@ -71,23 +73,31 @@ impl Pki {
         caller: &Caller,
         id: &str,
         input: TemplateInput,
-    ) -> Result<TemplateRow> {
+    ) -> Result<Template> {
         let existing = self.get_template(caller, id).await?;
-        let mut row = self.checked_row(caller, existing.id.clone(), input).await?;
-        row.created_at = existing.created_at;
-        self.store
-            .template_update(&row)
-            .await
-            .map_err(|err| conflict(err, &row.name))?;
-        self.record(caller, "template.update", &row.id, Severity::Medium, None)
+        let mut template = self
+            .checked_template(caller, existing.id.clone(), input)
             .await?;
-        Ok(row)
+        template.created_at = existing.created_at;
+        self.store
+            .template_update(&template)
+            .await
+            .map_err(|err| conflict(err, &template.name))?;
+        self.record(
+            caller,
+            "template.update",
+            &template.id,
+            Severity::Medium,
+            None,
+        )
+        .await?;
+        Ok(template)
     }
 
     /// A template by id or name.
-    pub async fn get_template(&self, caller: &Caller, id: &str) -> Result<TemplateRow> {
+    pub async fn get_template(&self, caller: &Caller, id: &str) -> Result<Template> {
         self.store
-            .template_get(caller.organization_id(), id)
+            .template_get(caller.scope(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("template '{id}'")))
     }
@@ -97,37 +107,38 @@ impl Pki {
         caller: &Caller,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<TemplateRow>, i64)> {
+    ) -> Result<(Vec<Template>, i64)> {
         Ok(self
             .store
-            .template_list(caller.organization_id(), offset, limit)
+            .template_list(caller.scope(), offset, limit)
             .await?)
     }
 
     pub async fn delete_template(&self, caller: &Caller, id: &str) -> Result<()> {
-        let row = self.get_template(caller, id).await?;
-        if self.store.template_in_use(&row.id).await? {
+        let template = self.get_template(caller, id).await?;
+        if self.store.template_in_use(&template.id).await? {
             return Err(Error::Conflict(format!(
                 "template '{}' has certificates; it cannot be deleted",
-                row.name
+                template.name
             )));
         }
         self.store
-            .template_delete(caller.organization_id(), &row.id)
+            .template_delete(caller.scope(), &template.id)
             .await?;
-        self.record(caller, "template.delete", &row.id, Severity::Medium, None)
-            .await
+        self.record(
+            caller,
+            "template.delete",
+            &template.id,
+            Severity::Medium,
+            None,
+        )
+        .await
     }
 }
 
-pub(super) fn rules_of(row: &TemplateRow) -> Result<TemplateRules> {
-    serde_json::from_str(&row.rules).map_err(Error::internal)
-}
-
-fn conflict(err: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(format!("a template named '{name}' exists"))
-    } else {
-        err.into()
+fn conflict(err: StoreError, name: &str) -> Error {
+    match err {
+        StoreError::Conflict => Error::Conflict(format!("a template named '{name}' exists")),
+        other => other.into(),
     }
 }

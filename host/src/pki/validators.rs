@@ -3,9 +3,9 @@
 use time::OffsetDateTime;
 
 use super::Pki;
-use super::keys::KeyAlgorithm;
-use super::names::{SanSet, Subject};
-use super::template::TemplateRules;
+use crate::model::KeyAlgorithm;
+use crate::model::TemplateRules;
+use crate::model::{SanSet, Subject};
 use crate::plugins::Tenant;
 use crate::plugins::template_validator::{
     CertificateRequest, KeyAlgorithm as PluginKeyAlgorithm, KeySpec, Subject as PluginSubject,

@@ -3,29 +3,33 @@
 
 use serde_json::{Value, json};
 
-use super::names::SanSet;
-use crate::store::CertificateRow;
+use crate::model::Certificate;
+use crate::timestamp;
 use crate::webhooks::{Event, EventKind};
 
-/// An event about `row`; `extra` members (an object) are added to its data.
-pub(super) fn certificate_event(kind: EventKind, row: &CertificateRow, extra: Value) -> Event {
-    let san: SanSet = serde_json::from_str(&row.san).unwrap_or_default();
+/// An event about `certificate`; `extra` members (an object) are added to its data.
+pub(super) fn certificate_event(kind: EventKind, certificate: &Certificate, extra: Value) -> Event {
     let mut data = json!({
-        "certificateId": row.id,
-        "projectId": row.project_id,
-        "commonName": row.common_name,
-        "dnsNames": san.dns_names,
-        "serialNumber": row.serial_number,
-        "notBefore": row.not_before,
-        "notAfter": row.not_after,
-        "issuer": row.issuer_cn,
-        "caId": row.ca_id,
-        "templateId": row.template_id,
-        "fingerprintSha256": row.fingerprint_sha256,
-        "status": row.status,
+        "certificateId": certificate.id,
+        "projectId": certificate.project_id,
+        "commonName": certificate.common_name,
+        "dnsNames": certificate.san.dns_names,
+        "serialNumber": certificate.serial_number(),
+        "notBefore": certificate.not_before().map(timestamp::format),
+        "notAfter": certificate.not_after().map(timestamp::format),
+        "issuer": certificate.issuer_cn(),
+        "caId": certificate.ca_id,
+        "templateId": certificate.template_id,
+        "fingerprintSha256": certificate.fingerprint_sha256(),
+        "status": certificate.status.as_str(),
     });
     if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
         data.extend(extra);
     }
-    Event::new(kind, &row.organization_id, Some(&row.project_id), data)
+    Event::new(
+        kind,
+        &certificate.organization_id,
+        Some(&certificate.project_id),
+        data,
+    )
 }

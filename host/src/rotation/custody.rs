@@ -14,11 +14,10 @@ use super::worker::bundle_of;
 use super::{Rotation, StoredCredentials, config_text, credentials_record};
 use crate::auth::Caller;
 use crate::model::rotation::{RunReason, RunStatus};
-use crate::model::{RotationRun, RotationTarget};
+use crate::model::{Certificate, RotationRun, RotationTarget};
 use crate::pki::{BoxFuture, KeyCustody};
 use crate::plugins::PluginError;
 use crate::plugins::rotation_target::{Credentials, Receipt};
-use crate::store::CertificateRow;
 use crate::{Error, Result, timestamp};
 
 /// The request's fields for an external key (reference API names).
@@ -133,12 +132,7 @@ impl Rotation {
 }
 
 impl ExternalCustody {
-    async fn deposit_key(
-        &self,
-        row: &CertificateRow,
-        chain: &[String],
-        key_pem: &str,
-    ) -> Result<()> {
+    async fn deposit_key(&self, row: &Certificate, chain: &[String], key_pem: &str) -> Result<()> {
         if row.project_id != self.source.project_id {
             return Err(Error::bad_request(
                 "key_integration_id",
@@ -168,7 +162,7 @@ impl ExternalCustody {
         Ok(())
     }
 
-    async fn adopt_target(&self, row: &CertificateRow) -> Result<()> {
+    async fn adopt_target(&self, row: &Certificate) -> Result<()> {
         let id = Uuid::new_v4().to_string();
         let now = timestamp::now();
         // The same credentials, sealed again for the new record.
@@ -220,7 +214,7 @@ impl ExternalCustody {
                 certificate_id: row.id.clone(),
                 target_name: target.name.clone(),
                 target_type: target.target_type.clone(),
-                serial_number: row.serial_number.clone(),
+                serial_number: row.serial_number().map(str::to_owned),
                 version: 1,
                 reason: RunReason::KeyDeposit,
                 status: RunStatus::Succeeded,
@@ -258,14 +252,14 @@ impl KeyCustody for ExternalCustody {
 
     fn deposit<'a>(
         &'a self,
-        row: &'a CertificateRow,
+        row: &'a Certificate,
         chain: &'a [String],
         key_pem: &'a str,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.deposit_key(row, chain, key_pem))
     }
 
-    fn adopt<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
+    fn adopt<'a>(&'a self, row: &'a Certificate) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.adopt_target(row))
     }
 }

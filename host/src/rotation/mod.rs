@@ -26,14 +26,14 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 use crate::model::rotation::{RunFilter, RunReason, RunStatus};
-use crate::model::{RotationConfig, RotationRun, RotationTarget};
+use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget, Status};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
 use crate::plugins::{PluginError, Registry};
-use crate::store::{CertificateRow, Scope, Store};
+use crate::store::{Scope, Store};
 use crate::{Error, Result, timestamp};
 
 pub use crate::model::rotation::Trigger;
@@ -69,7 +69,18 @@ pub struct CredentialsInput {
     /// An identifier (an AWS access key id); not needed by every type.
     pub id: Option<String>,
     /// The secret (an OpenBao token, an AWS secret access key, an HMAC key).
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<SecretString>,
+}
+
+impl CredentialsInput {
+    /// The credentials as a rotation-target plugin takes them, for one call.
+    fn for_plugin(&self) -> Credentials {
+        Credentials {
+            id: self.id.clone(),
+            secret: self.secret.as_ref().map(|s| s.expose().to_owned()),
+        }
+    }
 }
 
 impl std::fmt::Debug for CredentialsInput {
@@ -151,7 +162,7 @@ pub struct Rotation {
 }
 
 /// The tenant a background step works in: a certificate's organization.
-fn organization_of(certificate: &CertificateRow) -> Scope<'_> {
+fn organization_of(certificate: &Certificate) -> Scope<'_> {
     Scope::organization(&certificate.organization_id)
 }
 
@@ -195,7 +206,7 @@ impl Rotation {
     async fn config_of(
         &self,
         scope: Scope<'_>,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
     ) -> Result<RotationConfig> {
         Ok(self
             .store
@@ -257,7 +268,7 @@ impl Rotation {
                 return Err(Error::Unprocessable(vec![format!(
                     "include_private_key: the certificate's private key is not kept here \
                      (key_storage_mode {})",
-                    certificate.key_storage_mode
+                    certificate.key_storage
                 )]));
             }
             config.include_private_key = include;
@@ -354,8 +365,9 @@ impl Rotation {
     }
 
     fn check_credentials(input: &CredentialsInput) -> Result<()> {
-        for (field, value) in [("id", &input.id), ("secret", &input.secret)] {
-            if value.as_ref().is_some_and(|v| v.len() > MAX_CREDENTIAL_LEN) {
+        let secret = input.secret.as_ref().map(SecretString::expose);
+        for (field, value) in [("id", input.id.as_deref()), ("secret", secret)] {
+            if value.is_some_and(|v| v.len() > MAX_CREDENTIAL_LEN) {
                 return Err(Error::bad_request(
                     format!("credentials.{field}"),
                     format!("is longer than {MAX_CREDENTIAL_LEN} bytes"),
@@ -406,9 +418,10 @@ impl Rotation {
     }
 
     fn seal_credentials(&self, target_id: &str, input: &CredentialsInput) -> Option<Vec<u8>> {
+        let Credentials { id, secret } = input.for_plugin();
         let stored = StoredCredentials {
-            id: input.id.clone().filter(|v| !v.is_empty()),
-            secret: input.secret.clone().filter(|v| !v.is_empty()),
+            id: id.filter(|v| !v.is_empty()),
+            secret: secret.filter(|v| !v.is_empty()),
         };
         if stored.id.is_none() && stored.secret.is_none() {
             return None;
@@ -458,10 +471,7 @@ impl Rotation {
             &certificate.organization_id,
             &target_type,
             &config,
-            &Credentials {
-                id: credentials.id.clone(),
-                secret: credentials.secret.clone(),
-            },
+            &credentials.for_plugin(),
         )
         .await?;
         let id = Uuid::new_v4().to_string();
@@ -539,10 +549,7 @@ impl Rotation {
         let credentials = match &input.credentials {
             Some(c) => {
                 Self::check_credentials(c)?;
-                Credentials {
-                    id: c.id.clone(),
-                    secret: c.secret.clone(),
-                }
+                c.for_plugin()
             }
             None => self.open_credentials(&row)?,
         };
@@ -605,19 +612,15 @@ impl Rotation {
 
     // ---- pushes ----
 
-    fn check_pushable(certificate: &CertificateRow) -> Result<()> {
-        let expired = certificate
-            .not_after
-            .as_deref()
-            .and_then(timestamp::parse)
-            .is_some_and(|end| end < OffsetDateTime::now_utc());
-        if certificate.status != "active" || expired || certificate.certificate_der.is_none() {
+    fn check_pushable(certificate: &Certificate) -> Result<()> {
+        let expired = certificate.has_ended(OffsetDateTime::now_utc());
+        if certificate.status != Status::Active || expired || certificate.issued.is_none() {
             return Err(Error::Conflict(format!(
                 "only an active certificate can be rotated; this one is {}",
                 if expired {
                     "expired"
                 } else {
-                    &certificate.status
+                    certificate.status.as_str()
                 }
             )));
         }
@@ -726,7 +729,7 @@ impl Rotation {
     }
 
     /// The certificate's place in its renewal chain, from 1.
-    async fn version_of(&self, certificate: &CertificateRow) -> Result<u32> {
+    async fn version_of(&self, certificate: &Certificate) -> Result<u32> {
         let mut version = 1;
         let mut back = certificate.renewed_from.clone();
         while let Some(previous) = back {
@@ -735,7 +738,7 @@ impl Rotation {
             }
             let Some(row) = self
                 .store
-                .certificate_get(&certificate.organization_id, &previous)
+                .certificate_get(Scope::organization(&certificate.organization_id), &previous)
                 .await?
             else {
                 break;
@@ -750,7 +753,7 @@ impl Rotation {
     /// those targets are superseded.
     async fn enqueue(
         &self,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
         targets: &[RotationTarget],
         reason: RunReason,
         include_private_key: bool,
@@ -776,7 +779,7 @@ impl Rotation {
     /// older waiting runs.
     async fn insert_runs(
         &self,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
         targets: &[RotationTarget],
         reason: RunReason,
         include_private_key: bool,
@@ -797,7 +800,7 @@ impl Rotation {
                 certificate_id: certificate.id.clone(),
                 target_name: target.name.clone(),
                 target_type: target.target_type.clone(),
-                serial_number: certificate.serial_number.clone(),
+                serial_number: certificate.serial_number().map(str::to_owned),
                 version,
                 reason,
                 status,
@@ -824,7 +827,7 @@ impl Rotation {
 
     /// Targets that follow a lifecycle step: enabled ones when rotation is on, and
     /// the custodian of an external key always (the certificate belongs next to it).
-    async fn followers(&self, certificate: &CertificateRow) -> Result<(Vec<RotationTarget>, bool)> {
+    async fn followers(&self, certificate: &Certificate) -> Result<(Vec<RotationTarget>, bool)> {
         let scope = organization_of(certificate);
         let config = self.config_of(scope, certificate).await?;
         let targets = self
@@ -837,7 +840,7 @@ impl Rotation {
         Ok((targets, config.include_private_key))
     }
 
-    async fn on_renewed(&self, old: &CertificateRow, new: &CertificateRow) -> Result<()> {
+    async fn on_renewed(&self, old: &Certificate, new: &Certificate) -> Result<()> {
         self.store.rotation_hand_over(&old.id, &new.id).await?;
         let (targets, include_key) = self.followers(new).await?;
         self.enqueue(
@@ -851,7 +854,7 @@ impl Rotation {
         Ok(())
     }
 
-    async fn on_issued(&self, row: &CertificateRow) -> Result<()> {
+    async fn on_issued(&self, row: &Certificate) -> Result<()> {
         let (targets, include_key) = self.followers(row).await?;
         self.enqueue(
             row,
@@ -896,13 +899,13 @@ fn duplicate_name(name: &str) -> Error {
 impl CertificateEvents for Rotation {
     fn renewed<'a>(
         &'a self,
-        old: &'a CertificateRow,
-        new: &'a CertificateRow,
+        old: &'a Certificate,
+        new: &'a Certificate,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.on_renewed(old, new))
     }
 
-    fn issued<'a>(&'a self, row: &'a CertificateRow) -> BoxFuture<'a, Result<()>> {
+    fn issued<'a>(&'a self, row: &'a Certificate) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.on_issued(row))
     }
 }
@@ -982,7 +985,7 @@ mod tests {
     fn credentials_never_print() {
         let input = CredentialsInput {
             id: Some("AKIA".into()),
-            secret: Some("s3cr3t".into()),
+            secret: Some(SecretString::from("s3cr3t".to_owned())),
         };
         assert!(!format!("{input:?}").contains("s3cr3t"));
     }

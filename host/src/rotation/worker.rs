@@ -11,10 +11,10 @@ use super::{PushFailure, Rotation, Trigger, config_text};
 use crate::audit::{AuditEvent, Outcome, Severity};
 use crate::auth::{Caller, Principal};
 use crate::model::rotation::{RunReason, RunStatus};
-use crate::model::{RotationConfig, RotationRun, RotationTarget};
+use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget};
 use crate::plugins::Tenant;
 use crate::plugins::rotation_target::{Bundle, Receipt};
-use crate::store::{CertificateRow, Scope};
+use crate::store::Scope;
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -202,7 +202,10 @@ impl Rotation {
     async fn announce_failure(&self, run: &RotationRun, failure: &PushFailure, retry: bool) {
         let certificate = match self
             .store
-            .certificate_get(&run.organization_id, &run.certificate_id)
+            .certificate_get(
+                Scope::organization(&run.organization_id),
+                &run.certificate_id,
+            )
             .await
         {
             Ok(Some(row)) => row,
@@ -242,7 +245,10 @@ impl Rotation {
             .ok_or_else(|| PushFailure::permanent("the target no longer exists"))?;
         let certificate = self
             .store
-            .certificate_get(&run.organization_id, &run.certificate_id)
+            .certificate_get(
+                Scope::organization(&run.organization_id),
+                &run.certificate_id,
+            )
             .await
             .map_err(|e| internal(e.into()))?
             .ok_or_else(|| PushFailure::permanent("the certificate no longer exists"))?;
@@ -319,7 +325,10 @@ impl Rotation {
     async fn scan_one(&self, config: &RotationConfig, now: OffsetDateTime) -> Result<bool> {
         let Some(certificate) = self
             .store
-            .certificate_get(&config.organization_id, &config.certificate_id)
+            .certificate_get(
+                Scope::organization(&config.organization_id),
+                &config.certificate_id,
+            )
             .await?
         else {
             return Ok(false);
@@ -353,8 +362,7 @@ impl Rotation {
             }
             Trigger::BeforeExpiry => {
                 let days = config.days_before_expiry.unwrap_or(30);
-                let Some(not_after) = certificate.not_after.as_deref().and_then(timestamp::parse)
-                else {
+                let Some(not_after) = certificate.not_after() else {
                     return Ok(false);
                 };
                 let due = not_after - Duration::days(i64::from(days));
@@ -375,12 +383,15 @@ impl Rotation {
     /// for every enabled target, with the reason.
     async fn renew_for_rotation(
         &self,
-        certificate: &CertificateRow,
+        certificate: &Certificate,
         now: OffsetDateTime,
     ) -> Result<bool> {
         let renewed_already = !self
             .store
-            .certificate_renewals(&certificate.organization_id, &certificate.id)
+            .certificate_renewals(
+                Scope::organization(&certificate.organization_id),
+                &certificate.id,
+            )
             .await?
             .is_empty();
         if renewed_already {
@@ -428,19 +439,18 @@ impl Rotation {
 
 /// The plugin's view of a certificate.
 pub(super) fn bundle_of(
-    certificate: &CertificateRow,
+    certificate: &Certificate,
     chain: &[String],
     version: u32,
     private_key_pem: Option<String>,
 ) -> Bundle {
-    let san: crate::pki::names::SanSet = serde_json::from_str(&certificate.san).unwrap_or_default();
     let mut names = Vec::new();
     if !certificate.common_name.is_empty() {
         names.push(certificate.common_name.clone());
     }
-    for dns in san.dns_names {
-        if !names.contains(&dns) {
-            names.push(dns);
+    for dns in &certificate.san.dns_names {
+        if !names.contains(dns) {
+            names.push(dns.clone());
         }
     }
     Bundle {
@@ -449,12 +459,11 @@ pub(super) fn bundle_of(
             project_id: Some(certificate.project_id.clone()),
         },
         certificate_id: certificate.id.clone(),
-        serial: bundle_serial(certificate.serial_number.as_deref()),
+        serial: bundle_serial(certificate.serial_number()),
         version,
         names,
         certificate_pem: certificate
-            .certificate_der
-            .as_deref()
+            .der()
             .map(|der| crate::pki::pem_encode("CERTIFICATE", der))
             .unwrap_or_default(),
         chain_pem: chain
@@ -469,9 +478,7 @@ pub(super) fn bundle_of(
             .collect(),
         private_key_pem,
         not_after: certificate
-            .not_after
-            .as_deref()
-            .and_then(timestamp::parse)
+            .not_after()
             .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0))
             .unwrap_or(0),
     }

@@ -77,10 +77,18 @@ impl Store {
         .bind(optional_time_text(key.expires_at))
         .execute(&self.pool)
         .await?;
+        self.caches.api_keys.invalidate();
         Ok(())
     }
 
     pub async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+        self.caches
+            .api_keys
+            .get_or_load(hash.to_vec(), || self.api_key_by_hash_uncached(hash))
+            .await
+    }
+
+    async fn api_key_by_hash_uncached(&self, hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
         let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM api_keys WHERE secret_hash = ?"
         ))
@@ -155,6 +163,7 @@ impl Store {
         .bind(&key.organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.api_keys.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -174,6 +183,7 @@ impl Store {
         .bind(public_key)
         .execute(&self.pool)
         .await?;
+        self.caches.api_keys.invalidate();
         Ok(done.rows_affected() == 1)
     }
 }

@@ -3,7 +3,9 @@
 
 mod api_keys;
 mod audit;
+mod cache;
 mod codec;
+mod columns;
 mod jwk_objects;
 mod jwt_keys;
 mod key_material;
@@ -12,7 +14,9 @@ mod pki;
 mod rotation;
 mod scope;
 mod tenancy;
+mod tx;
 mod webhooks;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,10 +26,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-pub use pki::{
-    CaRow, CertificateFilter, CertificateRow, CrlRow, RenewalRow, RevokedEntry, TemplateRow,
-};
 pub use scope::Scope;
+pub use tx::Tx;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,8 @@ pub enum OpenError {
     },
     #[error("cannot migrate database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot start the database writer: {0}")]
+    Writer(String),
 }
 
 /// What a repository call can fail with. Callers give `Conflict` and `NotFound`
@@ -51,6 +55,12 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub(crate) fn backend(cause: &str) -> Self {
+        Self::Backend(cause.into())
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -70,6 +80,9 @@ pub struct Store {
     outbox: Arc<Notify>,
     /// Write transactions queue here, in order, instead of polling SQLite's lock.
     writers: Arc<Mutex<()>>,
+    /// Commits units of work in groups (see [`writer`]).
+    writer: writer::Writer,
+    caches: Arc<cache::Caches>,
 }
 
 /// How long a write transaction waits for its turn, like SQLite's busy timeout.
@@ -112,19 +125,25 @@ impl Store {
             .map_err(open_err)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let outbox = Arc::new(Notify::new());
+        let writers = Arc::new(Mutex::new(()));
+        let writer = writer::Writer::start(options.get_filename(), writers.clone(), outbox.clone())
+            .map_err(|err| OpenError::Writer(err.to_string()))?;
         Ok(Self {
             pool,
-            outbox: Arc::new(Notify::new()),
-            writers: Arc::new(Mutex::new(())),
+            outbox,
+            writers,
+            writer,
+            caches: Arc::new(cache::Caches::new()),
         })
     }
 
@@ -146,6 +165,18 @@ impl Store {
             outbox: self.outbox.clone(),
             queued_deliveries: false,
         })
+    }
+
+    /// Runs `work` as one unit of a group commit: its statements commit together, with
+    /// the other units queued meanwhile, and this answers once they are on disk. A unit
+    /// that fails is rolled back alone.
+    pub async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     /// Notified after each commit that queued webhook deliveries.

@@ -1,436 +1,725 @@
-//! CAs, templates, certificates and CRLs, always scoped by organization.
+//! CAs, templates, certificates, renewals and CRLs: rows and queries, and their mapping
+//! to the domain model. Tenant-scoped queries take a [`Scope`].
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
+use time::OffsetDateTime;
 
-use super::{Store, WriteTx};
+use super::columns::{
+    corrupt, from_json, named, optional_time, optional_time_text, time, time_text, to_json,
+};
+use super::{Scope, Store, StoreError, WriteTx};
+use crate::crypto::Sealed;
+use crate::model::{
+    CaKind, CaStatus, Certificate, CertificateAuthority, CertificateFilter, CertificateSource, Crl,
+    CrlKind, Issued, KeyAlgorithm, KeyStorageMode, KeyType, RenewalRequest, RenewalStatus,
+    Revocation, RevocationReason, RevokedSerial, Status, Template, TemplateRules,
+};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CaRow {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub kind: String,
-    pub parent_id: Option<String>,
-    pub status: String,
-    pub key_algorithm: String,
-    pub subject: String,
-    pub certificate_pem: Option<String>,
-    pub csr_pem: Option<String>,
-    pub sealed_key: Vec<u8>,
-    pub serial_number: Option<String>,
-    pub not_before: Option<String>,
-    pub not_after: Option<String>,
-    pub crl_number: i64,
-    pub created_at: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct CaRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    kind: String,
+    parent_id: Option<String>,
+    status: String,
+    key_algorithm: String,
+    subject: String,
+    certificate_pem: Option<String>,
+    csr_pem: Option<String>,
+    sealed_key: Vec<u8>,
+    serial_number: Option<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct TemplateRow {
-    pub id: String,
-    pub organization_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub ca_id: String,
-    pub rules: String,
-    pub created_at: String,
-    pub updated_at: String,
+impl TryFrom<CaRow> for CertificateAuthority {
+    type Error = StoreError;
+
+    fn try_from(row: CaRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: named("CA kind", &row.kind, CaKind::parse)?,
+            status: named("CA status", &row.status, CaStatus::parse)?,
+            key_algorithm: named(
+                "CA key algorithm",
+                &row.key_algorithm,
+                KeyAlgorithm::from_label,
+            )?,
+            subject: from_json("CA subject", &row.subject)?,
+            not_before: optional_time(row.not_before.as_deref())?,
+            not_after: optional_time(row.not_after.as_deref())?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            sealed_key: Sealed(row.sealed_key),
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            parent_id: row.parent_id,
+            certificate_pem: row.certificate_pem,
+            csr_pem: row.csr_pem,
+            serial_number: row.serial_number,
+        })
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CertificateRow {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: String,
-    pub ca_id: Option<String>,
-    pub template_id: Option<String>,
-    pub status: String,
-    pub archived_status: Option<String>,
-    pub common_name: String,
-    pub subject: String,
-    pub san: String,
-    pub key_type: String,
-    pub key_storage_mode: String,
-    pub validity_days: i64,
-    pub csr_pem: String,
-    pub serial_number: Option<String>,
-    pub certificate_der: Option<Vec<u8>>,
-    pub sealed_key: Option<Vec<u8>>,
-    pub fingerprint_sha256: Option<String>,
-    pub issuer_cn: Option<String>,
-    pub not_before: Option<String>,
-    pub not_after: Option<String>,
-    pub requested_by: String,
-    pub requested_at: String,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub rejection_reason: Option<String>,
-    pub revoked_at: Option<String>,
-    pub revoked_by: Option<String>,
-    pub revocation_reason: Option<String>,
-    pub revocation_comment: Option<String>,
-    pub properties: String,
-    pub created_at: String,
-    pub updated_at: String,
-    /// The certificate this one renewed.
-    pub renewed_from: Option<String>,
-    /// `issued`, `imported` or `mtls`.
-    pub source: String,
-    /// The chain an imported certificate arrived with (PEM).
-    pub chain_pem: Option<String>,
+fn cas(rows: Vec<CaRow>) -> Result<Vec<CertificateAuthority>, StoreError> {
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RenewalRow {
-    pub id: String,
-    pub organization_id: String,
-    pub certificate_id: String,
-    pub status: String,
-    pub reason: String,
-    pub not_after: String,
-    pub new_certificate_id: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub error: Option<String>,
-    pub created_at: String,
+#[derive(FromRow)]
+struct TemplateRow {
+    id: String,
+    organization_id: String,
+    name: String,
+    description: Option<String>,
+    ca_id: String,
+    rules: String,
+    created_at: String,
+    updated_at: String,
 }
 
-/// What a certificate list is filtered by. `organization_id` is always set.
-#[derive(Debug, Default)]
-pub struct CertificateFilter {
-    pub organization_id: String,
-    pub project_id: Option<String>,
-    pub status: Option<String>,
-    /// `expired` is not stored: it means active with `not_after` before `now`.
-    pub expired: Option<bool>,
-    pub ca_id: Option<String>,
-    pub common_name: Option<String>,
-    pub not_after_before: Option<String>,
-    /// `issued`, `imported` or `mtls`.
-    pub source: Option<String>,
-    pub now: String,
+impl TryFrom<TemplateRow> for Template {
+    type Error = StoreError;
+
+    fn try_from(row: TemplateRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            rules: from_json("template rules", &row.rules)?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            name: row.name,
+            description: row.description,
+            ca_id: row.ca_id,
+        })
+    }
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RevokedEntry {
-    pub serial_number: String,
-    pub revoked_at: String,
-    pub revocation_reason: Option<String>,
+#[derive(FromRow)]
+pub(super) struct CertificateRow {
+    pub(super) id: String,
+    pub(super) organization_id: String,
+    pub(super) project_id: String,
+    pub(super) ca_id: Option<String>,
+    pub(super) template_id: Option<String>,
+    pub(super) status: String,
+    pub(super) archived_status: Option<String>,
+    pub(super) common_name: String,
+    pub(super) subject: String,
+    pub(super) san: String,
+    pub(super) key_type: String,
+    pub(super) key_storage_mode: String,
+    pub(super) validity_days: i64,
+    pub(super) csr_pem: String,
+    pub(super) serial_number: Option<String>,
+    pub(super) certificate_der: Option<Vec<u8>>,
+    pub(super) sealed_key: Option<Vec<u8>>,
+    pub(super) fingerprint_sha256: Option<String>,
+    pub(super) issuer_cn: Option<String>,
+    pub(super) not_before: Option<String>,
+    pub(super) not_after: Option<String>,
+    pub(super) requested_by: String,
+    pub(super) requested_at: String,
+    pub(super) decided_by: Option<String>,
+    pub(super) decided_at: Option<String>,
+    pub(super) rejection_reason: Option<String>,
+    pub(super) revoked_at: Option<String>,
+    pub(super) revoked_by: Option<String>,
+    pub(super) revocation_reason: Option<String>,
+    pub(super) revocation_comment: Option<String>,
+    pub(super) properties: String,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
+    pub(super) renewed_from: Option<String>,
+    pub(super) source: String,
+    pub(super) chain_pem: Option<String>,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct CrlRow {
-    pub ca_id: String,
-    pub crl_number: i64,
-    pub kind: String,
-    pub base_crl_number: Option<i64>,
-    pub der: Vec<u8>,
-    pub this_update: String,
-    pub next_update: String,
+impl TryFrom<CertificateRow> for Certificate {
+    type Error = StoreError;
+
+    fn try_from(row: CertificateRow) -> Result<Self, StoreError> {
+        let missing = |column: &str| {
+            corrupt(format!(
+                "certificate {} is signed but has no {column}",
+                row.id
+            ))
+        };
+        let issued = match row.certificate_der {
+            None => None,
+            Some(der) => Some(Issued {
+                serial_number: row.serial_number.ok_or_else(|| missing("serial_number"))?,
+                der,
+                fingerprint_sha256: row
+                    .fingerprint_sha256
+                    .ok_or_else(|| missing("fingerprint_sha256"))?,
+                issuer_cn: row.issuer_cn,
+                not_before: time(
+                    row.not_before
+                        .as_deref()
+                        .ok_or_else(|| missing("not_before"))?,
+                )?,
+                not_after: time(
+                    row.not_after
+                        .as_deref()
+                        .ok_or_else(|| missing("not_after"))?,
+                )?,
+            }),
+        };
+        let revocation = match row.revoked_at {
+            None => None,
+            Some(at) => Some(Revocation {
+                revoked_at: time(&at)?,
+                revoked_by: row.revoked_by.unwrap_or_default(),
+                reason: named(
+                    "revocation reason",
+                    row.revocation_reason.as_deref().unwrap_or_default(),
+                    RevocationReason::parse,
+                )?,
+                comment: row.revocation_comment,
+            }),
+        };
+        Ok(Self {
+            source: named("certificate source", &row.source, CertificateSource::parse)?,
+            status: named("certificate status", &row.status, Status::parse)?,
+            archived_status: row
+                .archived_status
+                .as_deref()
+                .map(|text| named("archived status", text, Status::parse))
+                .transpose()?,
+            subject: from_json("certificate subject", &row.subject)?,
+            san: from_json("certificate SANs", &row.san)?,
+            key_type: KeyType::from_label(&row.key_type),
+            key_storage: named(
+                "key storage mode",
+                &row.key_storage_mode,
+                KeyStorageMode::parse,
+            )?,
+            validity_days: u32::try_from(row.validity_days)
+                .map_err(|_| corrupt(format!("certificate {} has a bad validity", row.id)))?,
+            csr_pem: Some(row.csr_pem).filter(|pem| !pem.is_empty()),
+            issued,
+            sealed_key: row.sealed_key.map(Sealed),
+            requested_at: time(&row.requested_at)?,
+            decided_at: optional_time(row.decided_at.as_deref())?,
+            revocation,
+            properties: from_json("certificate properties", &row.properties)?,
+            created_at: time(&row.created_at)?,
+            updated_at: time(&row.updated_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            project_id: row.project_id,
+            ca_id: row.ca_id,
+            template_id: row.template_id,
+            common_name: row.common_name,
+            requested_by: row.requested_by,
+            decided_by: row.decided_by,
+            rejection_reason: row.rejection_reason,
+            renewed_from: row.renewed_from,
+            chain_pem: row.chain_pem,
+        })
+    }
+}
+
+impl TryFrom<&Certificate> for CertificateRow {
+    type Error = StoreError;
+
+    fn try_from(certificate: &Certificate) -> Result<Self, StoreError> {
+        let issued = certificate.issued.as_ref();
+        let revocation = certificate.revocation.as_ref();
+        Ok(Self {
+            id: certificate.id.clone(),
+            organization_id: certificate.organization_id.clone(),
+            project_id: certificate.project_id.clone(),
+            ca_id: certificate.ca_id.clone(),
+            template_id: certificate.template_id.clone(),
+            status: certificate.status.as_str().into(),
+            archived_status: certificate.archived_status.map(|s| s.as_str().into()),
+            common_name: certificate.common_name.clone(),
+            subject: to_json(&certificate.subject)?,
+            san: to_json(&certificate.san)?,
+            key_type: certificate.key_type.label(),
+            key_storage_mode: certificate.key_storage.as_str().into(),
+            validity_days: i64::from(certificate.validity_days),
+            csr_pem: certificate.csr_pem.clone().unwrap_or_default(),
+            serial_number: issued.map(|i| i.serial_number.clone()),
+            certificate_der: issued.map(|i| i.der.clone()),
+            sealed_key: certificate.sealed_key.as_ref().map(|s| s.0.clone()),
+            fingerprint_sha256: issued.map(|i| i.fingerprint_sha256.clone()),
+            issuer_cn: issued.and_then(|i| i.issuer_cn.clone()),
+            not_before: issued.map(|i| time_text(i.not_before)),
+            not_after: issued.map(|i| time_text(i.not_after)),
+            requested_by: certificate.requested_by.clone(),
+            requested_at: time_text(certificate.requested_at),
+            decided_by: certificate.decided_by.clone(),
+            decided_at: optional_time_text(certificate.decided_at),
+            rejection_reason: certificate.rejection_reason.clone(),
+            revoked_at: revocation.map(|r| time_text(r.revoked_at)),
+            revoked_by: revocation.map(|r| r.revoked_by.clone()),
+            revocation_reason: revocation.map(|r| r.reason.as_str().into()),
+            revocation_comment: revocation.and_then(|r| r.comment.clone()),
+            properties: to_json(&certificate.properties)?,
+            created_at: time_text(certificate.created_at),
+            updated_at: time_text(certificate.updated_at),
+            renewed_from: certificate.renewed_from.clone(),
+            source: certificate.source.as_str().into(),
+            chain_pem: certificate.chain_pem.clone(),
+        })
+    }
+}
+
+fn certificates(rows: Vec<CertificateRow>) -> Result<Vec<Certificate>, StoreError> {
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+fn certificate(row: Option<CertificateRow>) -> Result<Option<Certificate>, StoreError> {
+    row.map(TryInto::try_into).transpose()
+}
+#[derive(FromRow)]
+struct RenewalRow {
+    id: String,
+    organization_id: String,
+    certificate_id: String,
+    status: String,
+    reason: String,
+    not_after: String,
+    new_certificate_id: Option<String>,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    error: Option<String>,
+    created_at: String,
+}
+
+impl TryFrom<RenewalRow> for RenewalRequest {
+    type Error = StoreError;
+
+    fn try_from(row: RenewalRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            status: named("renewal status", &row.status, RenewalStatus::parse)?,
+            not_after: time(&row.not_after)?,
+            decided_at: optional_time(row.decided_at.as_deref())?,
+            created_at: time(&row.created_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            certificate_id: row.certificate_id,
+            reason: row.reason,
+            new_certificate_id: row.new_certificate_id,
+            decided_by: row.decided_by,
+            error: row.error,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct RevokedRow {
+    serial_number: String,
+    revoked_at: String,
+    revocation_reason: Option<String>,
+}
+
+impl TryFrom<RevokedRow> for RevokedSerial {
+    type Error = StoreError;
+
+    fn try_from(row: RevokedRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            revoked_at: time(&row.revoked_at)?,
+            reason: named(
+                "revocation reason",
+                row.revocation_reason.as_deref().unwrap_or_default(),
+                RevocationReason::parse,
+            )?,
+            serial_number: row.serial_number,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct CrlRow {
+    ca_id: String,
+    crl_number: i64,
+    kind: String,
+    base_crl_number: Option<i64>,
+    der: Vec<u8>,
+    this_update: String,
+    next_update: String,
+}
+
+impl TryFrom<CrlRow> for Crl {
+    type Error = StoreError;
+
+    fn try_from(row: CrlRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: named("CRL kind", &row.kind, CrlKind::parse)?,
+            this_update: time(&row.this_update)?,
+            next_update: time(&row.next_update)?,
+            ca_id: row.ca_id,
+            crl_number: row.crl_number,
+            base_crl_number: row.base_crl_number,
+            der: row.der,
+        })
+    }
 }
 
 impl Store {
     // ---- CAs ----
 
-    pub async fn ca_insert(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+    pub async fn ca_insert(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO cas (id, organization_id, name, kind, parent_id, status, key_algorithm, subject,
                               certificate_pem, csr_pem, sealed_key, serial_number, not_before, not_after,
-                              crl_number, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.name)
-        .bind(&row.kind)
-        .bind(&row.parent_id)
-        .bind(&row.status)
-        .bind(&row.key_algorithm)
-        .bind(&row.subject)
-        .bind(&row.certificate_pem)
-        .bind(&row.csr_pem)
-        .bind(&row.sealed_key)
-        .bind(&row.serial_number)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(row.crl_number)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&ca.id)
+        .bind(&ca.organization_id)
+        .bind(&ca.name)
+        .bind(ca.kind.as_str())
+        .bind(&ca.parent_id)
+        .bind(ca.status.as_str())
+        .bind(ca.key_algorithm.label())
+        .bind(to_json(&ca.subject)?)
+        .bind(&ca.certificate_pem)
+        .bind(&ca.csr_pem)
+        .bind(&ca.sealed_key.0)
+        .bind(&ca.serial_number)
+        .bind(optional_time_text(ca.not_before))
+        .bind(optional_time_text(ca.not_after))
+        .bind(time_text(ca.created_at))
+        .bind(time_text(ca.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    /// A CA of one organization, or any organization's when `organization_id` is `None`
-    /// (public CRL and OCSP endpoints address CAs by id alone).
+    /// A CA of the scope's organization. CAs belong to the organization: every project
+    /// of it sees them.
     pub async fn ca_get(
         &self,
-        organization_id: Option<&str>,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<CaRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM cas WHERE id = ?1 AND (?2 IS NULL OR organization_id = ?2)")
+    ) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> =
+            sqlx::query_as("SELECT * FROM cas WHERE id = ? AND organization_id = ?")
+                .bind(id)
+                .bind(scope.organization_id())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// A CA of any organization: the public CRL and OCSP endpoints, and the jobs that
+    /// refresh CRLs, address CAs by id alone.
+    pub async fn ca_get_any(&self, id: &str) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> = sqlx::query_as("SELECT * FROM cas WHERE id = ?")
             .bind(id)
-            .bind(organization_id)
             .fetch_optional(&self.pool)
-            .await
+            .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn ca_by_name(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         name: &str,
-    ) -> Result<Option<CaRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM cas WHERE organization_id = ? AND name = ?")
-            .bind(organization_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<CertificateAuthority>, StoreError> {
+        let row: Option<CaRow> =
+            sqlx::query_as("SELECT * FROM cas WHERE organization_id = ? AND name = ?")
+                .bind(scope.organization_id())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn ca_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<CaRow>, i64), sqlx::Error> {
+    ) -> Result<(Vec<CertificateAuthority>, i64), StoreError> {
         let rows = sqlx::query_as(
             "SELECT * FROM cas WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
         )
-        .bind(organization_id)
+        .bind(scope.organization_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM cas WHERE organization_id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        Ok((cas(rows)?, total))
     }
 
-    pub async fn ca_update(&self, row: &CaRow) -> Result<(), sqlx::Error> {
+    /// Writes back what changes over a CA's life: its status and its certificate.
+    pub async fn ca_update(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE cas SET status = ?, certificate_pem = ?, csr_pem = ?, serial_number = ?,
                             not_before = ?, not_after = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.status)
-        .bind(&row.certificate_pem)
-        .bind(&row.csr_pem)
-        .bind(&row.serial_number)
-        .bind(&row.not_before)
-        .bind(&row.not_after)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(ca.status.as_str())
+        .bind(&ca.certificate_pem)
+        .bind(&ca.csr_pem)
+        .bind(&ca.serial_number)
+        .bind(optional_time_text(ca.not_before))
+        .bind(optional_time_text(ca.not_after))
+        .bind(time_text(ca.updated_at))
+        .bind(&ca.id)
+        .bind(&ca.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Takes the next CRL number of a CA.
-    pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
             "UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number",
         )
         .bind(id)
         .fetch_one(&self.pool)
-        .await
+        .await?)
     }
 
     // ---- templates ----
 
-    pub async fn template_insert(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+    pub async fn template_insert(&self, template: &Template) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO templates (id, organization_id, name, description, ca_id, rules, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.ca_id)
-        .bind(&row.rules)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&template.id)
+        .bind(&template.organization_id)
+        .bind(&template.name)
+        .bind(&template.description)
+        .bind(&template.ca_id)
+        .bind(to_json(&template.rules)?)
+        .bind(time_text(template.created_at))
+        .bind(time_text(template.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        self.caches.templates.invalidate();
+        Ok(())
     }
 
+    /// A template of the scope's organization, by id or name. Templates belong to the
+    /// organization: every project of it uses them.
     pub async fn template_get(
         &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<Option<TemplateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM templates WHERE organization_id = ? AND (id = ? OR name = ?)")
-            .bind(organization_id)
-            .bind(id)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        scope: Scope<'_>,
+        id_or_name: &str,
+    ) -> Result<Option<Template>, StoreError> {
+        let key = (scope.organization_id().to_owned(), id_or_name.to_owned());
+        self.caches
+            .templates
+            .get_or_load(key, || async {
+                let row: Option<TemplateRow> = sqlx::query_as(
+                    "SELECT * FROM templates WHERE organization_id = ?1 AND (id = ?2 OR name = ?2)",
+                )
+                .bind(scope.organization_id())
+                .bind(id_or_name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            })
             .await
     }
 
     pub async fn template_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<TemplateRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
+    ) -> Result<(Vec<Template>, i64), StoreError> {
+        let rows: Vec<TemplateRow> = sqlx::query_as(
             "SELECT * FROM templates WHERE organization_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
         )
-        .bind(organization_id)
+        .bind(scope.organization_id())
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE organization_id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        let templates = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?;
+        Ok((templates, total))
     }
 
-    pub async fn template_update(&self, row: &TemplateRow) -> Result<(), sqlx::Error> {
+    /// Writes back everything but the id, the organization and the creation time.
+    pub async fn template_update(&self, template: &Template) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE templates SET name = ?, description = ?, ca_id = ?, rules = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.ca_id)
-        .bind(&row.rules)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(&template.name)
+        .bind(&template.description)
+        .bind(&template.ca_id)
+        .bind(to_json(&template.rules)?)
+        .bind(time_text(template.updated_at))
+        .bind(&template.id)
+        .bind(&template.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        self.caches.templates.invalidate();
+        Ok(())
     }
 
-    pub async fn template_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn template_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM templates WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
+            .bind(scope.organization_id())
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.caches.templates.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn template_in_use(&self, id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE template_id = ?)")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await
+    pub async fn template_in_use(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE template_id = ?)")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     // ---- certificates ----
 
     /// A write of its own. A change with an audit event or webhook events writes through
     /// [`WriteTx::certificate_insert`] instead, so that they commit together.
-    pub async fn certificate_insert(&self, row: &CertificateRow) -> Result<(), sqlx::Error> {
-        insert_certificate(&self.pool, row).await
+    pub async fn certificate_insert(&self, certificate: &Certificate) -> Result<(), StoreError> {
+        insert_certificate(&self.pool, &CertificateRow::try_from(certificate)?).await
     }
 
-    /// Writes every mutable column back. `expected_status` guards against a concurrent
-    /// transition: the update applies only when the stored status is still that one.
-    pub async fn certificate_update(
-        &self,
-        row: &CertificateRow,
-        expected_status: &str,
-    ) -> Result<bool, sqlx::Error> {
-        update_certificate(&self.pool, row, expected_status).await
-    }
-
+    /// A certificate inside the scope.
     pub async fn certificate_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<CertificateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM certificates WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
+    ) -> Result<Option<Certificate>, StoreError> {
+        certificate(
+            sqlx::query_as(
+                "SELECT * FROM certificates
+                 WHERE id = ?1 AND organization_id = ?2 AND (?3 IS NULL OR project_id = ?3)",
+            )
             .bind(id)
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
             .fetch_optional(&self.pool)
-            .await
+            .await?,
+        )
     }
 
-    /// The certificate of a project with this SHA-256 fingerprint (lowercase hex).
+    /// The certificate inside the scope with this SHA-256 fingerprint (lowercase hex).
+    /// A project holds each certificate once.
     pub async fn certificate_by_fingerprint(
         &self,
-        project_id: &str,
+        scope: Scope<'_>,
         fingerprint_sha256: &str,
-    ) -> Result<Option<CertificateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM certificates WHERE project_id = ? AND fingerprint_sha256 = ?")
-            .bind(project_id)
+    ) -> Result<Option<Certificate>, StoreError> {
+        certificate(
+            sqlx::query_as(
+                "SELECT * FROM certificates
+                 WHERE fingerprint_sha256 = ?1 AND organization_id = ?2
+                   AND (?3 IS NULL OR project_id = ?3)
+                 ORDER BY created_at LIMIT 1",
+            )
             .bind(fingerprint_sha256)
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
             .fetch_optional(&self.pool)
-            .await
+            .await?,
+        )
     }
 
-    /// A project's certificates from one source that are not archived, newest first.
+    /// The scope's certificates from one source that are not archived, newest first.
     pub async fn certificates_by_source(
         &self,
-        organization_id: &str,
-        project_id: &str,
-        source: &str,
-    ) -> Result<Vec<CertificateRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT * FROM certificates
-             WHERE organization_id = ? AND project_id = ? AND source = ? AND status <> 'archived'
-             ORDER BY created_at DESC, id",
+        scope: Scope<'_>,
+        source: CertificateSource,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        certificates(
+            sqlx::query_as(
+                "SELECT * FROM certificates
+                 WHERE organization_id = ?1 AND (?2 IS NULL OR project_id = ?2) AND source = ?3
+                   AND status <> 'archived'
+                 ORDER BY created_at DESC, id",
+            )
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
+            .bind(source.as_str())
+            .fetch_all(&self.pool)
+            .await?,
         )
-        .bind(organization_id)
-        .bind(project_id)
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await
     }
 
+    /// The certificate a CA issued with this serial number (OCSP asks without a tenant).
     pub async fn certificate_by_serial(
         &self,
         ca_id: &str,
         serial_number: &str,
-    ) -> Result<Option<CertificateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM certificates WHERE ca_id = ? AND serial_number = ?")
-            .bind(ca_id)
-            .bind(serial_number)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
-    pub async fn certificate_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM certificates WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    ) -> Result<Option<Certificate>, StoreError> {
+        certificate(
+            sqlx::query_as("SELECT * FROM certificates WHERE ca_id = ? AND serial_number = ?")
+                .bind(ca_id)
+                .bind(serial_number)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn certificate_list(
         &self,
+        scope: Scope<'_>,
         filter: &CertificateFilter,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<CertificateRow>, i64), sqlx::Error> {
+    ) -> Result<(Vec<Certificate>, i64), StoreError> {
         let mut select = QueryBuilder::<Sqlite>::new("SELECT * FROM certificates");
-        push_certificate_filter(&mut select, filter);
+        push_certificate_filter(&mut select, scope, filter);
         select.push(" ORDER BY created_at DESC, id LIMIT ");
         select.push_bind(limit).push(" OFFSET ").push_bind(offset);
         let rows = select.build_query_as().fetch_all(&self.pool).await?;
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM certificates");
-        push_certificate_filter(&mut count, filter);
+        push_certificate_filter(&mut count, scope, filter);
         let total = count.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok((rows, total))
+        Ok((certificates(rows)?, total))
+    }
+
+    /// Active certificates that end after `now` and no later than `limit` and have not had
+    /// `notice` yet; with `now` = `None`, those that ended by `limit` (expired).
+    pub async fn expiry_candidates(
+        &self,
+        now: Option<OffsetDateTime>,
+        limit: OffsetDateTime,
+        notice: &str,
+        max: i64,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        certificates(
+            sqlx::query_as(
+                "SELECT c.* FROM certificates c
+                 WHERE c.status = 'active' AND c.not_after IS NOT NULL
+                   AND (?1 IS NULL OR c.not_after > ?1) AND c.not_after <= ?2
+                   AND NOT EXISTS (SELECT 1 FROM certificate_expiry_notices n
+                                   WHERE n.certificate_id = c.id AND n.notice = ?3)
+                 ORDER BY c.not_after LIMIT ?4",
+            )
+            .bind(optional_time_text(now))
+            .bind(time_text(limit))
+            .bind(notice)
+            .bind(max)
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
     /// Revocations of a CA's certificates (for CRLs); `since` limits to newer ones (delta CRLs).
@@ -438,42 +727,50 @@ impl Store {
     pub async fn revoked_for_ca(
         &self,
         ca_id: &str,
-        since: Option<&str>,
-    ) -> Result<Vec<RevokedEntry>, sqlx::Error> {
-        sqlx::query_as(
+        since: Option<OffsetDateTime>,
+    ) -> Result<Vec<RevokedSerial>, StoreError> {
+        let rows: Vec<RevokedRow> = sqlx::query_as(
             "SELECT serial_number, revoked_at, revocation_reason FROM certificates
              WHERE ca_id = ?1 AND revoked_at IS NOT NULL AND serial_number IS NOT NULL
                AND (?2 IS NULL OR revoked_at >= ?2)
              ORDER BY revoked_at",
         )
         .bind(ca_id)
-        .bind(since)
+        .bind(optional_time_text(since))
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     // ---- renewal ----
 
-    /// Certificates that renewed `id`.
+    /// Certificates inside the scope that renewed `id`.
     pub async fn certificate_renewals(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Vec<CertificateRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM certificates WHERE organization_id = ? AND renewed_from = ? ORDER BY created_at")
-            .bind(organization_id)
+    ) -> Result<Vec<Certificate>, StoreError> {
+        certificates(
+            sqlx::query_as(
+                "SELECT * FROM certificates
+                 WHERE renewed_from = ?1 AND organization_id = ?2 AND (?3 IS NULL OR project_id = ?3)
+                 ORDER BY created_at",
+            )
             .bind(id)
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
             .fetch_all(&self.pool)
-            .await
+            .await?,
+        )
     }
 
     /// Active templated certificates ending before `before` that nothing renewed yet and
     /// that never had a queue entry (a cancelled or failed one stays decided), with their
-    /// template's rules (JSON).
+    /// template's rules.
     pub async fn renewal_candidates(
         &self,
-        before: &str,
-    ) -> Result<Vec<(CertificateRow, String)>, sqlx::Error> {
+        before: OffsetDateTime,
+    ) -> Result<Vec<(Certificate, TemplateRules)>, StoreError> {
         let rows: Vec<CertificateRow> = sqlx::query_as(
             "SELECT c.* FROM certificates c
              WHERE c.status = 'active' AND c.template_id IS NOT NULL AND c.not_after <= ?
@@ -481,7 +778,7 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM renewal_queue q WHERE q.certificate_id = c.id)
              ORDER BY c.not_after LIMIT 500",
         )
-        .bind(before)
+        .bind(time_text(before))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -492,162 +789,190 @@ impl Store {
                     .fetch_optional(&self.pool)
                     .await?;
             if let Some(rules) = rules {
-                out.push((row, rules));
+                let rules = from_json("template rules", &rules)?;
+                out.push((row.try_into()?, rules));
             }
         }
         Ok(out)
     }
 
-    pub async fn renewal_insert(&self, row: &RenewalRow) -> Result<(), sqlx::Error> {
+    pub async fn renewal_insert(&self, request: &RenewalRequest) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO renewal_queue (id, organization_id, certificate_id, status, reason, not_after,
                 new_certificate_id, decided_by, decided_at, error, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.certificate_id)
-        .bind(&row.status)
-        .bind(&row.reason)
-        .bind(&row.not_after)
-        .bind(&row.new_certificate_id)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.error)
-        .bind(&row.created_at)
+        .bind(&request.id)
+        .bind(&request.organization_id)
+        .bind(&request.certificate_id)
+        .bind(request.status.as_str())
+        .bind(&request.reason)
+        .bind(time_text(request.not_after))
+        .bind(&request.new_certificate_id)
+        .bind(&request.decided_by)
+        .bind(optional_time_text(request.decided_at))
+        .bind(&request.error)
+        .bind(time_text(request.created_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
+    /// A queue entry whose certificate lies inside the scope.
     pub async fn renewal_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<RenewalRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM renewal_queue WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<RenewalRequest>, StoreError> {
+        let row: Option<RenewalRow> = sqlx::query_as(
+            "SELECT q.* FROM renewal_queue q JOIN certificates c ON c.id = q.certificate_id
+             WHERE q.id = ?1 AND q.organization_id = ?2 AND (?3 IS NULL OR c.project_id = ?3)",
+        )
+        .bind(id)
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     /// Moves an entry out of `pending`; false when it was no longer pending.
-    pub async fn renewal_decide(&self, row: &RenewalRow) -> Result<bool, sqlx::Error> {
+    pub async fn renewal_decide(&self, request: &RenewalRequest) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE renewal_queue SET status = ?, new_certificate_id = ?, decided_by = ?, decided_at = ?, error = ?
              WHERE id = ? AND organization_id = ? AND status = 'pending'",
         )
-        .bind(&row.status)
-        .bind(&row.new_certificate_id)
-        .bind(&row.decided_by)
-        .bind(&row.decided_at)
-        .bind(&row.error)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(request.status.as_str())
+        .bind(&request.new_certificate_id)
+        .bind(&request.decided_by)
+        .bind(optional_time_text(request.decided_at))
+        .bind(&request.error)
+        .bind(&request.id)
+        .bind(&request.organization_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// Queue entries whose certificates lie inside the scope, newest first.
     pub async fn renewal_list(
         &self,
-        organization_id: &str,
-        status: Option<&str>,
+        scope: Scope<'_>,
+        status: Option<RenewalStatus>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RenewalRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(
-            "SELECT * FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)
-             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
-        )
-        .bind(organization_id)
-        .bind(status)
+    ) -> Result<(Vec<RenewalRequest>, i64), StoreError> {
+        const INSIDE: &str = "FROM renewal_queue q JOIN certificates c ON c.id = q.certificate_id
+             WHERE q.organization_id = ?1 AND (?2 IS NULL OR c.project_id = ?2)
+               AND (?3 IS NULL OR q.status = ?3)";
+        let rows: Vec<RenewalRow> = sqlx::query_as(&format!(
+            "SELECT q.* {INSIDE} ORDER BY q.created_at DESC, q.id LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(status.map(RenewalStatus::as_str))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM renewal_queue WHERE organization_id = ?1 AND (?2 IS NULL OR status = ?2)",
-        )
-        .bind(organization_id)
-        .bind(status)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((rows, total))
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) {INSIDE}"))
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
+            .bind(status.map(RenewalStatus::as_str))
+            .fetch_one(&self.pool)
+            .await?;
+        let requests = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?;
+        Ok((requests, total))
     }
 
     // ---- CRLs ----
 
-    pub async fn crl_insert(&self, row: &CrlRow) -> Result<(), sqlx::Error> {
+    pub async fn crl_insert(&self, crl: &Crl) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO crls (ca_id, crl_number, kind, base_crl_number, der, this_update, next_update)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.ca_id)
-        .bind(row.crl_number)
-        .bind(&row.kind)
-        .bind(row.base_crl_number)
-        .bind(&row.der)
-        .bind(&row.this_update)
-        .bind(&row.next_update)
+        .bind(&crl.ca_id)
+        .bind(crl.crl_number)
+        .bind(crl.kind.as_str())
+        .bind(crl.base_crl_number)
+        .bind(&crl.der)
+        .bind(time_text(crl.this_update))
+        .bind(time_text(crl.next_update))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    /// The newest CRL of a kind (`full` or `delta`).
-    pub async fn crl_latest(&self, ca_id: &str, kind: &str) -> Result<Option<CrlRow>, sqlx::Error> {
-        sqlx::query_as(
+    /// The newest CRL of a kind.
+    pub async fn crl_latest(&self, ca_id: &str, kind: CrlKind) -> Result<Option<Crl>, StoreError> {
+        let row: Option<CrlRow> = sqlx::query_as(
             "SELECT * FROM crls WHERE ca_id = ? AND kind = ? ORDER BY crl_number DESC LIMIT 1",
         )
         .bind(ca_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
-    /// CAs whose newest full CRL is due before `before`, or that have none yet.
-    pub async fn cas_needing_crl(&self, before: &str) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(
+    /// Active CAs whose newest full CRL is due before `before`, or that have none yet.
+    pub async fn cas_needing_crl(&self, before: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
             "SELECT c.id FROM cas c WHERE c.status = 'active' AND NOT EXISTS (
                  SELECT 1 FROM crls r WHERE r.ca_id = c.id AND r.kind = 'full' AND r.next_update > ?)",
         )
-        .bind(before)
+        .bind(time_text(before))
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 }
 
 impl WriteTx {
-    pub async fn certificate_insert(&mut self, row: &CertificateRow) -> Result<(), sqlx::Error> {
-        insert_certificate(self.conn(), row).await
+    pub async fn certificate_insert(
+        &mut self,
+        certificate: &Certificate,
+    ) -> Result<(), StoreError> {
+        insert_certificate(self.conn(), &CertificateRow::try_from(certificate)?).await
     }
 
-    /// As [`Store::certificate_update`], inside the transaction.
+    /// Writes every mutable field back. `expected` guards against a concurrent transition:
+    /// the update applies only when the stored status is still that one.
     pub async fn certificate_update(
         &mut self,
-        row: &CertificateRow,
-        expected_status: &str,
-    ) -> Result<bool, sqlx::Error> {
-        update_certificate(self.conn(), row, expected_status).await
+        certificate: &Certificate,
+        expected: Status,
+    ) -> Result<bool, StoreError> {
+        update_certificate(
+            self.conn(),
+            &CertificateRow::try_from(certificate)?,
+            expected,
+        )
+        .await
     }
 
     pub async fn certificate_delete(
         &mut self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM certificates WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM certificates
+             WHERE id = ?1 AND organization_id = ?2 AND (?3 IS NULL OR project_id = ?3)",
+        )
+        .bind(id)
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .execute(self.conn())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }
 
-async fn insert_certificate<'e, E>(executor: E, row: &CertificateRow) -> Result<(), sqlx::Error>
+async fn insert_certificate<'e, E>(executor: E, row: &CertificateRow) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = Sqlite>,
 {
@@ -698,15 +1023,15 @@ where
     .bind(&row.source)
     .bind(&row.chain_pem)
     .execute(executor)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 async fn update_certificate<'e, E>(
     executor: E,
     row: &CertificateRow,
-    expected_status: &str,
-) -> Result<bool, sqlx::Error>
+    expected: Status,
+) -> Result<bool, StoreError>
 where
     E: sqlx::Executor<'e, Database = Sqlite>,
 {
@@ -738,7 +1063,7 @@ where
     .bind(&row.updated_at)
     .bind(&row.id)
     .bind(&row.organization_id)
-    .bind(expected_status)
+    .bind(expected.as_str())
     .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -746,30 +1071,32 @@ where
 
 fn push_certificate_filter<'a>(
     query: &mut QueryBuilder<'a, Sqlite>,
+    scope: Scope<'a>,
     filter: &'a CertificateFilter,
 ) {
     query
         .push(" WHERE organization_id = ")
-        .push_bind(filter.organization_id.as_str());
+        .push_bind(scope.organization_id());
+    if let Some(project) = scope.project_id() {
+        query.push(" AND project_id = ").push_bind(project);
+    }
     if let Some(project) = &filter.project_id {
         query.push(" AND project_id = ").push_bind(project.as_str());
     }
-    if let Some(status) = &filter.status {
+    if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status.as_str());
     }
-    match filter.expired {
-        Some(true) => {
-            query
-                .push(" AND not_after < ")
-                .push_bind(filter.now.as_str());
-        }
-        Some(false) => {
-            query
-                .push(" AND (not_after IS NULL OR not_after >= ")
-                .push_bind(filter.now.as_str())
-                .push(")");
-        }
-        None => {}
+    if let Some(at) = filter.ended_before {
+        query.push(" AND not_after < ").push_bind(time_text(at));
+    }
+    if let Some(at) = filter.running_at {
+        query
+            .push(" AND (not_after IS NULL OR not_after >= ")
+            .push_bind(time_text(at))
+            .push(")");
+    }
+    if let Some(at) = filter.ending_by {
+        query.push(" AND not_after <= ").push_bind(time_text(at));
     }
     if let Some(ca) = &filter.ca_id {
         query.push(" AND ca_id = ").push_bind(ca.as_str());
@@ -780,10 +1107,334 @@ fn push_certificate_filter<'a>(
             .push_bind(cn.as_str())
             .push(")) > 0");
     }
-    if let Some(before) = &filter.not_after_before {
-        query.push(" AND not_after <= ").push_bind(before.as_str());
-    }
-    if let Some(source) = &filter.source {
+    if let Some(source) = filter.source {
         query.push(" AND source = ").push_bind(source.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewCertificate, SanSet, Subject};
+
+    fn at(text: &str) -> OffsetDateTime {
+        time(text).unwrap()
+    }
+
+    fn issued_certificate(id: &str, project_id: &str) -> Certificate {
+        let mut certificate = Certificate::requested(NewCertificate {
+            id: id.into(),
+            organization_id: "org".into(),
+            project_id: project_id.into(),
+            source: CertificateSource::Imported,
+            ca_id: None,
+            template_id: None,
+            common_name: "api.example.com".into(),
+            subject: Subject {
+                common_name: Some("api.example.com".into()),
+                country: Some("US".into()),
+                ..Subject::default()
+            },
+            san: SanSet {
+                dns_names: vec!["api.example.com".into()],
+                ip_addresses: vec!["10.0.0.1".into()],
+                ..SanSet::default()
+            },
+            key_type: KeyType::Known(KeyAlgorithm::EcdsaP256),
+            key_storage: KeyStorageMode::Local,
+            validity_days: 90,
+            csr_pem: None,
+            sealed_key: Some(Sealed(vec![1, 2, 3])),
+            requested_by: "api_key:k".into(),
+            requested_at: at("2026-01-02T03:04:05.123456Z"),
+        });
+        certificate.status = Status::Active;
+        certificate.issued = Some(Issued {
+            serial_number: format!("{id}-serial"),
+            der: vec![0x30, 0x00],
+            fingerprint_sha256: format!("{id}-fingerprint"),
+            issuer_cn: Some("Example CA".into()),
+            not_before: at("2026-01-01T00:00:00.000000Z"),
+            not_after: at("2026-04-01T00:00:00.000000Z"),
+        });
+        certificate
+            .properties
+            .insert("tags".into(), serde_json::json!(["web"]));
+        certificate
+    }
+
+    #[test]
+    fn a_certificate_maps_to_its_row_and_back() {
+        let mut certificate = issued_certificate("c1", "p1");
+        certificate.status = Status::Archived;
+        certificate.archived_status = Some(Status::Revoked);
+        certificate.revocation = Some(Revocation {
+            revoked_at: at("2026-02-01T00:00:00.000000Z"),
+            revoked_by: "api_key:k".into(),
+            reason: RevocationReason::KeyCompromise,
+            comment: Some("leaked".into()),
+        });
+        let row = CertificateRow::try_from(&certificate).unwrap();
+        assert_eq!(row.status, "archived");
+        assert_eq!(row.archived_status.as_deref(), Some("revoked"));
+        assert_eq!(row.revocation_reason.as_deref(), Some("keyCompromise"));
+        assert_eq!(row.source, "imported");
+        assert_eq!(row.key_type, "ECDSA-P256");
+        assert_eq!(row.key_storage_mode, "local");
+        assert_eq!(row.csr_pem, "");
+        assert_eq!(
+            row.not_after.as_deref(),
+            Some("2026-04-01T00:00:00.000000Z")
+        );
+        let subject: serde_json::Value = serde_json::from_str(&row.subject).unwrap();
+        assert_eq!(subject["common_name"], "api.example.com");
+        assert_eq!(subject["country"], "US");
+        let san: serde_json::Value = serde_json::from_str(&row.san).unwrap();
+        assert_eq!(san["ip_addresses"][0], "10.0.0.1");
+        assert_eq!(Certificate::try_from(row).unwrap(), certificate);
+    }
+
+    #[test]
+    fn a_request_has_no_issued_columns() {
+        let mut certificate = issued_certificate("c1", "p1");
+        certificate.status = Status::PendingApproval;
+        certificate.issued = None;
+        certificate.csr_pem = Some("-----BEGIN CERTIFICATE REQUEST-----".into());
+        let row = CertificateRow::try_from(&certificate).unwrap();
+        assert_eq!(row.status, "pending_approval");
+        assert!(row.certificate_der.is_none() && row.serial_number.is_none());
+        assert_eq!(Certificate::try_from(row).unwrap(), certificate);
+    }
+
+    #[test]
+    fn unknown_stored_values_are_backend_errors() {
+        let certificate = issued_certificate("c1", "p1");
+        let mut row = CertificateRow::try_from(&certificate).unwrap();
+        row.status = "lost".into();
+        assert!(matches!(
+            Certificate::try_from(row),
+            Err(StoreError::Backend(_))
+        ));
+        let mut row = CertificateRow::try_from(&certificate).unwrap();
+        row.subject = r#"{"nickname": "x"}"#.into();
+        assert!(matches!(
+            Certificate::try_from(row),
+            Err(StoreError::Backend(_))
+        ));
+    }
+
+    async fn store_with_projects(dir: &std::path::Path) -> Store {
+        let store = Store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        let t = "2026-01-01T00:00:00.000000Z";
+        sqlx::query("INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('org', 'org', ?1, ?1)")
+            .bind(t)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for project in ["p1", "p2"] {
+            sqlx::query(
+                "INSERT INTO projects (id, organization_id, name, created_at, updated_at)
+                 VALUES (?1, 'org', ?1, ?2, ?2)",
+            )
+            .bind(project)
+            .bind(t)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn reads_stay_inside_the_scope_and_a_second_copy_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_projects(dir.path()).await;
+        let certificate = issued_certificate("c1", "p1");
+        store.certificate_insert(&certificate).await.unwrap();
+
+        let org = Scope::organization("org");
+        let read = store.certificate_get(org, "c1").await.unwrap();
+        assert_eq!(read.as_ref(), Some(&certificate));
+        let p1 = Scope::project("org", "p1");
+        let p2 = Scope::project("org", "p2");
+        assert!(store.certificate_get(p1, "c1").await.unwrap().is_some());
+        assert!(store.certificate_get(p2, "c1").await.unwrap().is_none());
+        let other_org = Scope::organization("other");
+        assert!(
+            store
+                .certificate_get(other_org, "c1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let mut copy = issued_certificate("c2", "p1");
+        copy.issued = certificate.issued.clone();
+        assert!(matches!(
+            store.certificate_insert(&copy).await,
+            Err(StoreError::Conflict)
+        ));
+
+        let active = CertificateFilter {
+            status: Some(Status::Active),
+            ..CertificateFilter::default()
+        };
+        let (found, total) = store.certificate_list(p1, &active, 0, 10).await.unwrap();
+        assert_eq!((found.len(), total), (1, 1));
+        let (_, total) = store.certificate_list(p2, &active, 0, 10).await.unwrap();
+        assert_eq!(total, 0);
+        let revoked = CertificateFilter {
+            status: Some(Status::Revoked),
+            ..CertificateFilter::default()
+        };
+        let (_, total) = store.certificate_list(org, &revoked, 0, 10).await.unwrap();
+        assert_eq!(total, 0);
+    }
+
+    #[tokio::test]
+    async fn the_renewal_queue_shows_a_project_its_own_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_projects(dir.path()).await;
+        store
+            .certificate_insert(&issued_certificate("c1", "p1"))
+            .await
+            .unwrap();
+        let request = RenewalRequest {
+            id: "r1".into(),
+            organization_id: "org".into(),
+            certificate_id: "c1".into(),
+            status: RenewalStatus::Pending,
+            reason: "expires soon".into(),
+            not_after: at("2026-04-01T00:00:00.000000Z"),
+            new_certificate_id: None,
+            decided_by: None,
+            decided_at: None,
+            error: None,
+            created_at: at("2026-03-01T00:00:00.000000Z"),
+        };
+        store.renewal_insert(&request).await.unwrap();
+        let pending = Some(RenewalStatus::Pending);
+        let (found, total) = store
+            .renewal_list(Scope::organization("org"), pending, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((found[0].status, total), (RenewalStatus::Pending, 1));
+        assert_eq!(found[0].not_after, request.not_after);
+        let p2 = Scope::project("org", "p2");
+        let (_, total) = store.renewal_list(p2, pending, 0, 10).await.unwrap();
+        assert_eq!(total, 0);
+        assert!(store.renewal_get(p2, "r1").await.unwrap().is_none());
+        let p1 = Scope::project("org", "p1");
+        let mut decided = store.renewal_get(p1, "r1").await.unwrap().unwrap();
+        decided.status = RenewalStatus::Cancelled;
+        assert!(store.renewal_decide(&decided).await.unwrap());
+        assert!(!store.renewal_decide(&decided).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_ca_its_revocations_and_its_crls_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_projects(dir.path()).await;
+        let ca = CertificateAuthority {
+            id: "ca1".into(),
+            organization_id: "org".into(),
+            name: "root".into(),
+            kind: CaKind::Root,
+            parent_id: None,
+            status: CaStatus::Active,
+            key_algorithm: KeyAlgorithm::Rsa(3072),
+            subject: Subject {
+                common_name: Some("Example Root".into()),
+                ..Subject::default()
+            },
+            certificate_pem: Some("PEM".into()),
+            csr_pem: None,
+            sealed_key: Sealed(vec![9]),
+            serial_number: Some("01".into()),
+            not_before: Some(at("2026-01-01T00:00:00.000000Z")),
+            not_after: Some(at("2036-01-01T00:00:00.000000Z")),
+            created_at: at("2026-01-01T00:00:00.000000Z"),
+            updated_at: at("2026-01-01T00:00:00.000000Z"),
+        };
+        store.ca_insert(&ca).await.unwrap();
+        assert!(matches!(
+            store
+                .ca_insert(&CertificateAuthority {
+                    id: "ca2".into(),
+                    ..ca.clone()
+                })
+                .await,
+            Err(StoreError::Conflict)
+        ));
+        let read = store
+            .ca_get(Scope::project("org", "p2"), "ca1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (read.kind, read.status, read.key_algorithm),
+            (CaKind::Root, CaStatus::Active, KeyAlgorithm::Rsa(3072))
+        );
+        assert_eq!(read.subject, ca.subject);
+        assert_eq!(read.not_after, ca.not_after);
+        assert!(
+            store
+                .ca_get(Scope::organization("other"), "ca1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let mut revoked = issued_certificate("c1", "p1");
+        revoked.ca_id = Some("ca1".into());
+        revoked.status = Status::Revoked;
+        revoked.revocation = Some(Revocation {
+            revoked_at: at("2026-02-01T00:00:00.000000Z"),
+            revoked_by: "api_key:k".into(),
+            reason: RevocationReason::CertificateHold,
+            comment: None,
+        });
+        store.certificate_insert(&revoked).await.unwrap();
+        let listed = store.revoked_for_ca("ca1", None).await.unwrap();
+        assert_eq!(
+            listed,
+            [RevokedSerial {
+                serial_number: "c1-serial".into(),
+                revoked_at: at("2026-02-01T00:00:00.000000Z"),
+                reason: RevocationReason::CertificateHold,
+            }]
+        );
+        let later = Some(at("2026-03-01T00:00:00.000000Z"));
+        assert!(store.revoked_for_ca("ca1", later).await.unwrap().is_empty());
+
+        let soon = at("2026-01-02T00:00:00.000000Z");
+        assert_eq!(store.cas_needing_crl(soon).await.unwrap(), ["ca1"]);
+        let crl = Crl {
+            ca_id: "ca1".into(),
+            crl_number: store.ca_next_crl_number("ca1").await.unwrap(),
+            kind: CrlKind::Full,
+            base_crl_number: None,
+            der: vec![0x30],
+            this_update: at("2026-01-01T00:00:00.000000Z"),
+            next_update: at("2026-01-03T00:00:00.000000Z"),
+        };
+        store.crl_insert(&crl).await.unwrap();
+        let latest = store
+            .crl_latest("ca1", CrlKind::Full)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((latest.crl_number, latest.kind), (1, CrlKind::Full));
+        assert_eq!(latest.next_update, crl.next_update);
+        assert!(
+            store
+                .crl_latest("ca1", CrlKind::Delta)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.cas_needing_crl(soon).await.unwrap().is_empty());
     }
 }

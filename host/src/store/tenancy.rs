@@ -161,6 +161,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }
 
@@ -196,15 +197,25 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<Project>, StoreError> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!(
-            "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(ProjectRow::into_model).transpose()
+        // A project outside the scope is not there for this caller, cached or not.
+        if !scope.contains_project(id) {
+            return Ok(None);
+        }
+        let key = (scope.organization_id().to_owned(), id.to_owned());
+        self.caches
+            .projects
+            .get_or_load(key, || async {
+                let row: Option<ProjectRow> = sqlx::query_as(&format!(
+                    "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
+                ))
+                .bind(scope.organization_id())
+                .bind(scope.project_id())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(ProjectRow::into_model).transpose()
+            })
+            .await
     }
 
     pub async fn project_by_name(
@@ -260,6 +271,7 @@ impl Store {
         .bind(&project.organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.projects.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -272,6 +284,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }
 

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
-use super::{CertificateRow, Scope, Store, StoreError, WriteTx};
+use super::{Scope, Store, StoreError, WriteTx};
 use crate::model::webhook::{
     DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryStatus, Event, EventKind,
 };
@@ -497,33 +497,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
-    }
-
-    // ---- expiry notices ----
-
-    /// Active certificates that end after `now` and no later than `limit` and have not had
-    /// `notice` yet; with `now` = `None`, those that ended by `limit` (expired).
-    pub async fn expiry_candidates(
-        &self,
-        now: Option<&str>,
-        limit: &str,
-        notice: &str,
-        max: i64,
-    ) -> Result<Vec<CertificateRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT c.* FROM certificates c
-             WHERE c.status = 'active' AND c.not_after IS NOT NULL
-               AND (?1 IS NULL OR c.not_after > ?1) AND c.not_after <= ?2
-               AND NOT EXISTS (SELECT 1 FROM certificate_expiry_notices n
-                               WHERE n.certificate_id = c.id AND n.notice = ?3)
-             ORDER BY c.not_after LIMIT ?4",
-        )
-        .bind(now)
-        .bind(limit)
-        .bind(notice)
-        .bind(max)
-        .fetch_all(&self.pool)
-        .await
     }
 }
 

@@ -3,8 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::auth::permissions::PLATFORM_ADMIN;
+use crate::auth::{Caller, Permission};
 use crate::error::OnConflict;
 use crate::model::{Environment, Organization, Project};
 use crate::store::{Scope, Store};
@@ -314,7 +313,7 @@ fn require_platform_admin(caller: &Caller) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Forbidden {
-            permission: PLATFORM_ADMIN.into(),
+            permission: Permission::PlatformAdmin,
         })
     }
 }

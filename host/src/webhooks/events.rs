@@ -12,10 +12,8 @@
 //! tx.commit().await?;
 //! ```
 
-use uuid::Uuid;
-
 pub use crate::model::webhook::{Event, EventKind};
-use crate::store::{Store, WriteTx};
+use crate::store::{Store, Tx, WriteTx};
 use crate::{Error, Result, timestamp};
 
 /// Puts `event` in the outbox inside `tx`. It is delivered after `tx` commits, and never
@@ -43,16 +41,29 @@ pub(super) async fn emit_to(tx: &mut WriteTx, event: &Event, webhook_id: &str) -
         .ok_or_else(|| Error::NotFound(format!("webhook '{webhook_id}'")))
 }
 
+/// As [`emit`], inside a unit of work of [`Store::transaction`].
+pub fn emit_in(tx: &mut Tx<'_>, event: &Event) -> Result<usize> {
+    check_data(event)?;
+    Ok(tx
+        .outbox_insert(&crate::model::new_id(), timestamp::now(), event)?
+        .len())
+}
+
 /// Returns the ids of the deliveries queued.
 async fn queue(tx: &mut WriteTx, event: &Event, webhook_id: Option<&str>) -> Result<Vec<String>> {
-    if !event.data.is_object() {
-        return Err(Error::internal(anyhow::anyhow!(
+    check_data(event)?;
+    Ok(tx
+        .outbox_insert(&crate::model::new_id(), timestamp::now(), event, webhook_id)
+        .await?)
+}
+
+fn check_data(event: &Event) -> Result<()> {
+    if event.data.is_object() {
+        Ok(())
+    } else {
+        Err(Error::internal(anyhow::anyhow!(
             "event data of {} must be a JSON object",
             event.kind.as_str()
-        )));
+        )))
     }
-    let id = Uuid::new_v4().to_string();
-    Ok(tx
-        .outbox_insert(&id, timestamp::now(), event, webhook_id)
-        .await?)
 }

@@ -20,11 +20,11 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use dispatcher::Dispatcher;
-pub use events::{Event, EventKind, emit, emit_now};
+pub use events::{Event, EventKind, emit, emit_in, emit_now};
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::crypto::{MasterKey, Sealed};
+use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::model::webhook::{DeliveryFilter, DeliveryStatus};
 use crate::model::{DeliveryAttempt, Webhook, WebhookDelivery};
 use crate::plugins::Registry;
@@ -45,7 +45,7 @@ pub struct NewWebhook {
     pub url: String,
     pub events: Vec<String>,
     /// Generated (and returned once) when absent.
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     pub active: Option<bool>,
     pub transport: Option<String>,
     pub config: Option<Value>,
@@ -58,7 +58,7 @@ pub struct NewWebhook {
 pub struct WebhookChanges {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     pub active: Option<bool>,
     pub transport: Option<String>,
     pub config: Option<Value>,
@@ -69,7 +69,7 @@ pub struct WebhookChanges {
 pub struct CreatedWebhook {
     pub webhook: Webhook,
     /// The secret the server generated, returned this once; `None` when the caller gave one.
-    pub generated_secret: Option<String>,
+    pub generated_secret: Option<SecretString>,
 }
 
 /// A delivery with its attempts, oldest attempt first.
@@ -143,7 +143,10 @@ impl Webhooks {
         let id = Uuid::new_v4().to_string();
         let now = timestamp::now();
         let webhook = Webhook {
-            sealed_secret: self.master.seal(&secret_record(&id), secret.as_bytes()).0,
+            sealed_secret: self
+                .master
+                .seal(&secret_record(&id), secret.expose().as_bytes())
+                .0,
             id,
             organization_id: caller.organization_id().to_owned(),
             project_id,
@@ -220,7 +223,7 @@ impl Webhooks {
             let secret = check_secret(secret)?;
             webhook.sealed_secret = self
                 .master
-                .seal(&secret_record(&webhook.id), secret.as_bytes())
+                .seal(&secret_record(&webhook.id), secret.expose().as_bytes())
                 .0;
             changed.push("secret");
         }
@@ -479,17 +482,18 @@ fn not_found(id: &str) -> Error {
 }
 
 /// `whsec_` and 32 random bytes, base64url.
-fn generate_secret() -> String {
+fn generate_secret() -> SecretString {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes)).into()
 }
 
-fn check_secret(secret: String) -> Result<String> {
-    let length = secret.chars().count();
+fn check_secret(secret: SecretString) -> Result<SecretString> {
+    let text = secret.expose();
+    let length = text.chars().count();
     if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&length)
-        || secret.chars().any(char::is_control)
-        || secret.trim() != secret
+        || text.chars().any(char::is_control)
+        || text.trim() != text
     {
         return Err(Error::bad_request(
             "secret",
@@ -689,10 +693,11 @@ mod tests {
         assert_eq!(ok.unwrap(), [EventKind::CertificateIssued]);
         assert!(check_events(&[]).is_err());
         assert!(check_events(&["certificate.exploded".into()]).is_err());
-        assert!(check_secret("short".into()).is_err());
-        assert!(check_secret(" padded-secret ".into()).is_err());
-        assert!(check_secret("my-signing-secret".into()).is_ok());
-        assert!(generate_secret().starts_with("whsec_"));
+        let secret = |text: &str| SecretString::from(text.to_owned());
+        assert!(check_secret(secret("short")).is_err());
+        assert!(check_secret(secret(" padded-secret ")).is_err());
+        assert!(check_secret(secret("my-signing-secret")).is_ok());
+        assert!(generate_secret().expose().starts_with("whsec_"));
         assert!(check_config(Some(json!({"headers": {"X-Team": "pki"}}))).is_ok());
         for bad in [
             json!([]),
@@ -703,6 +708,23 @@ mod tests {
         ] {
             assert!(check_config(Some(bad.clone())).is_err(), "{bad}");
         }
-        assert_ne!(generate_secret(), generate_secret());
+        assert_ne!(generate_secret().expose(), generate_secret().expose());
+    }
+
+    #[test]
+    fn debug_does_not_print_secrets() {
+        let secret = || Some(SecretString::from("my-signing-secret".to_owned()));
+        let new = NewWebhook {
+            url: "https://hooks.example.com/".into(),
+            secret: secret(),
+            ..NewWebhook::default()
+        };
+        let changes = WebhookChanges {
+            secret: secret(),
+            ..WebhookChanges::default()
+        };
+        for debug in [format!("{new:?}"), format!("{changes:?}")] {
+            assert!(!debug.contains("my-signing-secret"), "{debug}");
+        }
     }
 }

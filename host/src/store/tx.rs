@@ -1,0 +1,165 @@
+//! A write transaction on the group-commit writer's connection: the statements of
+//! one unit of work (a change, its audit event, the webhook events it causes), run in
+//! place on the writer thread. See [`super::writer`].
+
+use rusqlite::{Connection, params};
+use time::OffsetDateTime;
+
+use super::StoreError;
+use super::pki::CertificateRow;
+use crate::model::{AuditRecord, Certificate, Event};
+use crate::timestamp;
+
+pub struct Tx<'c> {
+    conn: &'c Connection,
+    queued_deliveries: bool,
+}
+
+impl<'c> Tx<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            queued_deliveries: false,
+        }
+    }
+
+    pub(super) fn queued_deliveries(&self) -> bool {
+        self.queued_deliveries
+    }
+
+    /// The connection, for statements of the writer's own tests.
+    #[cfg(test)]
+    pub(super) fn conn(&self) -> &Connection {
+        self.conn
+    }
+
+    pub fn certificate_insert(&mut self, certificate: &Certificate) -> Result<(), StoreError> {
+        let row = CertificateRow::try_from(certificate)?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
+                archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
+                csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
+                not_before, not_after, requested_by, requested_at, decided_by, decided_at,
+                rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
+                properties, created_at, updated_at, renewed_from, source, chain_pem)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        insert.execute(params![
+            row.id,
+            row.organization_id,
+            row.project_id,
+            row.ca_id,
+            row.template_id,
+            row.status,
+            row.archived_status,
+            row.common_name,
+            row.subject,
+            row.san,
+            row.key_type,
+            row.key_storage_mode,
+            row.validity_days,
+            row.csr_pem,
+            row.serial_number,
+            row.certificate_der,
+            row.sealed_key,
+            row.fingerprint_sha256,
+            row.issuer_cn,
+            row.not_before,
+            row.not_after,
+            row.requested_by,
+            row.requested_at,
+            row.decided_by,
+            row.decided_at,
+            row.rejection_reason,
+            row.revoked_at,
+            row.revoked_by,
+            row.revocation_reason,
+            row.revocation_comment,
+            row.properties,
+            row.created_at,
+            row.updated_at,
+            row.renewed_from,
+            row.source,
+            row.chain_pem,
+        ])?;
+        Ok(())
+    }
+
+    pub fn audit_insert(&mut self, event: &AuditRecord) -> Result<(), StoreError> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
+                                       severity, outcome, request_id, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        insert.execute(params![
+            event.id,
+            timestamp::format(event.occurred_at),
+            event.organization_id,
+            event.actor,
+            event.action,
+            event.target,
+            event.severity.as_str(),
+            event.outcome.as_str(),
+            event.request_id,
+            event.details.as_ref().map(|details| details.to_string()),
+        ])?;
+        Ok(())
+    }
+
+    /// Puts `event` in the outbox for every active webhook of its tenant that subscribes
+    /// to its type. Nothing is written when no webhook wants it. Returns the ids of the
+    /// deliveries queued.
+    pub fn outbox_insert(
+        &mut self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &Event,
+    ) -> Result<Vec<String>, StoreError> {
+        let event_type = event.kind.as_str();
+        let webhooks: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT w.id FROM webhooks w
+                 WHERE w.organization_id = ?1 AND w.active = 1
+                   AND (w.project_id IS NULL OR w.project_id = ?2)
+                   AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)",
+            )?
+            .query_map(
+                params![event.organization_id, event.project_id, event_type],
+                |row| row.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        if webhooks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let occurred_at = timestamp::format(occurred_at);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO webhook_events (id, organization_id, project_id, event_type,
+                                             occurred_at, payload)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                id,
+                event.organization_id,
+                event.project_id,
+                event_type,
+                occurred_at,
+                event.data.to_string(),
+            ])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
+                                             next_attempt_at, redelivery_of, created_at)
+             VALUES (?, ?, ?, 'pending', 0, ?, NULL, ?)",
+        )?;
+        let mut deliveries = Vec::with_capacity(webhooks.len());
+        for webhook in &webhooks {
+            let delivery = crate::model::new_id();
+            insert.execute(params![delivery, webhook, id, occurred_at, occurred_at])?;
+            deliveries.push(delivery);
+        }
+        self.queued_deliveries = true;
+        Ok(deliveries)
+    }
+}

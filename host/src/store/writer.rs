@@ -1,0 +1,292 @@
+//! The group-commit writer: one thread owns a synchronous SQLite connection and
+//! commits the work that queued while its previous commit was being made, in one
+//! transaction.
+//!
+//! sqlx runs each connection on a thread of its own, so every statement is a round
+//! trip between threads; here a unit of work runs its statements in place, and many
+//! units share one `COMMIT` (and its `fsync`). Each unit runs inside a savepoint: one
+//! that fails is rolled back alone and the others still commit. A caller is answered
+//! only after the commit that holds its work is on disk.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Mutex, Notify, oneshot};
+
+use super::StoreError;
+use super::tx::Tx;
+
+/// At most this many units share a transaction, so that one commit stays short.
+const MAX_GROUP: usize = 512;
+
+/// A unit of work as the writer thread sees it: runs against the connection inside
+/// the group's transaction (or, given none, answers that the write failed), and says
+/// whether it succeeded and whether it queued webhook deliveries. Its result waits in
+/// `reply` until the commit is decided.
+type Unit = Box<dyn FnOnce(Option<&Connection>) -> Ran + Send>;
+
+struct Ran {
+    ok: bool,
+    queued_deliveries: bool,
+    reply: Box<dyn FnOnce(Result<(), &str>) + Send>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Writer {
+    units: mpsc::Sender<Unit>,
+}
+
+impl Writer {
+    /// Opens the database file at `path` (already created and migrated) and starts the
+    /// writer thread. `turn` is the lock the store's other write transactions take, so
+    /// that they and the writer take turns instead of waiting in SQLite's busy handler.
+    pub fn start(
+        path: &Path,
+        turn: Arc<Mutex<()>>,
+        outbox: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // FULL: the WAL is synced at every commit, so an answered write survives a power
+        // loss, not only a crash of this process. Group commit pays one sync per group.
+        // Checkpoints run on a thread of their own (see `checkpoint`), not inside a commit.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let checkpointer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        checkpointer.execute_batch("PRAGMA synchronous = FULL;")?;
+        let (units, queue) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("keystead-writer".into())
+            .spawn(move || {
+                run(conn, queue, turn, outbox);
+                drop(stop);
+            })
+            .map_err(|err| StoreError::Backend(Box::new(err)))?;
+        std::thread::Builder::new()
+            .name("keystead-checkpoint".into())
+            .spawn(move || checkpoint(checkpointer, stopped))
+            .map_err(|err| StoreError::Backend(Box::new(err)))?;
+        Ok(Self { units })
+    }
+
+    /// Runs `work` in the next group and answers once that group is committed.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel::<Result<T, E>>();
+        let unit: Unit = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                return Ran {
+                    ok: false,
+                    queued_deliveries: false,
+                    reply: Box::new(move |_| {
+                        let _ = answer
+                            .send(Err(
+                                StoreError::backend("the database cannot be written").into()
+                            ));
+                    }),
+                };
+            };
+            let mut tx = Tx::new(conn);
+            match work(&mut tx) {
+                Ok(value) => Ran {
+                    ok: true,
+                    queued_deliveries: tx.queued_deliveries(),
+                    reply: Box::new(move |commit| {
+                        let _ = answer.send(match commit {
+                            Ok(()) => Ok(value),
+                            Err(cause) => Err(StoreError::backend(cause).into()),
+                        });
+                    }),
+                },
+                Err(err) => Ran {
+                    ok: false,
+                    queued_deliveries: false,
+                    reply: Box::new(move |_| {
+                        let _ = answer.send(Err(err));
+                    }),
+                },
+            }
+        });
+        self.units
+            .send(unit)
+            .map_err(|_| StoreError::backend("the writer has stopped"))?;
+        answered
+            .await
+            .map_err(|_| StoreError::backend("the writer stopped before answering"))?
+    }
+}
+
+fn run(conn: Connection, queue: mpsc::Receiver<Unit>, turn: Arc<Mutex<()>>, outbox: Arc<Notify>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    // Blocks until work arrives; ends when every sender (every `Store`) is gone.
+    while let Ok(first) = queue.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(unit) => group.push(unit),
+                Err(_) => break,
+            }
+        }
+        let _turn = turn.blocking_lock();
+        commit_group(&conn, &mut group, &outbox);
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies committed pages from the WAL into the database file, beside the writer
+/// (a passive checkpoint never blocks it), so that no commit waits for a checkpoint
+/// and the WAL is reused from its start once everything in it is copied.
+fn checkpoint(conn: Connection, stopped: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::warn!(error = %err, "a WAL checkpoint failed; the next one retries");
+        }
+    }
+    // The writer is gone: copy everything back before the process ends.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+fn commit_group(conn: &Connection, group: &mut Vec<Unit>, outbox: &Notify) {
+    let mut ran = Vec::with_capacity(group.len());
+    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    if let Err(err) = begun {
+        let cause = err.to_string();
+        tracing::error!(error = %cause, "the writer cannot begin a transaction");
+        for unit in group.drain(..) {
+            (unit(None).reply)(Err(&cause));
+        }
+        return;
+    }
+    for unit in group.drain(..) {
+        let savepoint = conn.execute_batch("SAVEPOINT unit");
+        // A unit that panics is a failed unit, not a dead writer; its caller sees the
+        // answer channel close.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit(Some(conn))))
+            .unwrap_or_else(|_| Ran {
+                ok: false,
+                queued_deliveries: false,
+                reply: Box::new(|_| {}),
+            });
+        let undo = if outcome.ok {
+            conn.execute_batch("RELEASE unit")
+        } else {
+            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
+        };
+        if let Err(err) = savepoint.and(undo) {
+            tracing::error!(error = %err, "the writer lost a savepoint");
+        }
+        ran.push(outcome);
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(|err| err.to_string());
+    if let Err(cause) = &commit {
+        tracing::error!(error = %cause, "a group commit failed; its writes are rolled back");
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let mut queued_deliveries = false;
+    for outcome in ran {
+        queued_deliveries |= outcome.ok && outcome.queued_deliveries;
+        (outcome.reply)(commit.as_ref().map(|_| ()).map_err(String::as_str));
+    }
+    if queued_deliveries && commit.is_ok() {
+        outbox.notify_one();
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err {
+            rusqlite::Error::SqliteFailure(code, _)
+                if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                Self::Conflict
+            }
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            other => Self::Backend(Box::new(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &Path) -> (Writer, Connection) {
+        let path = dir.join("w.db");
+        let setup = Connection::open(&path).expect("open");
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
+            .expect("schema");
+        let writer = Writer::start(&path, Arc::new(Mutex::new(())), Arc::new(Notify::new()))
+            .expect("writer");
+        (writer, setup)
+    }
+
+    fn insert(key: &'static str) -> impl FnOnce(&mut Tx<'_>) -> Result<(), StoreError> {
+        move |tx| {
+            tx.conn().execute("INSERT INTO t (k) VALUES (?)", [key])?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_unit_is_rolled_back_alone_and_the_others_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(dir.path());
+        // Sent together, these share groups; the duplicate fails on its own.
+        let (a, b, dup, c) = tokio::join!(
+            writer.write(insert("a")),
+            writer.write(insert("b")),
+            writer.write(|tx: &mut Tx<'_>| {
+                tx.conn().execute("INSERT INTO t (k) VALUES ('x')", [])?;
+                tx.conn().execute("INSERT INTO t (k) VALUES ('a')", [])?;
+                Ok::<_, StoreError>(())
+            }),
+            writer.write(insert("c")),
+        );
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        assert!(matches!(dup, Err(StoreError::Conflict)));
+        let keys: Vec<String> = reader
+            .prepare("SELECT k FROM t ORDER BY k")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            keys,
+            ["a", "b", "c"],
+            "the failed unit's first insert is rolled back too"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_means_the_write_is_visible_to_other_connections() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(dir.path());
+        writer.write(insert("k")).await.expect("write");
+        let count: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(count, 1);
+    }
+}
