@@ -10,10 +10,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
-use crate::rotation::{ConfigInput, ConfigView, TargetInput};
-use crate::store::{RotationRunRow, RotationTargetRow};
+use crate::model::{RotationConfig, RotationRun, RotationTarget};
+use crate::rotation::{ConfigInput, TargetInput};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -50,6 +50,42 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
+/// A certificate's rotation config.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigView {
+    pub certificate_id: String,
+    /// Off: renewals and the schedule push nothing (a manual trigger still does).
+    pub enabled: bool,
+    /// `on_renewal`, `before_expiry` or `schedule`.
+    pub trigger: String,
+    /// `before_expiry`: renew this many days before the certificate expires.
+    pub days_before_expiry: Option<u32>,
+    /// `schedule`: push again this often.
+    pub interval_hours: Option<u32>,
+    /// Send the private key along (only for keys generated and kept here).
+    pub include_private_key: bool,
+    /// When the background job next looks at this certificate.
+    pub next_run_at: Option<String>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+impl From<RotationConfig> for ConfigView {
+    fn from(config: RotationConfig) -> Self {
+        Self {
+            certificate_id: config.certificate_id,
+            enabled: config.enabled,
+            trigger: config.trigger.as_str().to_owned(),
+            days_before_expiry: config.days_before_expiry,
+            interval_hours: config.interval_hours,
+            include_private_key: config.include_private_key,
+            next_run_at: config.next_run_at.map(timestamp::format),
+            updated_by: config.updated_by,
+            updated_at: config.updated_at.map(timestamp::format),
+        }
+    }
+}
+
 /// A rotation target. Its credentials are never shown.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TargetView {
@@ -74,22 +110,22 @@ pub struct TargetView {
     pub updated_at: String,
 }
 
-impl From<RotationTargetRow> for TargetView {
-    fn from(row: RotationTargetRow) -> Self {
+impl From<RotationTarget> for TargetView {
+    fn from(target: RotationTarget) -> Self {
         Self {
-            config: serde_json::from_str(&row.config).unwrap_or_default(),
-            has_credentials: row.sealed_credentials.is_some(),
-            id: row.id,
-            certificate_id: row.certificate_id,
-            name: row.name,
-            target_type: row.target_type,
-            enabled: row.enabled,
-            key_custody: row.key_custody,
-            last_status: row.last_status,
-            last_synced_at: row.last_synced_at,
-            last_error: row.last_error,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            config: serde_json::Value::Object(target.config),
+            has_credentials: target.sealed_credentials.is_some(),
+            id: target.id,
+            certificate_id: target.certificate_id,
+            name: target.name,
+            target_type: target.target_type,
+            enabled: target.enabled,
+            key_custody: target.key_custody,
+            last_status: target.last_status.map(|s| s.as_str().to_owned()),
+            last_synced_at: target.last_synced_at.map(timestamp::format),
+            last_error: target.last_error,
+            created_at: timestamp::format(target.created_at),
+            updated_at: timestamp::format(target.updated_at),
         }
     }
 }
@@ -129,29 +165,31 @@ pub struct RunView {
     pub created_at: String,
 }
 
-impl From<RotationRunRow> for RunView {
-    fn from(row: RotationRunRow) -> Self {
+impl From<RotationRun> for RunView {
+    fn from(run: RotationRun) -> Self {
         Self {
-            id: row.id,
-            certificate_id: row.certificate_id,
-            serial_number: row.serial_number,
-            version: row.version,
-            target_id: row.target_id,
-            target_name: row.target_name,
-            target_type: row.target_type,
-            reason: row.reason,
-            status: row.status,
-            attempt: row.attempt,
-            private_key_included: row.include_private_key,
-            next_attempt_at: row.next_attempt_at,
-            started_at: row.started_at,
-            finished_at: row.finished_at,
-            duration_ms: row.duration_ms,
-            error: row.error,
-            location: row.location,
-            destination_version: row.destination_version,
-            requested_by: row.requested_by,
-            created_at: row.created_at,
+            id: run.id,
+            certificate_id: run.certificate_id,
+            serial_number: run.serial_number,
+            version: i64::from(run.version),
+            target_id: run.target_id,
+            target_name: run.target_name,
+            target_type: run.target_type,
+            reason: run.reason.as_str().to_owned(),
+            status: run.status.as_str().to_owned(),
+            attempt: i64::from(run.attempt),
+            private_key_included: run.include_private_key,
+            next_attempt_at: timestamp::format(run.next_attempt_at),
+            started_at: run.started_at.map(timestamp::format),
+            finished_at: run.finished_at.map(timestamp::format),
+            duration_ms: run
+                .duration_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            error: run.error,
+            location: run.location,
+            destination_version: run.destination_version,
+            requested_by: run.requested_by,
+            created_at: timestamp::format(run.created_at),
         }
     }
 }
@@ -190,7 +228,7 @@ pub(super) async fn get_config(
         .authz
         .require(&caller, Permission::CertificateRead)
         .await?;
-    Ok(Json(state.rotation.get_config(&caller, &id).await?))
+    Ok(Json(state.rotation.get_config(&caller, &id).await?.into()))
 }
 
 /// Update rotation config: when pushes happen and whether the private key goes along
@@ -209,7 +247,11 @@ pub(super) async fn put_config(
         .require(&caller, Permission::RotationWrite)
         .await?;
     Ok(Json(
-        state.rotation.update_config(&caller, &id, body).await?,
+        state
+            .rotation
+            .update_config(&caller, &id, body)
+            .await?
+            .into(),
     ))
 }
 
@@ -257,7 +299,7 @@ pub(super) async fn history(
         per_page: query.per_page,
     };
     let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
+    let (runs, total) = state
         .rotation
         .history(
             &caller,
@@ -268,7 +310,7 @@ pub(super) async fn history(
             per_page,
         )
         .await?;
-    Ok(Json(page.page(rows, total, RunView::from)?))
+    Ok(Json(page.page(runs, total, RunView::from)?))
 }
 
 /// List rotation targets
@@ -284,8 +326,8 @@ pub(super) async fn list_targets(
         .authz
         .require(&caller, Permission::CertificateRead)
         .await?;
-    let rows = state.rotation.list_targets(&caller, &id).await?;
-    Ok(Json(rows.into_iter().map(TargetView::from).collect()))
+    let targets = state.rotation.list_targets(&caller, &id).await?;
+    Ok(Json(targets.into_iter().map(TargetView::from).collect()))
 }
 
 /// Create rotation target: the plugin checks the settings and credentials first
@@ -304,8 +346,8 @@ pub(super) async fn create_target(
         .authz
         .require(&caller, Permission::RotationWrite)
         .await?;
-    let row = state.rotation.create_target(&caller, &id, body).await?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let target = state.rotation.create_target(&caller, &id, body).await?;
+    Ok((StatusCode::CREATED, Json(target.into())))
 }
 
 /// Get target details

@@ -12,11 +12,12 @@ use super::extract::{Json, Path, Query};
 use super::keys::present;
 use super::pagination::{Page, PageQuery};
 use super::{AppState, Route};
-use crate::Result;
 use crate::auth::{Caller, Permission};
 use crate::crypto::{SecretString, serialize_exposed_option};
-use crate::store::{AttemptRow, DeliveryFilter, WebhookRow};
+use crate::model::webhook::DeliveryStatus;
+use crate::model::{DeliveryAttempt, Webhook};
 use crate::webhooks::{DeliveryRecord, NewWebhook, WebhookChanges};
+use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -80,19 +81,23 @@ pub struct WebhookView {
     pub updated_at: String,
 }
 
-impl From<WebhookRow> for WebhookView {
-    fn from(row: WebhookRow) -> Self {
+impl From<Webhook> for WebhookView {
+    fn from(webhook: Webhook) -> Self {
         Self {
-            events: serde_json::from_str(&row.events).unwrap_or_default(),
-            config: serde_json::from_str(&row.config).unwrap_or_default(),
-            id: row.id,
-            url: row.url,
-            active: row.active,
-            transport: row.transport,
-            project_id: row.project_id,
-            description: row.description,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+            events: webhook
+                .events
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect(),
+            config: Value::Object(webhook.config),
+            id: webhook.id,
+            url: webhook.url,
+            active: webhook.active,
+            transport: webhook.transport,
+            project_id: webhook.project_id,
+            description: webhook.description,
+            created_at: timestamp::format(webhook.created_at),
+            updated_at: timestamp::format(webhook.updated_at),
         }
     }
 }
@@ -199,14 +204,14 @@ pub struct AttemptView {
     pub error: Option<String>,
 }
 
-impl From<AttemptRow> for AttemptView {
-    fn from(row: AttemptRow) -> Self {
+impl From<DeliveryAttempt> for AttemptView {
+    fn from(attempt: DeliveryAttempt) -> Self {
         Self {
-            attempt: row.attempt,
-            started_at: row.started_at,
-            duration_ms: row.duration_ms,
-            status_code: row.status_code,
-            error: row.error,
+            attempt: i64::from(attempt.attempt),
+            started_at: timestamp::format(attempt.started_at),
+            duration_ms: i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+            status_code: attempt.status_code.map(i64::from),
+            error: attempt.error,
         }
     }
 }
@@ -249,20 +254,21 @@ impl From<DeliveryRecord> for DeliveryView {
     fn from(record: DeliveryRecord) -> Self {
         let d = record.delivery;
         Self {
-            next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
-            data: serde_json::from_str(&d.payload).unwrap_or_default(),
+            next_attempt_at: (d.status == DeliveryStatus::Pending)
+                .then(|| timestamp::format(d.next_attempt_at)),
+            data: Value::Object(d.data),
             id: d.id,
             webhook_id: d.webhook_id,
             event_id: d.event_id,
-            event_type: d.event_type,
-            occurred_at: d.occurred_at,
-            status: d.status,
-            attempt_count: d.attempts,
-            last_status_code: d.last_status_code,
+            event_type: d.event_type.as_str().to_owned(),
+            occurred_at: timestamp::format(d.occurred_at),
+            status: d.status.as_str().to_owned(),
+            attempt_count: i64::from(d.attempts),
+            last_status_code: d.last_status_code.map(i64::from),
             last_error: d.last_error,
             redelivery_of: d.redelivery_of,
-            created_at: d.created_at,
-            finished_at: d.finished_at,
+            created_at: timestamp::format(d.created_at),
+            finished_at: d.finished_at.map(timestamp::format),
             attempts: record.attempts.into_iter().map(AttemptView::from).collect(),
         }
     }
@@ -284,11 +290,11 @@ pub(super) async fn list(
         .authz
         .require(&caller, Permission::WebhooksRead)
         .await?;
-    let rows = state
+    let webhooks = state
         .webhooks
         .list(&caller, query.project_id.as_deref())
         .await?;
-    Ok(Json(rows.into_iter().map(WebhookView::from).collect()))
+    Ok(Json(webhooks.into_iter().map(WebhookView::from).collect()))
 }
 
 /// Register a webhook
@@ -328,7 +334,7 @@ pub(super) async fn create(
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhookView {
-            webhook: created.row.into(),
+            webhook: created.webhook.into(),
             secret: created.generated_secret,
         }),
     ))
@@ -368,7 +374,7 @@ pub(super) async fn update(
         .authz
         .require(&caller, Permission::WebhooksWrite)
         .await?;
-    let row = state
+    let webhook = state
         .webhooks
         .update(
             &caller,
@@ -384,7 +390,7 @@ pub(super) async fn update(
             },
         )
         .await?;
-    Ok(Json(row.into()))
+    Ok(Json(webhook.into()))
 }
 
 /// Delete a webhook
@@ -434,10 +440,8 @@ pub(super) async fn deliveries(
         .deliveries(
             &caller,
             &id,
-            DeliveryFilter {
-                status: query.status,
-                event_type: query.event,
-            },
+            query.status.as_deref(),
+            query.event,
             offset,
             per_page,
         )

@@ -72,8 +72,7 @@ pub fn spawn(
         move || {
             let store = store.clone();
             async move {
-                let before = timestamp::format(timestamp::now() - retention);
-                let pruned = store.delivery_prune(&before).await?;
+                let pruned = store.delivery_prune(timestamp::now() - retention).await?;
                 if pruned > 0 {
                     tracing::info!(deliveries = pruned, "pruned the webhook delivery log");
                 }

@@ -56,8 +56,10 @@ pub mod key;
 pub mod key_material;
 pub mod names;
 pub mod renewal;
+pub mod rotation;
 pub mod template;
 pub mod tenancy;
+pub mod webhook;
 
 pub use api_key::ApiKey;
 pub use audit::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
@@ -73,8 +75,10 @@ pub use key::{KeyAlgorithm, KeyStorageMode, KeyType, RSA_SIZES};
 pub use key_material::{StoredKey, StoredKeystore};
 pub use names::{SUBJECT_FIELDS, SanSet, Subject};
 pub use renewal::{RenewalRequest, RenewalStatus};
+pub use rotation::{RotationConfig, RotationRun, RotationTarget};
 pub use template::{ApprovalMode, Template, TemplateRules, ValidatorRef};
 pub use tenancy::{Environment, Organization, Project};
+pub use webhook::{DeliveryAttempt, Event, EventKind, Webhook, WebhookDelivery};
 
 /// A new record id: a UUID version 7, whose leading bits are the time. New records
 /// land at the end of each id index rather than on a random page, which keeps the

@@ -11,13 +11,13 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::worker::bundle_of;
-use super::{Rotation, StoredCredentials, credentials_record};
+use super::{Rotation, StoredCredentials, config_text, credentials_record};
 use crate::auth::Caller;
-use crate::model::Certificate;
+use crate::model::rotation::{RunReason, RunStatus};
+use crate::model::{Certificate, RotationRun, RotationTarget};
 use crate::pki::{BoxFuture, KeyCustody};
 use crate::plugins::PluginError;
 use crate::plugins::rotation_target::{Credentials, Receipt};
-use crate::store::{RotationRunRow, RotationTargetRow};
 use crate::{Error, Result, timestamp};
 
 /// The request's fields for an external key (reference API names).
@@ -38,12 +38,12 @@ const MAX_DESTINATION_LEN: usize = 512;
 
 struct ExternalCustody {
     rotation: Arc<Rotation>,
-    source: RotationTargetRow,
+    source: RotationTarget,
     /// The source's config with the destination, as the new target keeps it.
-    config: String,
+    config: Map<String, Value>,
     create: bool,
     destination: Option<String>,
-    deposited: Mutex<Option<(Receipt, i64)>>,
+    deposited: Mutex<Option<(Receipt, u64)>>,
 }
 
 impl std::fmt::Debug for ExternalCustody {
@@ -70,9 +70,8 @@ impl Rotation {
         })?;
         let source = self
             .store
-            .rotation_target_get(caller.organization_id(), &id)
+            .rotation_target_get(caller.scope(), &id)
             .await?
-            .filter(|t| caller.principal.sees_project(&t.project_id))
             .ok_or_else(|| {
                 Error::bad_request("key_integration_id", format!("no rotation target '{id}'"))
             })?;
@@ -99,18 +98,15 @@ impl Rotation {
         let create = request
             .create_new_secret
             .unwrap_or(matches!(destination, Some(("key_secret_name", _))));
-        let mut config: Map<String, Value> =
-            serde_json::from_str(&source.config).map_err(Error::internal)?;
+        let mut config = source.config.clone();
         if let Some((_, value)) = &destination {
             config.insert("destination".into(), value.clone().into());
         }
-        let config = serde_json::to_string(&config).map_err(Error::internal)?;
         let credentials = self.open_credentials(&source)?;
         // The plugin judges the destination (characters, shape) before any key exists.
-        let mut checked: Map<String, Value> =
-            serde_json::from_str(&config).map_err(Error::internal)?;
+        let mut checked = config.clone();
         checked.insert("create_new_secret".into(), create.into());
-        let checked = serde_json::to_string(&checked).map_err(Error::internal)?;
+        let checked = config_text(&checked)?;
         match self
             .plugin_for(&source.target_type)?
             .check_target(&source.organization_id, &checked, &credentials)
@@ -145,12 +141,11 @@ impl ExternalCustody {
         }
         let plugin = self.rotation.plugin_for(&self.source.target_type)?;
         let bundle = bundle_of(row, chain, 1, Some(key_pem.to_owned()));
-        let mut target: Map<String, Value> =
-            serde_json::from_str(&self.config).map_err(Error::internal)?;
+        let mut target = self.config.clone();
         if self.create {
             target.insert("create_new_secret".into(), true.into());
         }
-        let target = serde_json::to_string(&target).map_err(Error::internal)?;
+        let target = config_text(&target)?;
         let credentials: Credentials = self.rotation.open_credentials(&self.source)?;
         let started = std::time::Instant::now();
         let receipt = match plugin.push(&bundle, &target, &credentials).await {
@@ -162,14 +157,14 @@ impl ExternalCustody {
             }
             Err(other) => return Err(Error::Plugin(other)),
         };
-        let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         *self.deposited.lock().unwrap_or_else(|e| e.into_inner()) = Some((receipt, elapsed));
         Ok(())
     }
 
     async fn adopt_target(&self, row: &Certificate) -> Result<()> {
         let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
+        let now = timestamp::now();
         // The same credentials, sealed again for the new record.
         let sealed_credentials = match &self.source.sealed_credentials {
             None => None,
@@ -188,7 +183,7 @@ impl ExternalCustody {
                 )
             }
         };
-        let target = RotationTargetRow {
+        let target = RotationTarget {
             id: id.clone(),
             organization_id: row.organization_id.clone(),
             project_id: row.project_id.clone(),
@@ -199,11 +194,11 @@ impl ExternalCustody {
             config: self.config.clone(),
             sealed_credentials,
             key_custody: true,
-            last_status: Some("succeeded".into()),
-            last_synced_at: Some(now.clone()),
+            last_status: Some(RunStatus::Succeeded),
+            last_synced_at: Some(now),
             last_error: None,
-            created_at: now.clone(),
-            updated_at: now.clone(),
+            created_at: now,
+            updated_at: now,
         };
         self.rotation.store.rotation_target_insert(&target).await?;
         let deposited = self
@@ -212,7 +207,7 @@ impl ExternalCustody {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some((receipt, duration_ms)) = deposited {
-            let run = RotationRunRow {
+            let run = RotationRun {
                 id: Uuid::new_v4().to_string(),
                 organization_id: row.organization_id.clone(),
                 target_id: id,
@@ -221,14 +216,14 @@ impl ExternalCustody {
                 target_type: target.target_type.clone(),
                 serial_number: row.serial_number().map(str::to_owned),
                 version: 1,
-                reason: "key_deposit".into(),
-                status: "succeeded".into(),
+                reason: RunReason::KeyDeposit,
+                status: RunStatus::Succeeded,
                 attempt: 1,
                 include_private_key: true,
-                next_attempt_at: now.clone(),
+                next_attempt_at: now,
                 lease_until: None,
-                started_at: Some(now.clone()),
-                finished_at: Some(now.clone()),
+                started_at: Some(now),
+                finished_at: Some(now),
                 duration_ms: Some(duration_ms),
                 error: None,
                 location: Some(receipt.location),

@@ -26,18 +26,17 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
-use crate::config::RotationConfig;
 use crate::crypto::{MasterKey, Sealed, SecretString};
-use crate::model::{Certificate, Status};
+use crate::error::OnConflict;
+use crate::model::rotation::{RunFilter, RunReason, RunStatus};
+use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget, Status};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
 use crate::plugins::{PluginError, Registry};
-use crate::store::{
-    RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter, Scope, Store,
-    is_unique_violation,
-};
+use crate::store::{Scope, Store};
 use crate::{Error, Result, timestamp};
 
+pub use crate::model::rotation::Trigger;
 pub use custody::CustodyRequest;
 
 /// Longest target name.
@@ -48,58 +47,6 @@ pub const MAX_CONFIG_BYTES: usize = 16 * 1024;
 pub const MAX_CREDENTIAL_LEN: usize = 8 * 1024;
 /// Keys of a target's config that only the host sets.
 const HOST_KEYS: &[&str] = &["destination", "create_new_secret"];
-
-/// When a certificate is pushed besides a manual trigger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// After each renewal.
-    OnRenewal,
-    /// Renewed (and so pushed) this many days before it expires.
-    BeforeExpiry,
-    /// Pushed again every `interval_hours`, and after each renewal.
-    Schedule,
-}
-
-impl Trigger {
-    pub const NAMES: &'static [&'static str] = &["on_renewal", "before_expiry", "schedule"];
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "on_renewal" => Some(Self::OnRenewal),
-            "before_expiry" => Some(Self::BeforeExpiry),
-            "schedule" => Some(Self::Schedule),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OnRenewal => "on_renewal",
-            Self::BeforeExpiry => "before_expiry",
-            Self::Schedule => "schedule",
-        }
-    }
-}
-
-/// A certificate's rotation config, as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ConfigView {
-    pub certificate_id: String,
-    /// Off: renewals and the schedule push nothing (a manual trigger still does).
-    pub enabled: bool,
-    /// `on_renewal`, `before_expiry` or `schedule`.
-    pub trigger: String,
-    /// `before_expiry`: renew this many days before the certificate expires.
-    pub days_before_expiry: Option<u32>,
-    /// `schedule`: push again this often.
-    pub interval_hours: Option<u32>,
-    /// Send the private key along (only for keys generated and kept here).
-    pub include_private_key: bool,
-    /// When the background job next looks at this certificate.
-    pub next_run_at: Option<String>,
-    pub updated_by: Option<String>,
-    pub updated_at: Option<String>,
-}
 
 /// A change to the rotation config; absent fields keep their value.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
@@ -207,11 +154,21 @@ pub struct Rotation {
     audit: AuditLog,
     pki: Arc<Pki>,
     plugins: Arc<Registry>,
-    config: RotationConfig,
+    config: crate::config::RotationConfig,
     /// Wakes the worker when a push is queued or finished.
     wakeup: Notify,
     /// Pushes running at once.
     permits: Arc<Semaphore>,
+}
+
+/// The tenant a background step works in: a certificate's organization.
+fn organization_of(certificate: &Certificate) -> Scope<'_> {
+    Scope::organization(&certificate.organization_id)
+}
+
+/// A target's plugin settings as the plugin reads them (JSON text).
+fn config_text(config: &Map<String, Value>) -> Result<String> {
+    serde_json::to_string(config).map_err(Error::internal)
 }
 
 pub(crate) fn credentials_record(target_id: &str) -> String {
@@ -226,7 +183,7 @@ impl Rotation {
         audit: AuditLog,
         pki: Arc<Pki>,
         plugins: Arc<Registry>,
-        config: RotationConfig,
+        config: crate::config::RotationConfig,
     ) -> Arc<Self> {
         let rotation = Arc::new(Self {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
@@ -245,47 +202,28 @@ impl Rotation {
 
     // ---- config ----
 
-    fn default_config(row: &Certificate) -> RotationConfigRow {
-        RotationConfigRow {
-            certificate_id: row.id.clone(),
-            organization_id: row.organization_id.clone(),
-            enabled: true,
-            trigger_mode: Trigger::OnRenewal.as_str().into(),
-            days_before_expiry: None,
-            interval_hours: None,
-            include_private_key: false,
-            next_run_at: None,
-            updated_by: String::new(),
-            updated_at: String::new(),
-        }
-    }
-
-    async fn config_of(&self, row: &Certificate) -> Result<RotationConfigRow> {
+    /// A certificate's config, or the default when it has none stored.
+    async fn config_of(
+        &self,
+        scope: Scope<'_>,
+        certificate: &Certificate,
+    ) -> Result<RotationConfig> {
         Ok(self
             .store
-            .rotation_config_get(&row.organization_id, &row.id)
+            .rotation_config_get(scope, &certificate.id)
             .await?
-            .unwrap_or_else(|| Self::default_config(row)))
+            .unwrap_or_else(|| {
+                RotationConfig::default_for(&certificate.id, &certificate.organization_id)
+            }))
     }
 
-    pub fn config_view(row: RotationConfigRow) -> ConfigView {
-        let count = |v: Option<i64>| v.and_then(|n| u32::try_from(n).ok());
-        ConfigView {
-            enabled: row.enabled,
-            trigger: row.trigger_mode,
-            days_before_expiry: count(row.days_before_expiry),
-            interval_hours: count(row.interval_hours),
-            include_private_key: row.include_private_key,
-            next_run_at: row.next_run_at,
-            updated_by: (!row.updated_by.is_empty()).then_some(row.updated_by),
-            updated_at: (!row.updated_at.is_empty()).then_some(row.updated_at),
-            certificate_id: row.certificate_id,
-        }
-    }
-
-    pub async fn get_config(&self, caller: &Caller, certificate_id: &str) -> Result<ConfigView> {
+    pub async fn get_config(
+        &self,
+        caller: &Caller,
+        certificate_id: &str,
+    ) -> Result<RotationConfig> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
-        Ok(Self::config_view(self.config_of(&certificate).await?))
+        self.config_of(caller.scope(), &certificate).await
     }
 
     pub async fn update_config(
@@ -293,20 +231,19 @@ impl Rotation {
         caller: &Caller,
         certificate_id: &str,
         input: ConfigInput,
-    ) -> Result<ConfigView> {
+    ) -> Result<RotationConfig> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
-        let mut row = self.config_of(&certificate).await?;
+        let mut config = self.config_of(caller.scope(), &certificate).await?;
         if let Some(enabled) = input.enabled {
-            row.enabled = enabled;
+            config.enabled = enabled;
         }
         if let Some(trigger) = &input.trigger {
-            let parsed = Trigger::parse(trigger).ok_or_else(|| {
+            config.trigger = Trigger::parse(trigger).ok_or_else(|| {
                 Error::bad_request(
                     "trigger",
                     format!("'{trigger}' is not one of {}", Trigger::NAMES.join(", ")),
                 )
             })?;
-            row.trigger_mode = parsed.as_str().into();
         }
         if let Some(days) = input.days_before_expiry {
             if !(1..=3650).contains(&days) {
@@ -315,7 +252,7 @@ impl Rotation {
                     "must be between 1 and 3650",
                 ));
             }
-            row.days_before_expiry = Some(i64::from(days));
+            config.days_before_expiry = Some(days);
         }
         if let Some(hours) = input.interval_hours {
             if !(1..=8760).contains(&hours) {
@@ -324,7 +261,7 @@ impl Rotation {
                     "must be between 1 and 8760",
                 ));
             }
-            row.interval_hours = Some(i64::from(hours));
+            config.interval_hours = Some(hours);
         }
         if let Some(include) = input.include_private_key {
             if include && certificate.sealed_key.is_none() {
@@ -334,14 +271,13 @@ impl Rotation {
                     certificate.key_storage
                 )]));
             }
-            row.include_private_key = include;
+            config.include_private_key = include;
         }
-        let trigger = Trigger::parse(&row.trigger_mode).unwrap_or(Trigger::OnRenewal);
         let now = OffsetDateTime::now_utc();
-        row.next_run_at = match trigger {
+        config.next_run_at = match config.trigger {
             Trigger::OnRenewal => None,
             Trigger::BeforeExpiry => {
-                if row.days_before_expiry.is_none() {
+                if config.days_before_expiry.is_none() {
                     return Err(Error::bad_request(
                         "days_before_expiry",
                         "is required when trigger is before_expiry",
@@ -350,27 +286,27 @@ impl Rotation {
                 None
             }
             Trigger::Schedule => {
-                let hours = row.interval_hours.ok_or_else(|| {
+                let hours = config.interval_hours.ok_or_else(|| {
                     Error::bad_request("interval_hours", "is required when trigger is schedule")
                 })?;
-                Some(timestamp::format(now + Duration::hours(hours)))
+                Some(now + Duration::hours(i64::from(hours)))
             }
         };
-        row.updated_by = caller.principal.actor();
-        row.updated_at = timestamp::format(now);
-        self.store.rotation_config_upsert(&row).await?;
+        config.updated_by = Some(caller.principal.actor());
+        config.updated_at = Some(now);
+        self.store.rotation_config_upsert(&config).await?;
         self.record(
             caller,
             "rotation.config.update",
             certificate_id,
             Severity::Medium,
             Some(json!({
-                "enabled": row.enabled, "trigger": row.trigger_mode,
-                "include_private_key": row.include_private_key,
+                "enabled": config.enabled, "trigger": config.trigger.as_str(),
+                "include_private_key": config.include_private_key,
             })),
         )
         .await?;
-        Ok(Self::config_view(row))
+        Ok(config)
     }
 
     // ---- targets ----
@@ -379,11 +315,11 @@ impl Rotation {
         &self,
         caller: &Caller,
         certificate_id: &str,
-    ) -> Result<Vec<RotationTargetRow>> {
+    ) -> Result<Vec<RotationTarget>> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         Ok(self
             .store
-            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .rotation_targets_of(caller.scope(), &certificate.id)
             .await?)
     }
 
@@ -392,10 +328,10 @@ impl Rotation {
         caller: &Caller,
         certificate_id: &str,
         target_id: &str,
-    ) -> Result<RotationTargetRow> {
+    ) -> Result<RotationTarget> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         self.store
-            .rotation_target_get(&certificate.organization_id, target_id)
+            .rotation_target_get(caller.scope(), target_id)
             .await?
             .filter(|t| t.certificate_id == certificate.id)
             .ok_or_else(|| Error::NotFound(format!("rotation target '{target_id}'")))
@@ -412,21 +348,20 @@ impl Rotation {
         Ok(())
     }
 
-    fn check_config(config: &Map<String, Value>) -> Result<String> {
+    fn check_config(config: &Map<String, Value>) -> Result<()> {
         if let Some(key) = HOST_KEYS.iter().find(|k| config.contains_key(**k)) {
             return Err(Error::bad_request(
                 format!("config.{key}"),
                 "is set by the server (from key_secret_path / key_secret_name), not by the caller",
             ));
         }
-        let text = serde_json::to_string(config).map_err(Error::internal)?;
-        if text.len() > MAX_CONFIG_BYTES {
+        if config_text(config)?.len() > MAX_CONFIG_BYTES {
             return Err(Error::bad_request(
                 "config",
                 format!("is larger than {MAX_CONFIG_BYTES} bytes"),
             ));
         }
-        Ok(text)
+        Ok(())
     }
 
     fn check_credentials(input: &CredentialsInput) -> Result<()> {
@@ -468,12 +403,12 @@ impl Rotation {
         &self,
         organization_id: &str,
         target_type: &str,
-        config: &str,
+        config: &Map<String, Value>,
         credentials: &Credentials,
     ) -> Result<()> {
         let plugin = self.plugin_for(target_type)?;
         match plugin
-            .check_target(organization_id, config, credentials)
+            .check_target(organization_id, &config_text(config)?, credentials)
             .await
         {
             Ok(()) => Ok(()),
@@ -496,7 +431,7 @@ impl Rotation {
     }
 
     /// Opens a target's credentials for one call.
-    fn open_credentials(&self, target: &RotationTargetRow) -> Result<Credentials> {
+    fn open_credentials(&self, target: &RotationTarget) -> Result<Credentials> {
         let Some(sealed) = &target.sealed_credentials else {
             return Ok(Credentials {
                 id: None,
@@ -519,7 +454,7 @@ impl Rotation {
         caller: &Caller,
         certificate_id: &str,
         input: TargetInput,
-    ) -> Result<RotationTargetRow> {
+    ) -> Result<RotationTarget> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         let name = input
             .name
@@ -528,7 +463,8 @@ impl Rotation {
         let target_type = input
             .target_type
             .ok_or_else(|| Error::bad_request("type", "is required"))?;
-        let config = Self::check_config(&input.config.unwrap_or_default())?;
+        let config = input.config.unwrap_or_default();
+        Self::check_config(&config)?;
         let credentials = input.credentials.unwrap_or_default();
         Self::check_credentials(&credentials)?;
         self.plugin_check(
@@ -539,8 +475,8 @@ impl Rotation {
         )
         .await?;
         let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
-        let row = RotationTargetRow {
+        let now = timestamp::now();
+        let target = RotationTarget {
             sealed_credentials: self.seal_credentials(&id, &credentials),
             id,
             organization_id: certificate.organization_id.clone(),
@@ -554,25 +490,25 @@ impl Rotation {
             last_status: None,
             last_synced_at: None,
             last_error: None,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
         self.store
-            .rotation_target_insert(&row)
+            .rotation_target_insert(&target)
             .await
-            .map_err(|err| duplicate_name(err, &row.name))?;
+            .on_conflict(|| duplicate_name(&target.name))?;
         self.record(
             caller,
             "rotation.target.create",
-            &row.id,
+            &target.id,
             Severity::Medium,
             Some(json!({
-                "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
-                "has_credentials": row.sealed_credentials.is_some(),
+                "certificate_id": target.certificate_id, "name": target.name,
+                "type": target.target_type, "has_credentials": target.sealed_credentials.is_some(),
             })),
         )
         .await?;
-        Ok(row)
+        Ok(target)
     }
 
     pub async fn update_target(
@@ -581,7 +517,7 @@ impl Rotation {
         certificate_id: &str,
         target_id: &str,
         input: TargetInput,
-    ) -> Result<RotationTargetRow> {
+    ) -> Result<RotationTarget> {
         let mut row = self.get_target(caller, certificate_id, target_id).await?;
         if let Some(name) = input.name {
             Self::check_name(&name)?;
@@ -606,7 +542,8 @@ impl Rotation {
                     "the target holds the certificate's private key; its destination cannot change",
                 ));
             }
-            row.config = Self::check_config(&config)?;
+            Self::check_config(&config)?;
+            row.config = config;
         }
         let credentials_changed = input.credentials.is_some();
         let credentials = match &input.credentials {
@@ -626,12 +563,12 @@ impl Rotation {
         if let Some(c) = &input.credentials {
             row.sealed_credentials = self.seal_credentials(&row.id, c);
         }
-        row.updated_at = timestamp::now_string();
+        row.updated_at = timestamp::now();
         let updated = self
             .store
             .rotation_target_update(&row)
             .await
-            .map_err(|err| duplicate_name(err, &row.name))?;
+            .on_conflict(|| duplicate_name(&row.name))?;
         if !updated {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
         }
@@ -658,7 +595,7 @@ impl Rotation {
         let row = self.get_target(caller, certificate_id, target_id).await?;
         if !self
             .store
-            .rotation_target_delete(&row.organization_id, &row.id)
+            .rotation_target_delete(caller.scope(), &row.id)
             .await?
         {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
@@ -691,16 +628,12 @@ impl Rotation {
     }
 
     /// Pushes a certificate to every enabled target now (queued; see the history).
-    pub async fn trigger(
-        &self,
-        caller: &Caller,
-        certificate_id: &str,
-    ) -> Result<Vec<RotationRunRow>> {
+    pub async fn trigger(&self, caller: &Caller, certificate_id: &str) -> Result<Vec<RotationRun>> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         Self::check_pushable(&certificate)?;
-        let targets: Vec<RotationTargetRow> = self
+        let targets: Vec<RotationTarget> = self
             .store
-            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .rotation_targets_of(caller.scope(), &certificate.id)
             .await?
             .into_iter()
             .filter(|t| t.enabled)
@@ -710,12 +643,12 @@ impl Rotation {
                 "the certificate has no enabled rotation target; create one first".into(),
             ));
         }
-        let config = self.config_of(&certificate).await?;
+        let config = self.config_of(caller.scope(), &certificate).await?;
         let runs = self
             .enqueue(
                 &certificate,
                 &targets,
-                "manual",
+                RunReason::Manual,
                 config.include_private_key,
                 &caller.principal.actor(),
             )
@@ -737,16 +670,16 @@ impl Rotation {
         caller: &Caller,
         certificate_id: &str,
         target_id: &str,
-    ) -> Result<RotationRunRow> {
+    ) -> Result<RotationRun> {
         let target = self.get_target(caller, certificate_id, target_id).await?;
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         Self::check_pushable(&certificate)?;
-        let config = self.config_of(&certificate).await?;
+        let config = self.config_of(caller.scope(), &certificate).await?;
         let mut runs = self
             .enqueue(
                 &certificate,
                 std::slice::from_ref(&target),
-                "sync",
+                RunReason::Sync,
                 config.include_private_key,
                 &caller.principal.actor(),
             )
@@ -771,23 +704,22 @@ impl Rotation {
         status: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RotationRunRow>, i64)> {
+    ) -> Result<(Vec<RotationRun>, i64)> {
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
-        if let Some(s) = status
-            && !matches!(
-                s,
-                "pending" | "running" | "succeeded" | "failed" | "superseded"
-            )
-        {
-            return Err(Error::bad_request(
-                "status",
-                "must be pending, running, succeeded, failed or superseded",
-            ));
-        }
+        let status = status
+            .map(|s| {
+                RunStatus::parse(s).ok_or_else(|| {
+                    Error::bad_request(
+                        "status",
+                        "must be pending, running, succeeded, failed or superseded",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(self
             .store
             .rotation_runs_list(
-                &certificate.organization_id,
+                caller.scope(),
                 &certificate.id,
                 &RunFilter { target_id, status },
                 offset,
@@ -797,7 +729,7 @@ impl Rotation {
     }
 
     /// The certificate's place in its renewal chain, from 1.
-    async fn version_of(&self, certificate: &Certificate) -> Result<i64> {
+    async fn version_of(&self, certificate: &Certificate) -> Result<u32> {
         let mut version = 1;
         let mut back = certificate.renewed_from.clone();
         while let Some(previous) = back {
@@ -822,11 +754,11 @@ impl Rotation {
     async fn enqueue(
         &self,
         certificate: &Certificate,
-        targets: &[RotationTargetRow],
-        reason: &str,
+        targets: &[RotationTarget],
+        reason: RunReason,
         include_private_key: bool,
         actor: &str,
-    ) -> Result<Vec<RotationRunRow>> {
+    ) -> Result<Vec<RotationRun>> {
         let runs = self
             .insert_runs(
                 certificate,
@@ -834,7 +766,7 @@ impl Rotation {
                 reason,
                 include_private_key,
                 actor,
-                "pending",
+                RunStatus::Pending,
             )
             .await?;
         if !runs.is_empty() {
@@ -848,20 +780,20 @@ impl Rotation {
     async fn insert_runs(
         &self,
         certificate: &Certificate,
-        targets: &[RotationTargetRow],
-        reason: &str,
+        targets: &[RotationTarget],
+        reason: RunReason,
         include_private_key: bool,
         actor: &str,
-        status: &str,
-    ) -> Result<Vec<RotationRunRow>> {
+        status: RunStatus,
+    ) -> Result<Vec<RotationRun>> {
         let version = self.version_of(certificate).await?;
-        let now = timestamp::now_string();
+        let now = timestamp::now();
         let mut runs = Vec::with_capacity(targets.len());
         for target in targets {
-            if status == "pending" {
-                self.store.rotation_runs_supersede(&target.id, &now).await?;
+            if status == RunStatus::Pending {
+                self.store.rotation_runs_supersede(&target.id, now).await?;
             }
-            let run = RotationRunRow {
+            let run = RotationRun {
                 id: Uuid::new_v4().to_string(),
                 organization_id: certificate.organization_id.clone(),
                 target_id: target.id.clone(),
@@ -870,13 +802,13 @@ impl Rotation {
                 target_type: target.target_type.clone(),
                 serial_number: certificate.serial_number().map(str::to_owned),
                 version,
-                reason: reason.into(),
-                status: status.into(),
+                reason,
+                status,
                 attempt: 1,
                 include_private_key: include_private_key
                     && certificate.sealed_key.is_some()
                     && !target.key_custody,
-                next_attempt_at: now.clone(),
+                next_attempt_at: now,
                 lease_until: None,
                 started_at: None,
                 finished_at: None,
@@ -885,7 +817,7 @@ impl Rotation {
                 location: None,
                 destination_version: None,
                 requested_by: actor.into(),
-                created_at: now.clone(),
+                created_at: now,
             };
             self.store.rotation_run_insert(&run).await?;
             runs.push(run);
@@ -895,11 +827,12 @@ impl Rotation {
 
     /// Targets that follow a lifecycle step: enabled ones when rotation is on, and
     /// the custodian of an external key always (the certificate belongs next to it).
-    async fn followers(&self, certificate: &Certificate) -> Result<(Vec<RotationTargetRow>, bool)> {
-        let config = self.config_of(certificate).await?;
+    async fn followers(&self, certificate: &Certificate) -> Result<(Vec<RotationTarget>, bool)> {
+        let scope = organization_of(certificate);
+        let config = self.config_of(scope, certificate).await?;
         let targets = self
             .store
-            .rotation_targets_of(&certificate.organization_id, &certificate.id)
+            .rotation_targets_of(scope, &certificate.id)
             .await?
             .into_iter()
             .filter(|t| t.enabled && (config.enabled || t.key_custody))
@@ -910,15 +843,27 @@ impl Rotation {
     async fn on_renewed(&self, old: &Certificate, new: &Certificate) -> Result<()> {
         self.store.rotation_hand_over(&old.id, &new.id).await?;
         let (targets, include_key) = self.followers(new).await?;
-        self.enqueue(new, &targets, "renewal", include_key, "system:rotation")
-            .await?;
+        self.enqueue(
+            new,
+            &targets,
+            RunReason::Renewal,
+            include_key,
+            "system:rotation",
+        )
+        .await?;
         Ok(())
     }
 
     async fn on_issued(&self, row: &Certificate) -> Result<()> {
         let (targets, include_key) = self.followers(row).await?;
-        self.enqueue(row, &targets, "issued", include_key, "system:rotation")
-            .await?;
+        self.enqueue(
+            row,
+            &targets,
+            RunReason::Issued,
+            include_key,
+            "system:rotation",
+        )
+        .await?;
         Ok(())
     }
 
@@ -945,14 +890,10 @@ impl Rotation {
     }
 }
 
-fn duplicate_name(err: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&err) {
-        Error::Conflict(format!(
-            "the certificate has a rotation target named '{name}' already"
-        ))
-    } else {
-        err.into()
-    }
+fn duplicate_name(name: &str) -> Error {
+    Error::Conflict(format!(
+        "the certificate has a rotation target named '{name}' already"
+    ))
 }
 
 impl CertificateEvents for Rotation {
@@ -974,11 +915,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn triggers_round_trip_and_host_keys_are_refused() {
-        for name in Trigger::NAMES {
-            assert_eq!(Trigger::parse(name).map(Trigger::as_str), Some(*name));
-        }
-        assert!(Trigger::parse("hourly").is_none());
+    fn host_keys_are_refused() {
         let mut config = Map::new();
         config.insert("path".into(), "pki/{common_name}".into());
         assert!(Rotation::check_config(&config).is_ok());

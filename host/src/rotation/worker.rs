@@ -7,13 +7,14 @@ use std::time::Instant;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::{PushFailure, Rotation, Trigger};
+use super::{PushFailure, Rotation, Trigger, config_text};
 use crate::audit::{AuditEvent, Outcome, Severity};
 use crate::auth::{Caller, Principal};
-use crate::model::Certificate;
+use crate::model::rotation::{RunReason, RunStatus};
+use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget};
 use crate::plugins::Tenant;
 use crate::plugins::rotation_target::{Bundle, Receipt};
-use crate::store::{RotationConfigRow, RotationRunRow, RotationTargetRow, Scope};
+use crate::store::Scope;
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -37,8 +38,8 @@ fn bundle_serial(serial: Option<&str>) -> String {
 
 /// Wait before attempt number `attempt` (the first retry is attempt 2): the base,
 /// doubled for each earlier retry, at most the maximum.
-pub fn backoff(config: &crate::config::RotationConfig, attempt: i64) -> std::time::Duration {
-    let doublings = u32::try_from((attempt - 2).clamp(0, 30)).unwrap_or(30);
+pub fn backoff(config: &crate::config::RotationConfig, attempt: u32) -> std::time::Duration {
+    let doublings = attempt.saturating_sub(2).min(30);
     let secs = config
         .retry_base_secs
         .saturating_mul(1u64 << doublings)
@@ -69,17 +70,12 @@ impl Rotation {
     /// before looking again.
     async fn dispatch(self: &Arc<Self>) -> Result<std::time::Duration> {
         let now = OffsetDateTime::now_utc();
-        let now_text = timestamp::format(now);
-        self.store.rotation_runs_release_expired(&now_text).await?;
+        self.store.rotation_runs_release_expired(now).await?;
         let free = self.permits.available_permits();
         if free > 0 {
             let claimed = self
                 .store
-                .rotation_runs_claim(
-                    &now_text,
-                    &timestamp::format(now + LEASE),
-                    i64::try_from(free).unwrap_or(1),
-                )
+                .rotation_runs_claim(now, now + LEASE, i64::try_from(free).unwrap_or(1))
                 .await?;
             for run in claimed {
                 let permit = self.permits.clone().acquire_owned().await;
@@ -92,11 +88,7 @@ impl Rotation {
                 });
             }
         }
-        let next = self
-            .store
-            .rotation_runs_next_due()
-            .await?
-            .and_then(|t| timestamp::parse(&t));
+        let next = self.store.rotation_runs_next_due().await?;
         Ok(match next {
             Some(at) if at > now => std::time::Duration::try_from(at - now)
                 .unwrap_or(IDLE_WAIT)
@@ -109,11 +101,11 @@ impl Rotation {
     }
 
     /// One claimed push, start to end.
-    pub async fn execute(&self, mut run: RotationRunRow) {
+    pub async fn execute(&self, mut run: RotationRun) {
         let started = Instant::now();
         let outcome = self.push(&run).await;
-        run.finished_at = Some(timestamp::now_string());
-        run.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+        run.finished_at = Some(timestamp::now());
+        run.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
         let recorded = match outcome {
             Ok(receipt) => self.record_success(run, receipt).await,
             Err(failure) => self.record_rotation_failure(run, failure).await,
@@ -123,8 +115,8 @@ impl Rotation {
         }
     }
 
-    async fn record_success(&self, mut run: RotationRunRow, receipt: Receipt) -> Result<()> {
-        run.status = "succeeded".into();
+    async fn record_success(&self, mut run: RotationRun, receipt: Receipt) -> Result<()> {
+        run.status = RunStatus::Succeeded;
         run.error = None;
         run.location = Some(receipt.location);
         run.destination_version = receipt.version;
@@ -132,8 +124,8 @@ impl Rotation {
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
-                "succeeded",
-                run.finished_at.as_deref().unwrap_or_default(),
+                RunStatus::Succeeded,
+                run.finished_at.unwrap_or_else(timestamp::now),
                 None,
             )
             .await?;
@@ -151,22 +143,22 @@ impl Rotation {
     /// emitted (once per failed attempt, saying whether a retry follows).
     pub async fn record_rotation_failure(
         &self,
-        mut run: RotationRunRow,
+        mut run: RotationRun,
         failure: PushFailure,
     ) -> Result<()> {
-        run.status = "failed".into();
+        run.status = RunStatus::Failed;
         run.error = Some(failure.message.clone());
         self.store.rotation_run_finish(&run).await?;
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
-                "failed",
-                run.finished_at.as_deref().unwrap_or_default(),
+                RunStatus::Failed,
+                run.finished_at.unwrap_or_else(timestamp::now),
                 Some(&failure.message),
             )
             .await?;
         let retry = failure.retry
-            && run.attempt < i64::from(self.config.max_attempts)
+            && run.attempt < self.config.max_attempts
             && !self
                 .store
                 .rotation_target_has_pending(&run.target_id)
@@ -183,12 +175,12 @@ impl Rotation {
                 wait = wait.max(std::time::Duration::from_secs(u64::from(after)));
             }
             let now = OffsetDateTime::now_utc();
-            let next = RotationRunRow {
+            let next = RotationRun {
                 id: uuid::Uuid::new_v4().to_string(),
-                reason: "retry".into(),
-                status: "pending".into(),
+                reason: RunReason::Retry,
+                status: RunStatus::Pending,
                 attempt,
-                next_attempt_at: timestamp::format(now + wait),
+                next_attempt_at: now + wait,
                 lease_until: None,
                 started_at: None,
                 finished_at: None,
@@ -196,7 +188,7 @@ impl Rotation {
                 error: None,
                 location: None,
                 destination_version: None,
-                created_at: timestamp::format(now),
+                created_at: now,
                 ..run
             };
             self.store.rotation_run_insert(&next).await?;
@@ -207,7 +199,7 @@ impl Rotation {
 
     /// Emits `rotation.failed`. The history entry is already written; a failure to queue
     /// the event is logged and does not undo it.
-    async fn announce_failure(&self, run: &RotationRunRow, failure: &PushFailure, retry: bool) {
+    async fn announce_failure(&self, run: &RotationRun, failure: &PushFailure, retry: bool) {
         let certificate = match self
             .store
             .certificate_get(
@@ -240,14 +232,14 @@ impl Rotation {
     }
 
     /// Builds the bundle and calls the target's plugin.
-    async fn push(&self, run: &RotationRunRow) -> std::result::Result<Receipt, PushFailure> {
+    async fn push(&self, run: &RotationRun) -> std::result::Result<Receipt, PushFailure> {
         let internal = |err: Error| {
             tracing::error!(error = %err, run = %run.id, "rotation: cannot prepare a push");
             PushFailure::permanent("internal error while preparing the push")
         };
         let target = self
             .store
-            .rotation_target_get(&run.organization_id, &run.target_id)
+            .rotation_target_get(Scope::organization(&run.organization_id), &run.target_id)
             .await
             .map_err(|e| internal(e.into()))?
             .ok_or_else(|| PushFailure::permanent("the target no longer exists"))?;
@@ -282,17 +274,18 @@ impl Rotation {
         let chain = self.pki.chain_pem(&certificate).await.map_err(internal)?;
         let bundle = bundle_of(&certificate, &chain, run.version, key_pem);
         let credentials = self.open_credentials(&target).map_err(internal)?;
+        let config = config_text(&target.config).map_err(internal)?;
         if run.include_private_key {
             self.audit_key_push(run, &target).await.map_err(internal)?;
         }
         plugin
-            .push(&bundle, &target.config, &credentials)
+            .push(&bundle, &config, &credentials)
             .await
             .map_err(|e| PushFailure::from_plugin(&e))
     }
 
     /// A private key leaving the server is a high-severity event.
-    async fn audit_key_push(&self, run: &RotationRunRow, target: &RotationTargetRow) -> Result<()> {
+    async fn audit_key_push(&self, run: &RotationRun, target: &RotationTarget) -> Result<()> {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(&run.organization_id),
@@ -314,21 +307,14 @@ impl Rotation {
     pub async fn scan(&self) -> Result<usize> {
         let now = OffsetDateTime::now_utc();
         let mut acted = 0;
-        for config in self
-            .store
-            .rotation_configs_due(&timestamp::format(now))
-            .await?
-        {
+        for config in self.store.rotation_configs_due(now).await? {
             match self.scan_one(&config, now).await {
                 Ok(true) => acted += 1,
                 Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(certificate = %config.certificate_id, error = %err, "rotation scan failed for a certificate");
                     self.store
-                        .rotation_config_set_next_run(
-                            &config.certificate_id,
-                            Some(&timestamp::format(now + QUIET)),
-                        )
+                        .rotation_config_set_next_run(&config.certificate_id, Some(now + QUIET))
                         .await?;
                 }
             }
@@ -336,7 +322,7 @@ impl Rotation {
         Ok(acted)
     }
 
-    async fn scan_one(&self, config: &RotationConfigRow, now: OffsetDateTime) -> Result<bool> {
+    async fn scan_one(&self, config: &RotationConfig, now: OffsetDateTime) -> Result<bool> {
         let Some(certificate) = self
             .store
             .certificate_get(
@@ -347,20 +333,19 @@ impl Rotation {
         else {
             return Ok(false);
         };
-        let later = |at: OffsetDateTime| Some(timestamp::format(at));
         if Self::check_pushable(&certificate).is_err() {
             self.store
-                .rotation_config_set_next_run(&certificate.id, later(now + QUIET).as_deref())
+                .rotation_config_set_next_run(&certificate.id, Some(now + QUIET))
                 .await?;
             return Ok(false);
         }
-        match Trigger::parse(&config.trigger_mode) {
-            Some(Trigger::Schedule) => {
+        match config.trigger {
+            Trigger::Schedule => {
                 let hours = config.interval_hours.unwrap_or(24).max(1);
                 self.store
                     .rotation_config_set_next_run(
                         &certificate.id,
-                        later(now + Duration::hours(hours)).as_deref(),
+                        Some(now + Duration::hours(i64::from(hours))),
                     )
                     .await?;
                 let (targets, include_key) = self.followers(&certificate).await?;
@@ -368,28 +353,28 @@ impl Rotation {
                     .enqueue(
                         &certificate,
                         &targets,
-                        "schedule",
+                        RunReason::Schedule,
                         include_key,
                         "system:rotation",
                     )
                     .await?;
                 Ok(!queued.is_empty())
             }
-            Some(Trigger::BeforeExpiry) => {
+            Trigger::BeforeExpiry => {
                 let days = config.days_before_expiry.unwrap_or(30);
                 let Some(not_after) = certificate.not_after() else {
                     return Ok(false);
                 };
-                let due = not_after - Duration::days(days);
+                let due = not_after - Duration::days(i64::from(days));
                 if due > now {
                     self.store
-                        .rotation_config_set_next_run(&certificate.id, later(due).as_deref())
+                        .rotation_config_set_next_run(&certificate.id, Some(due))
                         .await?;
                     return Ok(false);
                 }
                 self.renew_for_rotation(&certificate, now).await
             }
-            _ => Ok(false),
+            Trigger::OnRenewal => Ok(false),
         }
     }
 
@@ -411,10 +396,7 @@ impl Rotation {
             .is_empty();
         if renewed_already {
             self.store
-                .rotation_config_set_next_run(
-                    &certificate.id,
-                    Some(&timestamp::format(now + QUIET)),
-                )
+                .rotation_config_set_next_run(&certificate.id, Some(now + QUIET))
                 .await?;
             return Ok(false);
         }
@@ -426,10 +408,7 @@ impl Rotation {
             Ok(_) => Ok(true),
             Err(err) => {
                 self.store
-                    .rotation_config_set_next_run(
-                        &certificate.id,
-                        Some(&timestamp::format(now + QUIET)),
-                    )
+                    .rotation_config_set_next_run(&certificate.id, Some(now + QUIET))
                     .await?;
                 let (targets, _) = self.followers(certificate).await?;
                 // Stored as failed from the start: no worker may push the old certificate.
@@ -437,14 +416,14 @@ impl Rotation {
                     .insert_runs(
                         certificate,
                         &targets,
-                        "before_expiry",
+                        RunReason::BeforeExpiry,
                         false,
                         "system:rotation",
-                        "failed",
+                        RunStatus::Failed,
                     )
                     .await?;
                 for mut run in runs {
-                    run.finished_at = Some(timestamp::now_string());
+                    run.finished_at = Some(timestamp::now());
                     run.duration_ms = Some(0);
                     self.record_rotation_failure(
                         run,
@@ -462,7 +441,7 @@ impl Rotation {
 pub(super) fn bundle_of(
     certificate: &Certificate,
     chain: &[String],
-    version: i64,
+    version: u32,
     private_key_pem: Option<String>,
 ) -> Bundle {
     let mut names = Vec::new();
@@ -481,7 +460,7 @@ pub(super) fn bundle_of(
         },
         certificate_id: certificate.id.clone(),
         serial: bundle_serial(certificate.serial_number()),
-        version: u32::try_from(version).unwrap_or(u32::MAX),
+        version,
         names,
         certificate_pem: certificate
             .der()

@@ -26,12 +26,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-pub use rotation::{RotationConfigRow, RotationRunRow, RotationTargetRow, RunFilter};
 pub use scope::Scope;
 pub use tx::Tx;
-pub use webhooks::{
-    AttemptRow, DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryRow, NewEvent, WebhookRow,
-};
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +105,7 @@ impl WriteTx {
     }
 
     /// Commits; then wakes the webhook dispatcher when deliveries were queued.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         if self.queued_deliveries {
             self.outbox.notify_one();
@@ -159,7 +155,7 @@ impl Store {
     /// admits one writer, and its busy handler sleeps in growing steps, so contending
     /// writers would mostly wait); then it takes SQLite's write lock at once, so that a
     /// transaction that reads before it writes cannot fail on a lock upgrade.
-    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+    pub async fn write(&self) -> Result<WriteTx, StoreError> {
         let turn = tokio::time::timeout(WRITE_WAIT, self.writers.clone().lock_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?;
@@ -189,11 +185,9 @@ impl Store {
     }
 
     /// A cheap round trip, for readiness checks.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }
 

@@ -1,74 +1,193 @@
-//! Rotation configs, targets and push runs (queue and history), scoped by organization.
+//! Rotation configs, targets and push runs (queue and history), scoped by tenant.
 
 use sqlx::FromRow;
+use time::OffsetDateTime;
 
-use super::Store;
+use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
+use super::{Scope, Store, StoreError};
+use crate::model::rotation::{RunFilter, RunReason, RunStatus, Trigger};
+use crate::model::{RotationConfig, RotationRun, RotationTarget};
+use crate::timestamp;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RotationConfigRow {
-    pub certificate_id: String,
-    pub organization_id: String,
-    pub enabled: bool,
-    pub trigger_mode: String,
-    pub days_before_expiry: Option<i64>,
-    pub interval_hours: Option<i64>,
-    pub include_private_key: bool,
-    pub next_run_at: Option<String>,
-    pub updated_by: String,
-    pub updated_at: String,
+#[derive(FromRow)]
+struct RotationConfigRow {
+    certificate_id: String,
+    organization_id: String,
+    enabled: bool,
+    trigger_mode: String,
+    days_before_expiry: Option<i64>,
+    interval_hours: Option<i64>,
+    include_private_key: bool,
+    next_run_at: Option<String>,
+    updated_by: String,
+    updated_at: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RotationTargetRow {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: String,
-    pub certificate_id: String,
-    pub name: String,
+impl RotationConfigRow {
+    fn into_model(self) -> Result<RotationConfig, StoreError> {
+        let count = |column, value: Option<i64>| value.map(|n| int(column, n)).transpose();
+        Ok(RotationConfig {
+            trigger: name(
+                "rotation_configs.trigger_mode",
+                &self.trigger_mode,
+                Trigger::parse,
+            )?,
+            days_before_expiry: count(
+                "rotation_configs.days_before_expiry",
+                self.days_before_expiry,
+            )?,
+            interval_hours: count("rotation_configs.interval_hours", self.interval_hours)?,
+            next_run_at: optional_time(
+                "rotation_configs.next_run_at",
+                self.next_run_at.as_deref(),
+            )?,
+            updated_by: Some(self.updated_by).filter(|by| !by.is_empty()),
+            updated_at: Some(self.updated_at.as_str())
+                .filter(|at| !at.is_empty())
+                .map(|at| time("rotation_configs.updated_at", at))
+                .transpose()?,
+            certificate_id: self.certificate_id,
+            organization_id: self.organization_id,
+            enabled: self.enabled,
+            include_private_key: self.include_private_key,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct RotationTargetRow {
+    id: String,
+    organization_id: String,
+    project_id: String,
+    certificate_id: String,
+    name: String,
     #[sqlx(rename = "type")]
-    pub target_type: String,
-    pub enabled: bool,
-    pub config: String,
-    pub sealed_credentials: Option<Vec<u8>>,
-    pub key_custody: bool,
-    pub last_status: Option<String>,
-    pub last_synced_at: Option<String>,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    target_type: String,
+    enabled: bool,
+    /// The plugin's settings, a JSON object.
+    config: String,
+    sealed_credentials: Option<Vec<u8>>,
+    key_custody: bool,
+    last_status: Option<String>,
+    last_synced_at: Option<String>,
+    last_error: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct RotationRunRow {
-    pub id: String,
-    pub organization_id: String,
-    pub target_id: String,
-    pub certificate_id: String,
-    pub target_name: String,
-    pub target_type: String,
-    pub serial_number: Option<String>,
-    pub version: i64,
-    pub reason: String,
-    pub status: String,
-    pub attempt: i64,
-    pub include_private_key: bool,
-    pub next_attempt_at: String,
-    pub lease_until: Option<String>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub error: Option<String>,
-    pub location: Option<String>,
-    pub destination_version: Option<String>,
-    pub requested_by: String,
-    pub created_at: String,
+impl RotationTargetRow {
+    fn into_model(self) -> Result<RotationTarget, StoreError> {
+        Ok(RotationTarget {
+            config: json("rotation_targets.config", &self.config)?,
+            last_status: self
+                .last_status
+                .as_deref()
+                .map(|s| name("rotation_targets.last_status", s, RunStatus::parse))
+                .transpose()?,
+            last_synced_at: optional_time(
+                "rotation_targets.last_synced_at",
+                self.last_synced_at.as_deref(),
+            )?,
+            created_at: time("rotation_targets.created_at", &self.created_at)?,
+            updated_at: time("rotation_targets.updated_at", &self.updated_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            certificate_id: self.certificate_id,
+            name: self.name,
+            target_type: self.target_type,
+            enabled: self.enabled,
+            sealed_credentials: self.sealed_credentials,
+            key_custody: self.key_custody,
+            last_error: self.last_error,
+        })
+    }
 }
 
-/// What a history list is filtered by.
-#[derive(Debug, Default)]
-pub struct RunFilter<'a> {
-    pub target_id: Option<&'a str>,
-    pub status: Option<&'a str>,
+#[derive(FromRow)]
+struct RotationRunRow {
+    id: String,
+    organization_id: String,
+    target_id: String,
+    certificate_id: String,
+    target_name: String,
+    target_type: String,
+    serial_number: Option<String>,
+    version: i64,
+    reason: String,
+    status: String,
+    attempt: i64,
+    include_private_key: bool,
+    next_attempt_at: String,
+    lease_until: Option<String>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    error: Option<String>,
+    location: Option<String>,
+    destination_version: Option<String>,
+    requested_by: String,
+    created_at: String,
+}
+
+impl RotationRunRow {
+    fn into_model(self) -> Result<RotationRun, StoreError> {
+        Ok(RotationRun {
+            version: int("rotation_runs.version", self.version)?,
+            reason: name("rotation_runs.reason", &self.reason, RunReason::parse)?,
+            status: name("rotation_runs.status", &self.status, RunStatus::parse)?,
+            attempt: int("rotation_runs.attempt", self.attempt)?,
+            next_attempt_at: time("rotation_runs.next_attempt_at", &self.next_attempt_at)?,
+            lease_until: optional_time("rotation_runs.lease_until", self.lease_until.as_deref())?,
+            started_at: optional_time("rotation_runs.started_at", self.started_at.as_deref())?,
+            finished_at: optional_time("rotation_runs.finished_at", self.finished_at.as_deref())?,
+            duration_ms: self
+                .duration_ms
+                .map(|ms| int("rotation_runs.duration_ms", ms))
+                .transpose()?,
+            created_at: time("rotation_runs.created_at", &self.created_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            target_id: self.target_id,
+            certificate_id: self.certificate_id,
+            target_name: self.target_name,
+            target_type: self.target_type,
+            serial_number: self.serial_number,
+            include_private_key: self.include_private_key,
+            error: self.error,
+            location: self.location,
+            destination_version: self.destination_version,
+            requested_by: self.requested_by,
+        })
+    }
+}
+
+fn configs(rows: Vec<RotationConfigRow>) -> Result<Vec<RotationConfig>, StoreError> {
+    rows.into_iter()
+        .map(RotationConfigRow::into_model)
+        .collect()
+}
+
+fn targets(rows: Vec<RotationTargetRow>) -> Result<Vec<RotationTarget>, StoreError> {
+    rows.into_iter()
+        .map(RotationTargetRow::into_model)
+        .collect()
+}
+
+fn runs(rows: Vec<RotationRunRow>) -> Result<Vec<RotationRun>, StoreError> {
+    rows.into_iter().map(RotationRunRow::into_model).collect()
+}
+
+/// The targets a scope contains: `?1` is its organization, `?2` its project (or NULL).
+const TARGET_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
+
+/// The rows of `table` (configs, runs) a scope contains. They have no project of their
+/// own: theirs is their certificate's. `?1` is the organization, `?2` the project (or NULL).
+fn certificate_in_scope(table: &str) -> String {
+    format!(
+        "{table}.organization_id = ?1 AND (?2 IS NULL OR EXISTS
+         (SELECT 1 FROM certificates c WHERE c.id = {table}.certificate_id AND c.project_id = ?2))"
+    )
 }
 
 impl Store {
@@ -76,19 +195,22 @@ impl Store {
 
     pub async fn rotation_config_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         certificate_id: &str,
-    ) -> Result<Option<RotationConfigRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT * FROM rotation_configs WHERE organization_id = ? AND certificate_id = ?",
-        )
-        .bind(organization_id)
+    ) -> Result<Option<RotationConfig>, StoreError> {
+        let row: Option<RotationConfigRow> = sqlx::query_as(&format!(
+            "SELECT * FROM rotation_configs WHERE {} AND certificate_id = ?3",
+            certificate_in_scope("rotation_configs")
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(certificate_id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(RotationConfigRow::into_model).transpose()
     }
 
-    pub async fn rotation_config_upsert(&self, row: &RotationConfigRow) -> Result<(), sqlx::Error> {
+    pub async fn rotation_config_upsert(&self, config: &RotationConfig) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO rotation_configs (certificate_id, organization_id, enabled, trigger_mode,
                 days_before_expiry, interval_hours, include_private_key, next_run_at, updated_by,
@@ -101,48 +223,49 @@ impl Store {
                 next_run_at = excluded.next_run_at, updated_by = excluded.updated_by,
                 updated_at = excluded.updated_at",
         )
-        .bind(&row.certificate_id)
-        .bind(&row.organization_id)
-        .bind(row.enabled)
-        .bind(&row.trigger_mode)
-        .bind(row.days_before_expiry)
-        .bind(row.interval_hours)
-        .bind(row.include_private_key)
-        .bind(&row.next_run_at)
-        .bind(&row.updated_by)
-        .bind(&row.updated_at)
+        .bind(&config.certificate_id)
+        .bind(&config.organization_id)
+        .bind(config.enabled)
+        .bind(config.trigger.as_str())
+        .bind(config.days_before_expiry)
+        .bind(config.interval_hours)
+        .bind(config.include_private_key)
+        .bind(optional_time_text(config.next_run_at))
+        .bind(config.updated_by.as_deref().unwrap_or_default())
+        .bind(optional_time_text(config.updated_at).unwrap_or_default())
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Enabled configs with a time-driven trigger whose next look is due.
     pub async fn rotation_configs_due(
         &self,
-        now: &str,
-    ) -> Result<Vec<RotationConfigRow>, sqlx::Error> {
-        sqlx::query_as(
+        now: OffsetDateTime,
+    ) -> Result<Vec<RotationConfig>, StoreError> {
+        let rows = sqlx::query_as(
             "SELECT * FROM rotation_configs
              WHERE enabled = 1 AND trigger_mode IN ('before_expiry', 'schedule')
                AND (next_run_at IS NULL OR next_run_at <= ?)
              ORDER BY next_run_at LIMIT 500",
         )
-        .bind(now)
+        .bind(timestamp::format(now))
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        configs(rows)
     }
 
     pub async fn rotation_config_set_next_run(
         &self,
         certificate_id: &str,
-        next_run_at: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+        next_run_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE rotation_configs SET next_run_at = ? WHERE certificate_id = ?")
-            .bind(next_run_at)
+            .bind(optional_time_text(next_run_at))
             .bind(certificate_id)
             .execute(&self.pool)
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 
     /// Moves a certificate's rotation config and targets to the certificate that
@@ -151,7 +274,7 @@ impl Store {
         &self,
         old_certificate_id: &str,
         new_certificate_id: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE rotation_configs SET certificate_id = ? WHERE certificate_id = ?
@@ -169,125 +292,135 @@ impl Store {
         .bind(old_certificate_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- targets ----
 
-    pub async fn rotation_target_insert(&self, row: &RotationTargetRow) -> Result<(), sqlx::Error> {
+    pub async fn rotation_target_insert(&self, target: &RotationTarget) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO rotation_targets (id, organization_id, project_id, certificate_id, name,
                 type, enabled, config, sealed_credentials, key_custody, last_status, last_synced_at,
                 last_error, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(&row.certificate_id)
-        .bind(&row.name)
-        .bind(&row.target_type)
-        .bind(row.enabled)
-        .bind(&row.config)
-        .bind(&row.sealed_credentials)
-        .bind(row.key_custody)
-        .bind(&row.last_status)
-        .bind(&row.last_synced_at)
-        .bind(&row.last_error)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&target.id)
+        .bind(&target.organization_id)
+        .bind(&target.project_id)
+        .bind(&target.certificate_id)
+        .bind(&target.name)
+        .bind(&target.target_type)
+        .bind(target.enabled)
+        .bind(json_text(&target.config)?)
+        .bind(&target.sealed_credentials)
+        .bind(target.key_custody)
+        .bind(target.last_status.map(RunStatus::as_str))
+        .bind(optional_time_text(target.last_synced_at))
+        .bind(&target.last_error)
+        .bind(timestamp::format(target.created_at))
+        .bind(timestamp::format(target.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    /// A target of one organization, whatever its certificate.
+    /// A target of a scope, whatever its certificate.
     pub async fn rotation_target_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<RotationTargetRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM rotation_targets WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<RotationTarget>, StoreError> {
+        let row: Option<RotationTargetRow> = sqlx::query_as(&format!(
+            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(RotationTargetRow::into_model).transpose()
     }
 
     pub async fn rotation_targets_of(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         certificate_id: &str,
-    ) -> Result<Vec<RotationTargetRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT * FROM rotation_targets WHERE organization_id = ? AND certificate_id = ?
-             ORDER BY created_at, id",
-        )
-        .bind(organization_id)
+    ) -> Result<Vec<RotationTarget>, StoreError> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND certificate_id = ?3
+             ORDER BY created_at, id"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(certificate_id)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        targets(rows)
     }
 
     /// Writes the settings back (not the outcome columns).
     pub async fn rotation_target_update(
         &self,
-        row: &RotationTargetRow,
-    ) -> Result<bool, sqlx::Error> {
-        sqlx::query(
+        target: &RotationTarget,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE rotation_targets SET name = ?, type = ?, enabled = ?, config = ?,
                 sealed_credentials = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.name)
-        .bind(&row.target_type)
-        .bind(row.enabled)
-        .bind(&row.config)
-        .bind(&row.sealed_credentials)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(&target.name)
+        .bind(&target.target_type)
+        .bind(target.enabled)
+        .bind(json_text(&target.config)?)
+        .bind(&target.sealed_credentials)
+        .bind(timestamp::format(target.updated_at))
+        .bind(&target.id)
+        .bind(&target.organization_id)
         .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected() == 1)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn rotation_target_delete(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        sqlx::query("DELETE FROM rotation_targets WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn rotation_target_record_outcome(
         &self,
         id: &str,
-        status: &str,
-        at: &str,
+        status: RunStatus,
+        at: OffsetDateTime,
         error: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE rotation_targets SET last_status = ?, last_synced_at = ?, last_error = ?
              WHERE id = ?",
         )
-        .bind(status)
-        .bind(at)
+        .bind(status.as_str())
+        .bind(timestamp::format(at))
         .bind(error)
         .bind(id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     // ---- runs ----
 
-    pub async fn rotation_run_insert(&self, row: &RotationRunRow) -> Result<(), sqlx::Error> {
+    pub async fn rotation_run_insert(&self, run: &RotationRun) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO rotation_runs (id, organization_id, target_id, certificate_id, target_name,
                 target_type, serial_number, version, reason, status, attempt, include_private_key,
@@ -295,80 +428,86 @@ impl Store {
                 destination_version, requested_by, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.target_id)
-        .bind(&row.certificate_id)
-        .bind(&row.target_name)
-        .bind(&row.target_type)
-        .bind(&row.serial_number)
-        .bind(row.version)
-        .bind(&row.reason)
-        .bind(&row.status)
-        .bind(row.attempt)
-        .bind(row.include_private_key)
-        .bind(&row.next_attempt_at)
-        .bind(&row.lease_until)
-        .bind(&row.started_at)
-        .bind(&row.finished_at)
-        .bind(row.duration_ms)
-        .bind(&row.error)
-        .bind(&row.location)
-        .bind(&row.destination_version)
-        .bind(&row.requested_by)
-        .bind(&row.created_at)
+        .bind(&run.id)
+        .bind(&run.organization_id)
+        .bind(&run.target_id)
+        .bind(&run.certificate_id)
+        .bind(&run.target_name)
+        .bind(&run.target_type)
+        .bind(&run.serial_number)
+        .bind(run.version)
+        .bind(run.reason.as_str())
+        .bind(run.status.as_str())
+        .bind(run.attempt)
+        .bind(run.include_private_key)
+        .bind(timestamp::format(run.next_attempt_at))
+        .bind(optional_time_text(run.lease_until))
+        .bind(optional_time_text(run.started_at))
+        .bind(optional_time_text(run.finished_at))
+        .bind(run.duration_ms.map(int_text))
+        .bind(&run.error)
+        .bind(&run.location)
+        .bind(&run.destination_version)
+        .bind(&run.requested_by)
+        .bind(timestamp::format(run.created_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Marks a target's waiting runs as superseded by a newer one.
     pub async fn rotation_runs_supersede(
         &self,
         target_id: &str,
-        at: &str,
-    ) -> Result<u64, sqlx::Error> {
-        sqlx::query(
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "UPDATE rotation_runs SET status = 'superseded', finished_at = ?
              WHERE target_id = ? AND status = 'pending'",
         )
-        .bind(at)
+        .bind(timestamp::format(at))
         .bind(target_id)
         .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Whether a push to the target waits in the queue.
-    pub async fn rotation_target_has_pending(&self, target_id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn rotation_target_has_pending(&self, target_id: &str) -> Result<bool, StoreError> {
+        let pending = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM rotation_runs WHERE target_id = ? AND status = 'pending')",
         )
         .bind(target_id)
         .fetch_one(&self.pool)
-        .await
+        .await?;
+        Ok(pending)
     }
 
     /// Puts runs whose lease ran out (their node stopped mid-push) back in the queue.
-    pub async fn rotation_runs_release_expired(&self, now: &str) -> Result<u64, sqlx::Error> {
-        sqlx::query(
+    pub async fn rotation_runs_release_expired(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "UPDATE rotation_runs SET status = 'pending', lease_until = NULL
              WHERE status = 'running' AND lease_until < ?",
         )
-        .bind(now)
+        .bind(timestamp::format(now))
         .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Takes up to `limit` due runs, at most one per target and none for a target
     /// with a push under way; each is `running` until `lease_until`.
     pub async fn rotation_runs_claim(
         &self,
-        now: &str,
-        lease_until: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: i64,
-    ) -> Result<Vec<RotationRunRow>, sqlx::Error> {
+    ) -> Result<Vec<RotationRun>, StoreError> {
+        let now = timestamp::format(now);
+        let lease_until = timestamp::format(lease_until);
         let candidates: Vec<String> = sqlx::query_scalar(
             "SELECT r.id FROM rotation_runs r
              WHERE r.status = 'pending' AND r.next_attempt_at <= ?
@@ -376,7 +515,7 @@ impl Store {
                                WHERE x.target_id = r.target_id AND x.status = 'running')
              ORDER BY r.next_attempt_at, r.created_at LIMIT ?",
         )
-        .bind(now)
+        .bind(&now)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -390,76 +529,84 @@ impl Store {
                                      AND x.status = 'running')
                  RETURNING *",
             )
-            .bind(lease_until)
-            .bind(now)
+            .bind(&lease_until)
+            .bind(&now)
             .bind(&id)
             .fetch_optional(&self.pool)
             .await?;
             claimed.extend(row);
         }
-        Ok(claimed)
+        runs(claimed)
     }
 
     /// When the next waiting run is due, if any.
-    pub async fn rotation_runs_next_due(&self) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn rotation_runs_next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let next: Option<String> = sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM rotation_runs WHERE status = 'pending'",
         )
         .fetch_one(&self.pool)
-        .await
+        .await?;
+        optional_time("rotation_runs.next_attempt_at", next.as_deref())
     }
 
     /// Records how a running push ended.
-    pub async fn rotation_run_finish(&self, row: &RotationRunRow) -> Result<(), sqlx::Error> {
+    pub async fn rotation_run_finish(&self, run: &RotationRun) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE rotation_runs SET status = ?, lease_until = NULL, finished_at = ?,
                 duration_ms = ?, error = ?, location = ?, destination_version = ?
              WHERE id = ?",
         )
-        .bind(&row.status)
-        .bind(&row.finished_at)
-        .bind(row.duration_ms)
-        .bind(&row.error)
-        .bind(&row.location)
-        .bind(&row.destination_version)
-        .bind(&row.id)
+        .bind(run.status.as_str())
+        .bind(optional_time_text(run.finished_at))
+        .bind(run.duration_ms.map(int_text))
+        .bind(&run.error)
+        .bind(&run.location)
+        .bind(&run.destination_version)
+        .bind(&run.id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// The runs of a certificate's current targets and of pushes of that certificate,
     /// newest first.
     pub async fn rotation_runs_list(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         certificate_id: &str,
         filter: &RunFilter<'_>,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<RotationRunRow>, i64), sqlx::Error> {
-        const WHERE: &str = "WHERE organization_id = ?1
-               AND (certificate_id = ?2 OR target_id IN
-                    (SELECT id FROM rotation_targets WHERE certificate_id = ?2))
-               AND (?3 IS NULL OR target_id = ?3) AND (?4 IS NULL OR status = ?4)";
+    ) -> Result<(Vec<RotationRun>, i64), StoreError> {
+        let matching = format!(
+            "WHERE {}
+               AND (certificate_id = ?3 OR target_id IN
+                    (SELECT id FROM rotation_targets WHERE certificate_id = ?3))
+               AND (?4 IS NULL OR target_id = ?4) AND (?5 IS NULL OR status = ?5)",
+            certificate_in_scope("rotation_runs")
+        );
+        let status = filter.status.map(RunStatus::as_str);
         let rows = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_runs {WHERE} ORDER BY created_at DESC, id LIMIT ?5 OFFSET ?6"
+            "SELECT * FROM rotation_runs {matching}
+             ORDER BY created_at DESC, id LIMIT ?6 OFFSET ?7"
         ))
-        .bind(organization_id)
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .bind(certificate_id)
         .bind(filter.target_id)
-        .bind(filter.status)
+        .bind(status)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM rotation_runs {WHERE}"))
-            .bind(organization_id)
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM rotation_runs {matching}"))
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
             .bind(certificate_id)
             .bind(filter.target_id)
-            .bind(filter.status)
+            .bind(status)
             .fetch_one(&self.pool)
             .await?;
-        Ok((rows, total))
+        Ok((runs(rows)?, total))
     }
 }

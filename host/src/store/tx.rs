@@ -3,10 +3,11 @@
 //! place on the writer thread. See [`super::writer`].
 
 use rusqlite::{Connection, params};
+use time::OffsetDateTime;
 
+use super::StoreError;
 use super::pki::CertificateRow;
-use super::{NewEvent, StoreError};
-use crate::model::{AuditRecord, Certificate};
+use crate::model::{AuditRecord, Certificate, Event};
 use crate::timestamp;
 
 pub struct Tx<'c> {
@@ -109,7 +110,13 @@ impl<'c> Tx<'c> {
     /// Puts `event` in the outbox for every active webhook of its tenant that subscribes
     /// to its type. Nothing is written when no webhook wants it. Returns the ids of the
     /// deliveries queued.
-    pub fn outbox_insert(&mut self, event: &NewEvent<'_>) -> Result<Vec<String>, StoreError> {
+    pub fn outbox_insert(
+        &mut self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &Event,
+    ) -> Result<Vec<String>, StoreError> {
+        let event_type = event.kind.as_str();
         let webhooks: Vec<String> = self
             .conn
             .prepare_cached(
@@ -119,13 +126,14 @@ impl<'c> Tx<'c> {
                    AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)",
             )?
             .query_map(
-                params![event.organization_id, event.project_id, event.event_type],
+                params![event.organization_id, event.project_id, event_type],
                 |row| row.get(0),
             )?
             .collect::<Result<_, _>>()?;
         if webhooks.is_empty() {
             return Ok(Vec::new());
         }
+        let occurred_at = timestamp::format(occurred_at);
         self.conn
             .prepare_cached(
                 "INSERT INTO webhook_events (id, organization_id, project_id, event_type,
@@ -133,12 +141,12 @@ impl<'c> Tx<'c> {
                  VALUES (?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
-                event.id,
+                id,
                 event.organization_id,
                 event.project_id,
-                event.event_type,
-                event.occurred_at,
-                event.payload,
+                event_type,
+                occurred_at,
+                event.data.to_string(),
             ])?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
@@ -147,15 +155,9 @@ impl<'c> Tx<'c> {
         )?;
         let mut deliveries = Vec::with_capacity(webhooks.len());
         for webhook in &webhooks {
-            let id = crate::model::new_id();
-            insert.execute(params![
-                id,
-                webhook,
-                event.id,
-                event.occurred_at,
-                event.occurred_at
-            ])?;
-            deliveries.push(id);
+            let delivery = crate::model::new_id();
+            insert.execute(params![delivery, webhook, id, occurred_at, occurred_at])?;
+            deliveries.push(delivery);
         }
         self.queued_deliveries = true;
         Ok(deliveries)

@@ -2,205 +2,278 @@
 //! and the certificate expiry notices already given.
 
 use sqlx::{FromRow, Sqlite};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Store, WriteTx};
+use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
+use super::{Scope, Store, StoreError, WriteTx};
+use crate::model::webhook::{
+    DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryStatus, Event, EventKind,
+};
+use crate::model::{DeliveryAttempt, Webhook, WebhookDelivery};
+use crate::timestamp;
 
-/// A webhook endpoint. `sealed_secret` is opened only to sign a delivery.
-#[derive(Debug, Clone, FromRow)]
-pub struct WebhookRow {
-    pub id: String,
-    pub organization_id: String,
-    /// `None`: the events of every project of the organization.
-    pub project_id: Option<String>,
-    pub url: String,
+#[derive(FromRow)]
+struct WebhookRow {
+    id: String,
+    organization_id: String,
+    project_id: Option<String>,
+    url: String,
     /// The subscribed event types, a JSON array.
-    pub events: String,
-    pub sealed_secret: Vec<u8>,
-    pub transport: String,
+    events: String,
+    sealed_secret: Vec<u8>,
+    transport: String,
     /// Per-endpoint transport settings, a JSON object.
-    pub config: String,
-    pub description: Option<String>,
-    pub active: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    config: String,
+    description: Option<String>,
+    active: bool,
+    created_at: String,
+    updated_at: String,
 }
 
-/// An event to put in the outbox.
-#[derive(Debug, Clone, Copy)]
-pub struct NewEvent<'a> {
-    pub id: &'a str,
-    pub organization_id: &'a str,
-    pub project_id: Option<&'a str>,
-    pub event_type: &'a str,
-    pub occurred_at: &'a str,
-    /// The event's data, a JSON object.
-    pub payload: &'a str,
+impl WebhookRow {
+    fn into_model(self) -> Result<Webhook, StoreError> {
+        let events: Vec<String> = json("webhooks.events", &self.events)?;
+        Ok(Webhook {
+            events: events
+                .iter()
+                .map(|e| name("webhooks.events", e, EventKind::parse))
+                .collect::<Result<_, _>>()?,
+            config: json("webhooks.config", &self.config)?,
+            created_at: time("webhooks.created_at", &self.created_at)?,
+            updated_at: time("webhooks.updated_at", &self.updated_at)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            url: self.url,
+            sealed_secret: self.sealed_secret,
+            transport: self.transport,
+            description: self.description,
+            active: self.active,
+        })
+    }
 }
 
-/// One event for one webhook, as the delivery log shows it.
-#[derive(Debug, Clone, FromRow)]
-pub struct DeliveryRow {
-    pub id: String,
-    pub webhook_id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub occurred_at: String,
-    pub payload: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: String,
-    pub last_status_code: Option<i64>,
-    pub last_error: Option<String>,
-    pub redelivery_of: Option<String>,
-    pub created_at: String,
-    pub finished_at: Option<String>,
+fn events_text(events: &[EventKind]) -> Result<String, StoreError> {
+    json_text(&events.iter().map(|e| e.as_str()).collect::<Vec<_>>())
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct AttemptRow {
-    pub delivery_id: String,
-    pub attempt: i64,
-    pub started_at: String,
-    pub duration_ms: i64,
-    pub status_code: Option<i64>,
-    pub error: Option<String>,
+#[derive(FromRow)]
+struct DeliveryRow {
+    id: String,
+    webhook_id: String,
+    event_id: String,
+    event_type: String,
+    occurred_at: String,
+    payload: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: String,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    redelivery_of: Option<String>,
+    created_at: String,
+    finished_at: Option<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct DeliveryFilter {
-    pub status: Option<String>,
-    pub event_type: Option<String>,
+impl DeliveryRow {
+    fn into_model(self) -> Result<WebhookDelivery, StoreError> {
+        Ok(WebhookDelivery {
+            event_type: name(
+                "webhook_events.event_type",
+                &self.event_type,
+                EventKind::parse_any,
+            )?,
+            occurred_at: time("webhook_events.occurred_at", &self.occurred_at)?,
+            data: json("webhook_events.payload", &self.payload)?,
+            status: name(
+                "webhook_deliveries.status",
+                &self.status,
+                DeliveryStatus::parse,
+            )?,
+            attempts: int("webhook_deliveries.attempts", self.attempts)?,
+            next_attempt_at: time("webhook_deliveries.next_attempt_at", &self.next_attempt_at)?,
+            last_status_code: self
+                .last_status_code
+                .map(|code| int("webhook_deliveries.last_status_code", code))
+                .transpose()?,
+            created_at: time("webhook_deliveries.created_at", &self.created_at)?,
+            finished_at: optional_time(
+                "webhook_deliveries.finished_at",
+                self.finished_at.as_deref(),
+            )?,
+            id: self.id,
+            webhook_id: self.webhook_id,
+            event_id: self.event_id,
+            last_error: self.last_error,
+            redelivery_of: self.redelivery_of,
+        })
+    }
 }
 
-/// A leased delivery with everything one attempt needs.
-#[derive(Debug, Clone, FromRow)]
-pub struct DeliveryJob {
-    pub delivery_id: String,
-    pub lease_token: String,
-    /// Attempts made before this one.
-    pub attempts: i64,
-    pub webhook_id: String,
-    pub url: String,
-    pub transport: String,
-    pub config: String,
-    pub sealed_secret: Vec<u8>,
-    pub organization_id: String,
-    pub project_id: Option<String>,
-    pub event_id: String,
-    pub event_type: String,
-    pub occurred_at: String,
-    pub payload: String,
+#[derive(FromRow)]
+struct AttemptRow {
+    delivery_id: String,
+    attempt: i64,
+    started_at: String,
+    duration_ms: i64,
+    status_code: Option<i64>,
+    error: Option<String>,
 }
 
-/// The result of one attempt, written back under the lease it was made with.
-#[derive(Debug, Clone)]
-pub struct DeliveryOutcome {
-    pub delivery_id: String,
-    pub lease_token: String,
-    /// This attempt's number, from 1.
-    pub attempt: i64,
-    pub started_at: String,
-    pub duration_ms: i64,
-    pub status_code: Option<i64>,
-    pub error: Option<String>,
-    /// `pending` (retry at `next_attempt_at`), `delivered` or `dead`.
-    pub status: &'static str,
-    pub next_attempt_at: String,
-    pub finished_at: Option<String>,
+impl AttemptRow {
+    fn into_model(self) -> Result<DeliveryAttempt, StoreError> {
+        Ok(DeliveryAttempt {
+            attempt: int("webhook_attempts.attempt", self.attempt)?,
+            started_at: time("webhook_attempts.started_at", &self.started_at)?,
+            duration_ms: int("webhook_attempts.duration_ms", self.duration_ms)?,
+            status_code: self
+                .status_code
+                .map(|code| int("webhook_attempts.status_code", code))
+                .transpose()?,
+            delivery_id: self.delivery_id,
+            error: self.error,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct DeliveryJobRow {
+    delivery_id: String,
+    lease_token: String,
+    attempts: i64,
+    webhook_id: String,
+    url: String,
+    transport: String,
+    config: String,
+    sealed_secret: Vec<u8>,
+    organization_id: String,
+    project_id: Option<String>,
+    event_id: String,
+    event_type: String,
+    occurred_at: String,
+    payload: String,
+}
+
+impl DeliveryJobRow {
+    fn into_model(self) -> Result<DeliveryJob, StoreError> {
+        Ok(DeliveryJob {
+            attempts: int("webhook_deliveries.attempts", self.attempts)?,
+            event_type: name(
+                "webhook_events.event_type",
+                &self.event_type,
+                EventKind::parse_any,
+            )?,
+            occurred_at: time("webhook_events.occurred_at", &self.occurred_at)?,
+            delivery_id: self.delivery_id,
+            lease_token: self.lease_token,
+            webhook_id: self.webhook_id,
+            url: self.url,
+            transport: self.transport,
+            config: self.config,
+            sealed_secret: self.sealed_secret,
+            organization_id: self.organization_id,
+            project_id: self.project_id,
+            event_id: self.event_id,
+            payload: self.payload,
+        })
+    }
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, e.event_type, e.occurred_at, \
      e.payload, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, \
      d.redelivery_of, d.created_at, d.finished_at";
 
+/// The webhooks a scope contains: `?1` is its organization, `?2` its project (or NULL).
+/// A project's scope holds that project's webhooks, not the organization-wide ones.
+const WEBHOOK_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
+
 impl Store {
     // ---- endpoints ----
 
-    pub async fn webhook_insert(&self, row: &WebhookRow) -> Result<(), sqlx::Error> {
+    pub async fn webhook_insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webhooks (id, organization_id, project_id, url, events, sealed_secret,
                                    transport, config, description, active, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&row.id)
-        .bind(&row.organization_id)
-        .bind(&row.project_id)
-        .bind(&row.url)
-        .bind(&row.events)
-        .bind(&row.sealed_secret)
-        .bind(&row.transport)
-        .bind(&row.config)
-        .bind(&row.description)
-        .bind(row.active)
-        .bind(&row.created_at)
-        .bind(&row.updated_at)
+        .bind(&webhook.id)
+        .bind(&webhook.organization_id)
+        .bind(&webhook.project_id)
+        .bind(&webhook.url)
+        .bind(events_text(&webhook.events)?)
+        .bind(&webhook.sealed_secret)
+        .bind(&webhook.transport)
+        .bind(json_text(&webhook.config)?)
+        .bind(&webhook.description)
+        .bind(webhook.active)
+        .bind(timestamp::format(webhook.created_at))
+        .bind(timestamp::format(webhook.updated_at))
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     pub async fn webhook_get(
         &self,
-        organization_id: &str,
+        scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<WebhookRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM webhooks WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+    ) -> Result<Option<Webhook>, StoreError> {
+        let row: Option<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(WebhookRow::into_model).transpose()
     }
 
-    /// An organization's webhooks, oldest first; only one project's when `project_id` is set.
-    pub async fn webhook_list(
-        &self,
-        organization_id: &str,
-        project_id: Option<&str>,
-    ) -> Result<Vec<WebhookRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT * FROM webhooks WHERE organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)
-             ORDER BY created_at, id",
-        )
-        .bind(organization_id)
-        .bind(project_id)
+    /// A scope's webhooks, oldest first.
+    pub async fn webhook_list(&self, scope: Scope<'_>) -> Result<Vec<Webhook>, StoreError> {
+        let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} ORDER BY created_at, id"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(WebhookRow::into_model).collect()
     }
 
     /// Writes every mutable column back.
-    pub async fn webhook_update(&self, row: &WebhookRow) -> Result<bool, sqlx::Error> {
+    pub async fn webhook_update(&self, webhook: &Webhook) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE webhooks SET url = ?, events = ?, sealed_secret = ?, transport = ?, config = ?,
                                  description = ?, active = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
         )
-        .bind(&row.url)
-        .bind(&row.events)
-        .bind(&row.sealed_secret)
-        .bind(&row.transport)
-        .bind(&row.config)
-        .bind(&row.description)
-        .bind(row.active)
-        .bind(&row.updated_at)
-        .bind(&row.id)
-        .bind(&row.organization_id)
+        .bind(&webhook.url)
+        .bind(events_text(&webhook.events)?)
+        .bind(&webhook.sealed_secret)
+        .bind(&webhook.transport)
+        .bind(json_text(&webhook.config)?)
+        .bind(&webhook.description)
+        .bind(webhook.active)
+        .bind(timestamp::format(webhook.updated_at))
+        .bind(&webhook.id)
+        .bind(&webhook.organization_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a webhook with its deliveries and their attempts.
-    pub async fn webhook_delete(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM webhooks WHERE organization_id = ? AND id = ?")
-            .bind(organization_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn webhook_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
+        ))
+        .bind(scope.organization_id())
+        .bind(scope.project_id())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -213,8 +286,9 @@ impl Store {
         filter: &DeliveryFilter,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<DeliveryRow>, i64), sqlx::Error> {
-        let rows = sqlx::query_as(&format!(
+    ) -> Result<(Vec<WebhookDelivery>, i64), StoreError> {
+        let status = filter.status.map(DeliveryStatus::as_str);
+        let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              JOIN webhook_events e ON e.id = d.event_id
              WHERE d.webhook_id = ?1 AND (?2 IS NULL OR d.status = ?2)
@@ -222,7 +296,7 @@ impl Store {
              ORDER BY d.seq DESC LIMIT ?4 OFFSET ?5"
         ))
         .bind(webhook_id)
-        .bind(&filter.status)
+        .bind(status)
         .bind(&filter.event_type)
         .bind(limit)
         .bind(offset)
@@ -234,19 +308,23 @@ impl Store {
                AND (?3 IS NULL OR e.event_type = ?3)",
         )
         .bind(webhook_id)
-        .bind(&filter.status)
+        .bind(status)
         .bind(&filter.event_type)
         .fetch_one(&self.pool)
         .await?;
-        Ok((rows, total))
+        let deliveries = rows
+            .into_iter()
+            .map(DeliveryRow::into_model)
+            .collect::<Result<_, _>>()?;
+        Ok((deliveries, total))
     }
 
     pub async fn delivery_get(
         &self,
         webhook_id: &str,
         id: &str,
-    ) -> Result<Option<DeliveryRow>, sqlx::Error> {
-        sqlx::query_as(&format!(
+    ) -> Result<Option<WebhookDelivery>, StoreError> {
+        let row: Option<DeliveryRow> = sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              JOIN webhook_events e ON e.id = d.event_id
              WHERE d.webhook_id = ? AND d.id = ?"
@@ -254,26 +332,27 @@ impl Store {
         .bind(webhook_id)
         .bind(id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(DeliveryRow::into_model).transpose()
     }
 
     /// The attempts of these deliveries, in order.
     pub async fn attempt_list(
         &self,
         delivery_ids: &[&str],
-    ) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
         if delivery_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = serde_json::to_string(delivery_ids).unwrap_or_else(|_| "[]".into());
-        sqlx::query_as(
+        let rows: Vec<AttemptRow> = sqlx::query_as(
             "SELECT * FROM webhook_attempts
              WHERE delivery_id IN (SELECT value FROM json_each(?))
              ORDER BY delivery_id, attempt",
         )
-        .bind(ids)
+        .bind(json_text(delivery_ids)?)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(AttemptRow::into_model).collect()
     }
 
     // ---- the dispatcher ----
@@ -283,10 +362,10 @@ impl Store {
     /// that stopped mid-way) are due again.
     pub async fn delivery_lease(
         &self,
-        now: &str,
-        until: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
         limit: i64,
-    ) -> Result<Vec<DeliveryJob>, sqlx::Error> {
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
         let token = Uuid::new_v4().to_string();
         let leased = sqlx::query(
             "UPDATE webhook_deliveries SET lease_token = ?1, lease_until = ?2
@@ -297,15 +376,15 @@ impl Store {
                  ORDER BY d.next_attempt_at LIMIT ?4)",
         )
         .bind(&token)
-        .bind(until)
-        .bind(now)
+        .bind(timestamp::format(until))
+        .bind(timestamp::format(now))
         .bind(limit)
         .execute(&self.pool)
         .await?;
         if leased.rows_affected() == 0 {
             return Ok(Vec::new());
         }
-        sqlx::query_as(
+        let rows: Vec<DeliveryJobRow> = sqlx::query_as(
             "SELECT d.id AS delivery_id, d.lease_token, d.attempts, w.id AS webhook_id, w.url,
                     w.transport, w.config, w.sealed_secret, e.organization_id, e.project_id,
                     e.id AS event_id, e.event_type, e.occurred_at, e.payload
@@ -316,12 +395,13 @@ impl Store {
         )
         .bind(&token)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        rows.into_iter().map(DeliveryJobRow::into_model).collect()
     }
 
     /// Hands leased deliveries back (delivery id, lease token) without an attempt, so
     /// that they are due at once rather than when the lease runs out.
-    pub async fn delivery_release(&self, leased: &[(String, String)]) -> Result<(), sqlx::Error> {
+    pub async fn delivery_release(&self, leased: &[(String, String)]) -> Result<(), StoreError> {
         if leased.is_empty() {
             return Ok(());
         }
@@ -340,23 +420,21 @@ impl Store {
     }
 
     /// When the next pending delivery of an active webhook is due (or its lease runs out).
-    pub async fn delivery_next_due(&self) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(
+    pub async fn delivery_next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let next: Option<String> = sqlx::query_scalar(
             "SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.lease_until, '')))
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 'pending' AND w.active = 1",
         )
         .fetch_one(&self.pool)
-        .await
+        .await?;
+        optional_time("webhook_deliveries.next_attempt_at", next.as_deref())
     }
 
     /// Writes attempts back in one transaction. An outcome whose lease was taken over
     /// meanwhile (it ran out) is dropped: the new holder records its own.
     /// Returns how many were written.
-    pub async fn delivery_finish(
-        &self,
-        outcomes: &[DeliveryOutcome],
-    ) -> Result<usize, sqlx::Error> {
+    pub async fn delivery_finish(&self, outcomes: &[DeliveryOutcome]) -> Result<usize, StoreError> {
         let mut tx = self.write().await?;
         let mut written = 0;
         for o in outcomes {
@@ -366,12 +444,12 @@ impl Store {
                         lease_token = NULL, lease_until = NULL
                  WHERE id = ? AND lease_token = ?",
             )
-            .bind(o.status)
+            .bind(o.status.as_str())
             .bind(o.attempt)
-            .bind(&o.next_attempt_at)
+            .bind(timestamp::format(o.next_attempt_at))
             .bind(o.status_code)
             .bind(&o.error)
-            .bind(&o.finished_at)
+            .bind(optional_time_text(o.finished_at))
             .bind(&o.delivery_id)
             .bind(&o.lease_token)
             .execute(tx.conn())
@@ -386,8 +464,8 @@ impl Store {
             )
             .bind(&o.delivery_id)
             .bind(o.attempt)
-            .bind(&o.started_at)
-            .bind(o.duration_ms)
+            .bind(timestamp::format(o.started_at))
+            .bind(int_text(o.duration_ms))
             .bind(o.status_code)
             .bind(&o.error)
             .execute(tx.conn())
@@ -400,20 +478,21 @@ impl Store {
 
     /// Deletes finished deliveries that ended before `before`, and events left without
     /// deliveries. Returns the number of deliveries deleted.
-    pub async fn delivery_prune(&self, before: &str) -> Result<u64, sqlx::Error> {
+    pub async fn delivery_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = timestamp::format(before);
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "DELETE FROM webhook_deliveries
              WHERE status IN ('delivered', 'dead') AND finished_at < ?",
         )
-        .bind(before)
+        .bind(&before)
         .execute(tx.conn())
         .await?;
         sqlx::query(
             "DELETE FROM webhook_events WHERE occurred_at < ? AND NOT EXISTS
                  (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
         )
-        .bind(before)
+        .bind(&before)
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -427,14 +506,17 @@ impl WriteTx {
     /// written when no webhook wants it. Returns the ids of the deliveries queued.
     pub async fn outbox_insert(
         &mut self,
-        event: NewEvent<'_>,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &Event,
         webhook_id: Option<&str>,
-    ) -> Result<Vec<String>, sqlx::Error> {
+    ) -> Result<Vec<String>, StoreError> {
+        let event_type = event.kind.as_str();
         let webhooks: Vec<String> = match webhook_id {
-            Some(id) => {
+            Some(webhook) => {
                 sqlx::query_scalar("SELECT id FROM webhooks WHERE id = ? AND organization_id = ?")
-                    .bind(id)
-                    .bind(event.organization_id)
+                    .bind(webhook)
+                    .bind(&event.organization_id)
                     .fetch_all(self.conn())
                     .await?
             }
@@ -445,9 +527,9 @@ impl WriteTx {
                    AND (w.project_id IS NULL OR w.project_id = ?2)
                    AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)",
                 )
-                .bind(event.organization_id)
-                .bind(event.project_id)
-                .bind(event.event_type)
+                .bind(&event.organization_id)
+                .bind(&event.project_id)
+                .bind(event_type)
                 .fetch_all(self.conn())
                 .await?
             }
@@ -455,23 +537,23 @@ impl WriteTx {
         if webhooks.is_empty() {
             return Ok(Vec::new());
         }
+        let occurred_at = timestamp::format(occurred_at);
         sqlx::query(
             "INSERT INTO webhook_events (id, organization_id, project_id, event_type, occurred_at,
                                          payload)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(event.id)
-        .bind(event.organization_id)
-        .bind(event.project_id)
-        .bind(event.event_type)
-        .bind(event.occurred_at)
-        .bind(event.payload)
+        .bind(id)
+        .bind(&event.organization_id)
+        .bind(&event.project_id)
+        .bind(event_type)
+        .bind(&occurred_at)
+        .bind(event.data.to_string())
         .execute(self.conn())
         .await?;
         let mut deliveries = Vec::with_capacity(webhooks.len());
         for webhook in &webhooks {
-            deliveries
-                .push(insert_delivery(self, webhook, event.id, event.occurred_at, None).await?);
+            deliveries.push(insert_delivery(self, webhook, id, &occurred_at, None).await?);
         }
         self.queued_deliveries = true;
         Ok(deliveries)
@@ -483,8 +565,8 @@ impl WriteTx {
         &mut self,
         webhook_id: &str,
         delivery_id: &str,
-        at: &str,
-    ) -> Result<Option<String>, sqlx::Error> {
+        at: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let event_id: Option<String> = sqlx::query_scalar(
             "SELECT event_id FROM webhook_deliveries WHERE webhook_id = ? AND id = ?",
         )
@@ -495,7 +577,8 @@ impl WriteTx {
         let Some(event_id) = event_id else {
             return Ok(None);
         };
-        let id = insert_delivery(self, webhook_id, &event_id, at, Some(delivery_id)).await?;
+        let at = timestamp::format(at);
+        let id = insert_delivery(self, webhook_id, &event_id, &at, Some(delivery_id)).await?;
         self.queued_deliveries = true;
         Ok(Some(id))
     }
@@ -526,7 +609,7 @@ async fn insert_delivery(
     event_id: &str,
     at: &str,
     redelivery_of: Option<&str>,
-) -> Result<String, sqlx::Error> {
+) -> Result<String, StoreError> {
     let id = Uuid::new_v4().to_string();
     sqlx::query::<Sqlite>(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
@@ -549,9 +632,21 @@ mod tests {
     use super::*;
     use crate::model::Organization;
 
-    const T0: &str = "2026-01-01T00:00:00.000000Z";
-    const T1: &str = "2026-01-01T00:00:10.000000Z";
-    const T2: &str = "2026-01-01T00:01:00.000000Z";
+    fn at(text: &str) -> OffsetDateTime {
+        timestamp::parse(text).unwrap()
+    }
+
+    fn t0() -> OffsetDateTime {
+        at("2026-01-01T00:00:00.000000Z")
+    }
+
+    fn t1() -> OffsetDateTime {
+        at("2026-01-01T00:00:10.000000Z")
+    }
+
+    fn t2() -> OffsetDateTime {
+        at("2026-01-01T00:01:00.000000Z")
+    }
 
     async fn store_with_webhook(dir: &std::path::Path) -> Store {
         let store = Store::open(&format!("sqlite://{}", dir.join("t.db").display()))
@@ -562,40 +657,37 @@ mod tests {
                 id: "org".into(),
                 name: "org".into(),
                 display_name: None,
-                created_at: crate::timestamp::parse(T0).unwrap(),
-                updated_at: crate::timestamp::parse(T0).unwrap(),
+                created_at: t0(),
+                updated_at: t0(),
             })
             .await
             .unwrap();
         store
-            .webhook_insert(&WebhookRow {
+            .webhook_insert(&Webhook {
                 id: "w1".into(),
                 organization_id: "org".into(),
                 project_id: None,
                 url: "https://hooks.example.com/".into(),
-                events: r#"["certificate.issued"]"#.into(),
+                events: vec![EventKind::CertificateIssued],
                 sealed_secret: vec![1],
                 transport: "http-hmac".into(),
-                config: "{}".into(),
+                config: serde_json::Map::new(),
                 description: None,
                 active: true,
-                created_at: T0.into(),
-                updated_at: T0.into(),
+                created_at: t0(),
+                updated_at: t0(),
             })
             .await
             .unwrap();
         store
     }
 
-    fn event<'a>(id: &'a str, event_type: &'a str) -> NewEvent<'a> {
-        NewEvent {
-            id,
-            organization_id: "org",
-            project_id: Some("p1"),
-            event_type,
-            occurred_at: T0,
-            payload: "{}",
-        }
+    async fn emit(tx: &mut WriteTx, id: &str, kind: EventKind) -> usize {
+        let event = Event::new(kind, "org", Some("p1"), serde_json::json!({"n": 1}));
+        tx.outbox_insert(id, t0(), &event, None)
+            .await
+            .unwrap()
+            .len()
     }
 
     fn outcome(job: &DeliveryJob) -> DeliveryOutcome {
@@ -603,14 +695,33 @@ mod tests {
             delivery_id: job.delivery_id.clone(),
             lease_token: job.lease_token.clone(),
             attempt: job.attempts + 1,
-            started_at: T2.into(),
+            started_at: t2(),
             duration_ms: 1,
             status_code: Some(200),
             error: None,
-            status: "delivered",
-            next_attempt_at: T2.into(),
-            finished_at: Some(T2.into()),
+            status: DeliveryStatus::Delivered,
+            next_attempt_at: t2(),
+            finished_at: Some(t2()),
         }
+    }
+
+    #[tokio::test]
+    async fn webhooks_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_webhook(dir.path()).await;
+        let org = Scope::organization("org");
+        let mut webhook = store.webhook_get(org, "w1").await.unwrap().unwrap();
+        assert_eq!(webhook.events, [EventKind::CertificateIssued]);
+        webhook.events.push(EventKind::RotationFailed);
+        webhook
+            .config
+            .insert("headers".into(), serde_json::json!({"X-Team": "pki"}));
+        assert!(store.webhook_update(&webhook).await.unwrap());
+        assert_eq!(store.webhook_list(org).await.unwrap(), [webhook]);
+        // A project's scope holds that project's webhooks only.
+        let project = Scope::project("org", "p1");
+        assert!(store.webhook_get(project, "w1").await.unwrap().is_none());
+        assert!(!store.webhook_delete(project, "w1").await.unwrap());
     }
 
     #[tokio::test]
@@ -618,22 +729,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_webhook(dir.path()).await;
         let mut tx = store.write().await.unwrap();
-        assert_eq!(
-            tx.outbox_insert(event("e0", "key.rotated"), None)
-                .await
-                .unwrap()
-                .len(),
-            0
-        );
-        assert_eq!(
-            tx.outbox_insert(event("e1", "certificate.issued"), None)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(emit(&mut tx, "e0", EventKind::KeyRotated).await, 0);
+        assert_eq!(emit(&mut tx, "e1", EventKind::CertificateIssued).await, 1);
         drop(tx);
-        assert!(store.delivery_lease(T1, T2, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .delivery_lease(t1(), t2(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events")
             .fetch_one(store.pool())
             .await
@@ -646,30 +751,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_webhook(dir.path()).await;
         let mut tx = store.write().await.unwrap();
-        tx.outbox_insert(event("e1", "certificate.issued"), None)
-            .await
-            .unwrap();
+        emit(&mut tx, "e1", EventKind::CertificateIssued).await;
         tx.commit().await.unwrap();
 
         // Handed back unstarted (a clean shutdown), it is due at once.
-        let leased = store.delivery_lease(T0, T1, 10).await.unwrap();
+        let leased = store.delivery_lease(t0(), t1(), 10).await.unwrap();
         store
             .delivery_release(&[(leased[0].delivery_id.clone(), leased[0].lease_token.clone())])
             .await
             .unwrap();
 
         // A dispatcher leases it until T1, then stops (a crash).
-        let first = store.delivery_lease(T0, T1, 10).await.unwrap();
+        let first = store.delivery_lease(t0(), t1(), 10).await.unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].event_id, "e1");
-        assert!(store.delivery_lease(T0, T1, 10).await.unwrap().is_empty());
-        assert_eq!(
-            store.delivery_next_due().await.unwrap().as_deref(),
-            Some(T1)
+        assert_eq!(first[0].event_type, EventKind::CertificateIssued);
+        assert_eq!(first[0].payload, r#"{"n":1}"#);
+        assert!(
+            store
+                .delivery_lease(t0(), t1(), 10)
+                .await
+                .unwrap()
+                .is_empty()
         );
+        assert_eq!(store.delivery_next_due().await.unwrap(), Some(t1()));
 
         // After T1 another takes it over; the first one's late outcome is dropped.
-        let second = store.delivery_lease(T1, T2, 10).await.unwrap();
+        let second = store.delivery_lease(t1(), t2(), 10).await.unwrap();
         assert_eq!(second.len(), 1);
         assert_ne!(second[0].lease_token, first[0].lease_token);
         assert_eq!(
@@ -680,18 +788,26 @@ mod tests {
             store.delivery_finish(&[outcome(&second[0])]).await.unwrap(),
             1
         );
-        let (rows, total) = store
+        let (deliveries, total) = store
             .delivery_list("w1", &DeliveryFilter::default(), 0, 10)
             .await
             .unwrap();
+        let delivered = &deliveries[0];
         assert_eq!(
-            (total, rows[0].status.as_str(), rows[0].attempts),
-            (1, "delivered", 1)
+            (total, delivered.status, delivered.attempts),
+            (1, DeliveryStatus::Delivered, 1)
         );
-        assert_eq!(
-            store.attempt_list(&["x", &rows[0].id]).await.unwrap().len(),
-            1
+        assert_eq!(delivered.data["n"], 1);
+        assert_eq!(delivered.finished_at, Some(t2()));
+        let attempts = store.attempt_list(&["x", &delivered.id]).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].status_code, Some(200));
+        assert!(
+            store
+                .delivery_lease(t2(), t2(), 10)
+                .await
+                .unwrap()
+                .is_empty()
         );
-        assert!(store.delivery_lease(T2, T2, 10).await.unwrap().is_empty());
     }
 }

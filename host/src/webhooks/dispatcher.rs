@@ -17,10 +17,10 @@ use tokio::task::JoinSet;
 
 use crate::config::WebhooksConfig;
 use crate::crypto::MasterKey;
+use crate::model::webhook::{DeliveryJob, DeliveryOutcome, DeliveryStatus};
 use crate::plugins::webhook_transport::{Endpoint, Event as WireEvent, Tenant};
 use crate::plugins::{PluginError, Registry};
-use crate::store::{DeliveryJob, DeliveryOutcome, Store};
-use crate::timestamp;
+use crate::store::{Store, StoreError};
 
 /// How the dispatcher paces itself (from `[webhooks]`).
 #[derive(Debug, Clone)]
@@ -148,13 +148,12 @@ impl Dispatcher {
         finished.clear();
     }
 
-    async fn lease(&self, limit: usize) -> Result<Vec<DeliveryJob>, sqlx::Error> {
+    async fn lease(&self, limit: usize) -> Result<Vec<DeliveryJob>, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let until = now + self.settings.lease;
         self.store
             .delivery_lease(
-                &timestamp::format(now),
-                &timestamp::format(until),
+                now,
+                now + self.settings.lease,
                 i64::try_from(limit).unwrap_or(i64::MAX),
             )
             .await
@@ -164,16 +163,13 @@ impl Dispatcher {
     /// the poll interval.
     async fn idle_time(&self) -> Duration {
         let poll = self.settings.poll;
-        let next = match self.store.delivery_next_due().await {
+        let at = match self.store.delivery_next_due().await {
             Ok(Some(at)) => at,
             Ok(None) => return poll,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the webhook outbox");
                 return poll;
             }
-        };
-        let Some(at) = timestamp::parse(&next) else {
-            return poll;
         };
         let wait = at - OffsetDateTime::now_utc();
         Duration::try_from(wait)
@@ -186,12 +182,12 @@ impl Dispatcher {
         let started = OffsetDateTime::now_utc();
         let clock = Instant::now();
         let result = self.deliver(&job).await;
-        let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         let attempt = job.attempts + 1;
         let (status_code, error, retry) = match result {
-            Ok(code) if (200..300).contains(&code) => (Some(i64::from(code)), None, false),
+            Ok(code) if (200..300).contains(&code) => (Some(code), None, false),
             Ok(code) => (
-                Some(i64::from(code)),
+                Some(code),
                 Some(format!("the endpoint answered HTTP {code}")),
                 true,
             ),
@@ -199,30 +195,30 @@ impl Dispatcher {
         };
         let now = OffsetDateTime::now_utc();
         let (status, next_attempt_at, finished_at) = if error.is_none() {
-            ("delivered", now, Some(timestamp::format(now)))
-        } else if !retry || attempt >= i64::from(self.settings.max_attempts) {
-            ("dead", now, Some(timestamp::format(now)))
+            (DeliveryStatus::Delivered, now, Some(now))
+        } else if !retry || attempt >= self.settings.max_attempts {
+            (DeliveryStatus::Dead, now, Some(now))
         } else {
             let wait = backoff(attempt, &self.settings, rand::random::<f64>());
-            ("pending", now + wait, None)
+            (DeliveryStatus::Pending, now + wait, None)
         };
         if let Some(error) = &error {
             tracing::info!(
                 delivery = %job.delivery_id, webhook = %job.webhook_id,
-                host = %super::url_host(&job.url), attempt, status, error = %error,
-                "webhook delivery failed"
+                host = %super::url_host(&job.url), attempt, status = status.as_str(),
+                error = %error, "webhook delivery failed"
             );
         }
         DeliveryOutcome {
             delivery_id: job.delivery_id,
             lease_token: job.lease_token,
             attempt,
-            started_at: timestamp::format(started),
+            started_at: started,
             duration_ms,
             status_code,
             error,
             status,
-            next_attempt_at: timestamp::format(next_attempt_at),
+            next_attempt_at,
             finished_at,
         }
     }
@@ -246,10 +242,8 @@ impl Dispatcher {
             })?;
         let event = WireEvent {
             id: job.event_id.clone(),
-            event_type: job.event_type.clone(),
-            timestamp: timestamp::parse(&job.occurred_at)
-                .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
-                .unwrap_or_default(),
+            event_type: job.event_type.as_str().to_owned(),
+            timestamp: u64::try_from(job.occurred_at.unix_timestamp()).unwrap_or_default(),
             tenant: Tenant {
                 organization_id: job.organization_id.clone(),
                 project_id: job.project_id.clone(),
@@ -277,8 +271,8 @@ impl Dispatcher {
 /// The wait before attempt `attempt + 1`: `retry_initial * 2^(attempt-1)`, capped at
 /// `retry_max`, then scaled by a random factor in [0.5, 1.0) so that endpoints that
 /// failed together do not retry together. `unit` is a random number in [0, 1).
-pub fn backoff(attempt: i64, settings: &Settings, unit: f64) -> Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+pub fn backoff(attempt: u32, settings: &Settings, unit: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(30);
     let full = settings
         .retry_initial
         .saturating_mul(2u32.saturating_pow(exponent))

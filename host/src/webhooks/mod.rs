@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use dispatcher::Dispatcher;
@@ -25,8 +25,10 @@ pub use events::{Event, EventKind, emit, emit_in, emit_now};
 use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
+use crate::model::webhook::{DeliveryFilter, DeliveryStatus};
+use crate::model::{DeliveryAttempt, Webhook, WebhookDelivery};
 use crate::plugins::Registry;
-use crate::store::{AttemptRow, DeliveryFilter, DeliveryRow, Store, WebhookRow};
+use crate::store::{Scope, Store};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
 use crate::{Error, Result, timestamp};
 
@@ -36,7 +38,6 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const MIN_SECRET_LEN: usize = 8;
 pub const MAX_SECRET_LEN: usize = 512;
 pub const MAX_CONFIG_BYTES: usize = 8 * 1024;
-pub const DELIVERY_STATUSES: &[&str] = &["pending", "delivered", "dead"];
 
 /// A new endpoint. Anything left out takes its default.
 #[derive(Debug, Default)]
@@ -66,15 +67,15 @@ pub struct WebhookChanges {
 }
 
 pub struct CreatedWebhook {
-    pub row: WebhookRow,
+    pub webhook: Webhook,
     /// The secret the server generated, returned this once; `None` when the caller gave one.
     pub generated_secret: Option<SecretString>,
 }
 
 /// A delivery with its attempts, oldest attempt first.
 pub struct DeliveryRecord {
-    pub delivery: DeliveryRow,
-    pub attempts: Vec<AttemptRow>,
+    pub delivery: WebhookDelivery,
+    pub attempts: Vec<DeliveryAttempt>,
 }
 
 pub struct Webhooks {
@@ -140,8 +141,8 @@ impl Webhooks {
             }
         };
         let id = Uuid::new_v4().to_string();
-        let now = timestamp::now_string();
-        let row = WebhookRow {
+        let now = timestamp::now();
+        let webhook = Webhook {
             sealed_secret: self
                 .master
                 .seal(&secret_record(&id), secret.expose().as_bytes())
@@ -155,37 +156,34 @@ impl Webhooks {
             config,
             description,
             active: input.active.unwrap_or(true),
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
-        self.store.webhook_insert(&row).await?;
-        self.record(caller, "webhook.create", Severity::Medium, &row, None)
+        self.store.webhook_insert(&webhook).await?;
+        self.record(caller, "webhook.create", Severity::Medium, &webhook, None)
             .await?;
         Ok(CreatedWebhook {
-            row,
+            webhook,
             generated_secret,
         })
     }
 
     /// The webhooks the caller may see; only one project's when `project_id` is given.
-    pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<WebhookRow>> {
-        let project = match (project_id, caller.principal.project_id.as_deref()) {
+    pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<Webhook>> {
+        let organization = caller.organization_id();
+        let scope = match (project_id, caller.principal.project_id.as_deref()) {
             (Some(asked), Some(mine)) if asked != mine => return Ok(Vec::new()),
-            (Some(p), _) | (None, Some(p)) => Some(p),
-            (None, None) => None,
+            (Some(p), _) | (None, Some(p)) => Scope::project(organization, p),
+            (None, None) => Scope::organization(organization),
         };
-        Ok(self
-            .store
-            .webhook_list(caller.organization_id(), project)
-            .await?)
+        Ok(self.store.webhook_list(scope).await?)
     }
 
     /// A webhook the caller may see; another tenant's (or project's) is "not found".
-    pub async fn get(&self, caller: &Caller, id: &str) -> Result<WebhookRow> {
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Webhook> {
         self.store
-            .webhook_get(caller.organization_id(), id)
+            .webhook_get(caller.scope(), id)
             .await?
-            .filter(|row| visible(caller, row))
             .ok_or_else(|| not_found(id))
     }
 
@@ -194,43 +192,43 @@ impl Webhooks {
         caller: &Caller,
         id: &str,
         changes: WebhookChanges,
-    ) -> Result<WebhookRow> {
-        let mut row = self.get(caller, id).await?;
+    ) -> Result<Webhook> {
+        let mut webhook = self.get(caller, id).await?;
         let mut changed = Vec::new();
         if let Some(url) = changes.url {
-            row.url = self.check_url(&url)?;
+            webhook.url = self.check_url(&url)?;
             changed.push("url");
         }
         if let Some(events) = changes.events {
-            row.events = check_events(&events)?;
+            webhook.events = check_events(&events)?;
             changed.push("events");
         }
         if let Some(transport) = changes.transport {
-            row.transport = self.check_transport(caller, &transport)?;
+            webhook.transport = self.check_transport(caller, &transport)?;
             changed.push("transport");
         }
         if let Some(config) = changes.config {
-            row.config = check_config(Some(config))?;
+            webhook.config = check_config(Some(config))?;
             changed.push("config");
         }
         if let Some(description) = changes.description {
-            row.description = check_description(description)?;
+            webhook.description = check_description(description)?;
             changed.push("description");
         }
         if let Some(active) = changes.active {
-            row.active = active;
+            webhook.active = active;
             changed.push("active");
         }
         if let Some(secret) = changes.secret {
             let secret = check_secret(secret)?;
-            row.sealed_secret = self
+            webhook.sealed_secret = self
                 .master
-                .seal(&secret_record(&row.id), secret.expose().as_bytes())
+                .seal(&secret_record(&webhook.id), secret.expose().as_bytes())
                 .0;
             changed.push("secret");
         }
-        row.updated_at = timestamp::now_string();
-        if !self.store.webhook_update(&row).await? {
+        webhook.updated_at = timestamp::now();
+        if !self.store.webhook_update(&webhook).await? {
             return Err(not_found(id));
         }
         let severity = if changed.contains(&"secret") {
@@ -242,52 +240,58 @@ impl Webhooks {
             caller,
             "webhook.update",
             severity,
-            &row,
+            &webhook,
             Some(json!({ "changed": changed })),
         )
         .await?;
-        Ok(row)
+        Ok(webhook)
     }
 
     /// Deletes a webhook; its pending deliveries and its log go with it.
     pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
-        let row = self.get(caller, id).await?;
+        let webhook = self.get(caller, id).await?;
         if !self
             .store
-            .webhook_delete(caller.organization_id(), &row.id)
+            .webhook_delete(caller.scope(), &webhook.id)
             .await?
         {
             return Err(not_found(id));
         }
-        self.record(caller, "webhook.delete", Severity::High, &row, None)
+        self.record(caller, "webhook.delete", Severity::High, &webhook, None)
             .await
     }
 
-    /// A webhook's deliveries, newest first, each with its attempts.
+    /// A webhook's deliveries, newest first, each with its attempts; only those with
+    /// `status` and of `event_type` when given.
     pub async fn deliveries(
         &self,
         caller: &Caller,
         id: &str,
-        filter: DeliveryFilter,
+        status: Option<&str>,
+        event_type: Option<String>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<DeliveryRecord>, i64)> {
-        let row = self.get(caller, id).await?;
-        if let Some(status) = &filter.status
-            && !DELIVERY_STATUSES.contains(&status.as_str())
-        {
-            return Err(Error::bad_request(
-                "status",
-                format!("'{status}' is not one of {}", DELIVERY_STATUSES.join(", ")),
-            ));
-        }
-        let (rows, total) = self
+        let webhook = self.get(caller, id).await?;
+        let status = status
+            .map(|status| {
+                DeliveryStatus::parse(status).ok_or_else(|| {
+                    let names: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    Error::bad_request(
+                        "status",
+                        format!("'{status}' is not one of {}", names.join(", ")),
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = DeliveryFilter { status, event_type };
+        let (deliveries, total) = self
             .store
-            .delivery_list(&row.id, &filter, offset, limit)
+            .delivery_list(&webhook.id, &filter, offset, limit)
             .await?;
-        let ids: Vec<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
         let mut attempts = self.store.attempt_list(&ids).await?;
-        let records = rows
+        let records = deliveries
             .into_iter()
             .map(|delivery| {
                 let (mine, rest): (Vec<_>, Vec<_>) = attempts
@@ -309,10 +313,10 @@ impl Webhooks {
         id: &str,
         delivery_id: &str,
     ) -> Result<DeliveryRecord> {
-        let row = self.get(caller, id).await?;
+        let webhook = self.get(caller, id).await?;
         let delivery = self
             .store
-            .delivery_get(&row.id, delivery_id)
+            .delivery_get(&webhook.id, delivery_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
         let attempts = self.store.attempt_list(&[delivery.id.as_str()]).await?;
@@ -327,10 +331,10 @@ impl Webhooks {
         id: &str,
         delivery_id: &str,
     ) -> Result<DeliveryRecord> {
-        let row = self.get(caller, id).await?;
+        let webhook = self.get(caller, id).await?;
         let mut tx = self.store.write().await?;
         let new_id = tx
-            .delivery_repeat(&row.id, delivery_id, &timestamp::now_string())
+            .delivery_repeat(&webhook.id, delivery_id, timestamp::now())
             .await?
             .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
         let actor = caller.principal.actor();
@@ -341,7 +345,7 @@ impl Webhooks {
                 &actor,
                 "webhook.redeliver",
                 Severity::Low,
-                &row,
+                &webhook,
                 Some(json!({ "delivery": delivery_id, "newDelivery": new_id })),
             ),
         )
@@ -352,20 +356,20 @@ impl Webhooks {
 
     /// Sends a `webhook.ping` event to this webhook only, whatever it subscribes to.
     pub async fn ping(&self, caller: &Caller, id: &str) -> Result<DeliveryRecord> {
-        let row = self.get(caller, id).await?;
-        if !row.active {
+        let webhook = self.get(caller, id).await?;
+        if !webhook.active {
             return Err(Error::Conflict(
                 "the webhook is inactive; activate it to send a ping".into(),
             ));
         }
         let event = Event::new(
             EventKind::WebhookPing,
-            &row.organization_id,
-            row.project_id.as_deref(),
-            json!({ "webhookId": row.id, "sentBy": caller.principal.actor() }),
+            &webhook.organization_id,
+            webhook.project_id.as_deref(),
+            json!({ "webhookId": webhook.id, "sentBy": caller.principal.actor() }),
         );
         let mut tx = self.store.write().await?;
-        let delivery_id = events::emit_to(&mut tx, &event, &row.id).await?;
+        let delivery_id = events::emit_to(&mut tx, &event, &webhook.id).await?;
         tx.commit().await?;
         self.delivery(caller, id, &delivery_id).await
     }
@@ -432,12 +436,14 @@ impl Webhooks {
         caller: &Caller,
         action: &str,
         severity: Severity,
-        row: &WebhookRow,
+        webhook: &Webhook,
         extra: Option<Value>,
     ) -> Result<()> {
         let actor = caller.principal.actor();
         self.audit
-            .record(audit_event(caller, &actor, action, severity, row, extra))
+            .record(audit_event(
+                caller, &actor, action, severity, webhook, extra,
+            ))
             .await
     }
 }
@@ -447,13 +453,14 @@ fn audit_event<'a>(
     actor: &'a str,
     action: &'a str,
     severity: Severity,
-    row: &'a WebhookRow,
+    webhook: &'a Webhook,
     extra: Option<Value>,
 ) -> AuditEvent<'a> {
     // The URL's host only: a path may carry a token (chat incoming webhooks do).
+    let events: Vec<&str> = webhook.events.iter().map(|e| e.as_str()).collect();
     let mut details = json!({
-        "host": url_host(&row.url), "events": serde_json::from_str::<Value>(&row.events).unwrap_or_default(),
-        "transport": row.transport, "projectId": row.project_id, "active": row.active,
+        "host": url_host(&webhook.url), "events": events,
+        "transport": webhook.transport, "projectId": webhook.project_id, "active": webhook.active,
     });
     if let (Some(map), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
         map.extend(extra);
@@ -462,19 +469,11 @@ fn audit_event<'a>(
         organization_id: Some(caller.organization_id()),
         actor,
         action,
-        target: Some(&row.id),
+        target: Some(&webhook.id),
         severity,
         outcome: Outcome::Success,
         request_id: caller.request_id.as_deref(),
         details: Some(details),
-    }
-}
-
-fn visible(caller: &Caller, row: &WebhookRow) -> bool {
-    match (&caller.principal.project_id, &row.project_id) {
-        (None, _) => true,
-        (Some(mine), Some(theirs)) => mine == theirs,
-        (Some(_), None) => false,
     }
 }
 
@@ -507,8 +506,8 @@ fn check_secret(secret: SecretString) -> Result<SecretString> {
     Ok(secret)
 }
 
-/// The subscribed kinds as a JSON array, without duplicates, in the order given.
-fn check_events(events: &[String]) -> Result<String> {
+/// The subscribed kinds, without duplicates, in the order given.
+fn check_events(events: &[String]) -> Result<Vec<EventKind>> {
     if events.is_empty() {
         return Err(Error::bad_request(
             "events",
@@ -518,7 +517,7 @@ fn check_events(events: &[String]) -> Result<String> {
             ),
         ));
     }
-    let mut kinds: Vec<&str> = Vec::new();
+    let mut kinds = Vec::new();
     for name in events {
         let kind = EventKind::parse(name).ok_or_else(|| {
             Error::bad_request(
@@ -529,11 +528,11 @@ fn check_events(events: &[String]) -> Result<String> {
                 ),
             )
         })?;
-        if !kinds.contains(&kind.as_str()) {
-            kinds.push(kind.as_str());
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
         }
     }
-    serde_json::to_string(&kinds).map_err(Error::internal)
+    Ok(kinds)
 }
 
 /// Headers a transport sets itself; `config.headers` may not name them.
@@ -551,9 +550,9 @@ const RESERVED_HEADERS: &[&str] = &[
 /// A JSON object for the transport. Its `headers` member, which every first-party
 /// transport reads, is checked here so that a bad one is a 400 now rather than a dead
 /// delivery later.
-fn check_config(config: Option<Value>) -> Result<String> {
+fn check_config(config: Option<Value>) -> Result<Map<String, Value>> {
     let config = config.unwrap_or_else(|| json!({}));
-    let Some(map) = config.as_object() else {
+    let Value::Object(map) = config else {
         return Err(Error::bad_request("config", "must be a JSON object"));
     };
     if let Some(headers) = map.get("headers") {
@@ -582,14 +581,14 @@ fn check_config(config: Option<Value>) -> Result<String> {
             }
         }
     }
-    let text = config.to_string();
-    if text.len() > MAX_CONFIG_BYTES {
+    let length = serde_json::to_string(&map).map_err(Error::internal)?.len();
+    if length > MAX_CONFIG_BYTES {
         return Err(Error::bad_request(
             "config",
             format!("must be at most {MAX_CONFIG_BYTES} bytes of JSON"),
         ));
     }
-    Ok(text)
+    Ok(map)
 }
 
 fn check_description(description: Option<String>) -> Result<Option<String>> {
@@ -691,7 +690,7 @@ mod tests {
     #[test]
     fn events_and_secrets() {
         let ok = check_events(&["certificate.issued".into(), "certificate.issued".into()]);
-        assert_eq!(ok.unwrap(), r#"["certificate.issued"]"#);
+        assert_eq!(ok.unwrap(), [EventKind::CertificateIssued]);
         assert!(check_events(&[]).is_err());
         assert!(check_events(&["certificate.exploded".into()]).is_err());
         let secret = |text: &str| SecretString::from(text.to_owned());
