@@ -84,12 +84,6 @@ impl<T> OnConflict<T> for std::result::Result<T, crate::store::StoreError> {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

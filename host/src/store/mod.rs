@@ -190,8 +190,3 @@ impl Store {
         Ok(())
     }
 }
-
-/// True when `err` is a UNIQUE constraint violation.
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}

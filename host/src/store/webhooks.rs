@@ -589,7 +589,7 @@ impl WriteTx {
         certificate_id: &str,
         notice: &str,
         at: &str,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO certificate_expiry_notices (certificate_id, notice, noticed_at)
              VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
