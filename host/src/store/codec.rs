@@ -16,7 +16,7 @@ struct Unreadable {
     reason: String,
 }
 
-fn unreadable(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
+pub(super) fn unreadable(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(Box::new(Unreadable {
         column,
         reason: reason.to_string(),
@@ -83,7 +83,9 @@ mod tests {
         ));
         assert!(matches!(int::<u32>("n", -1), Err(StoreError::Backend(_))));
         let err = name("status", "sleeping", |_| None::<()>).unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)));
         assert!(err.to_string().contains("status"), "{err}");
+        assert_eq!(optional_time("t", None).unwrap(), None);
         let at = time("t", "2026-01-02T03:04:05.000006Z").unwrap();
         assert_eq!(
             optional_time_text(Some(at)).as_deref(),

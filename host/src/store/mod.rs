@@ -5,7 +5,6 @@ mod api_keys;
 mod audit;
 mod cache;
 mod codec;
-mod columns;
 mod jwk_objects;
 mod jwt_keys;
 mod key_material;

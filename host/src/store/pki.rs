@@ -4,8 +4,8 @@
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 use time::OffsetDateTime;
 
-use super::columns::{
-    corrupt, from_json, named, optional_time, optional_time_text, time, time_text, to_json,
+use super::codec::{
+    int, json, json_text, name, optional_time, optional_time_text, time, unreadable,
 };
 use super::{Scope, Store, StoreError, WriteTx};
 use crate::crypto::Sealed;
@@ -14,6 +14,7 @@ use crate::model::{
     CrlKind, Issued, KeyAlgorithm, KeyStorageMode, KeyType, RenewalRequest, RenewalStatus,
     Revocation, RevocationReason, RevokedSerial, Status, Template, TemplateRules,
 };
+use crate::timestamp;
 
 #[derive(FromRow)]
 struct CaRow {
@@ -40,18 +41,18 @@ impl TryFrom<CaRow> for CertificateAuthority {
 
     fn try_from(row: CaRow) -> Result<Self, StoreError> {
         Ok(Self {
-            kind: named("CA kind", &row.kind, CaKind::parse)?,
-            status: named("CA status", &row.status, CaStatus::parse)?,
-            key_algorithm: named(
-                "CA key algorithm",
+            kind: name("cas.kind", &row.kind, CaKind::parse)?,
+            status: name("cas.status", &row.status, CaStatus::parse)?,
+            key_algorithm: name(
+                "cas.key_algorithm",
                 &row.key_algorithm,
                 KeyAlgorithm::from_label,
             )?,
-            subject: from_json("CA subject", &row.subject)?,
-            not_before: optional_time(row.not_before.as_deref())?,
-            not_after: optional_time(row.not_after.as_deref())?,
-            created_at: time(&row.created_at)?,
-            updated_at: time(&row.updated_at)?,
+            subject: json("cas.subject", &row.subject)?,
+            not_before: optional_time("cas.not_before", row.not_before.as_deref())?,
+            not_after: optional_time("cas.not_after", row.not_after.as_deref())?,
+            created_at: time("cas.created_at", &row.created_at)?,
+            updated_at: time("cas.updated_at", &row.updated_at)?,
             sealed_key: Sealed(row.sealed_key),
             id: row.id,
             organization_id: row.organization_id,
@@ -85,9 +86,9 @@ impl TryFrom<TemplateRow> for Template {
 
     fn try_from(row: TemplateRow) -> Result<Self, StoreError> {
         Ok(Self {
-            rules: from_json("template rules", &row.rules)?,
-            created_at: time(&row.created_at)?,
-            updated_at: time(&row.updated_at)?,
+            rules: json("templates.rules", &row.rules)?,
+            created_at: time("templates.created_at", &row.created_at)?,
+            updated_at: time("templates.updated_at", &row.updated_at)?,
             id: row.id,
             organization_id: row.organization_id,
             name: row.name,
@@ -141,40 +142,44 @@ impl TryFrom<CertificateRow> for Certificate {
     type Error = StoreError;
 
     fn try_from(row: CertificateRow) -> Result<Self, StoreError> {
-        let missing = |column: &str| {
-            corrupt(format!(
-                "certificate {} is signed but has no {column}",
-                row.id
-            ))
+        let missing = |column: &'static str| {
+            unreadable(
+                column,
+                format!("certificate {} is signed but has none", row.id),
+            )
         };
         let issued = match row.certificate_der {
             None => None,
             Some(der) => Some(Issued {
-                serial_number: row.serial_number.ok_or_else(|| missing("serial_number"))?,
+                serial_number: row
+                    .serial_number
+                    .ok_or_else(|| missing("certificates.serial_number"))?,
                 der,
                 fingerprint_sha256: row
                     .fingerprint_sha256
-                    .ok_or_else(|| missing("fingerprint_sha256"))?,
+                    .ok_or_else(|| missing("certificates.fingerprint_sha256"))?,
                 issuer_cn: row.issuer_cn,
                 not_before: time(
+                    "certificates.not_before",
                     row.not_before
                         .as_deref()
-                        .ok_or_else(|| missing("not_before"))?,
+                        .ok_or_else(|| missing("certificates.not_before"))?,
                 )?,
                 not_after: time(
+                    "certificates.not_after",
                     row.not_after
                         .as_deref()
-                        .ok_or_else(|| missing("not_after"))?,
+                        .ok_or_else(|| missing("certificates.not_after"))?,
                 )?,
             }),
         };
         let revocation = match row.revoked_at {
             None => None,
             Some(at) => Some(Revocation {
-                revoked_at: time(&at)?,
+                revoked_at: time("certificates.revoked_at", &at)?,
                 revoked_by: row.revoked_by.unwrap_or_default(),
-                reason: named(
-                    "revocation reason",
+                reason: name(
+                    "certificates.revocation_reason",
                     row.revocation_reason.as_deref().unwrap_or_default(),
                     RevocationReason::parse,
                 )?,
@@ -182,32 +187,31 @@ impl TryFrom<CertificateRow> for Certificate {
             }),
         };
         Ok(Self {
-            source: named("certificate source", &row.source, CertificateSource::parse)?,
-            status: named("certificate status", &row.status, Status::parse)?,
+            source: name("certificates.source", &row.source, CertificateSource::parse)?,
+            status: name("certificates.status", &row.status, Status::parse)?,
             archived_status: row
                 .archived_status
                 .as_deref()
-                .map(|text| named("archived status", text, Status::parse))
+                .map(|text| name("certificates.archived_status", text, Status::parse))
                 .transpose()?,
-            subject: from_json("certificate subject", &row.subject)?,
-            san: from_json("certificate SANs", &row.san)?,
+            subject: json("certificates.subject", &row.subject)?,
+            san: json("certificates.san", &row.san)?,
             key_type: KeyType::from_label(&row.key_type),
-            key_storage: named(
-                "key storage mode",
+            key_storage: name(
+                "certificates.key_storage_mode",
                 &row.key_storage_mode,
                 KeyStorageMode::parse,
             )?,
-            validity_days: u32::try_from(row.validity_days)
-                .map_err(|_| corrupt(format!("certificate {} has a bad validity", row.id)))?,
+            validity_days: int("certificates.validity_days", row.validity_days)?,
             csr_pem: Some(row.csr_pem).filter(|pem| !pem.is_empty()),
             issued,
             sealed_key: row.sealed_key.map(Sealed),
-            requested_at: time(&row.requested_at)?,
-            decided_at: optional_time(row.decided_at.as_deref())?,
+            requested_at: time("certificates.requested_at", &row.requested_at)?,
+            decided_at: optional_time("certificates.decided_at", row.decided_at.as_deref())?,
             revocation,
-            properties: from_json("certificate properties", &row.properties)?,
-            created_at: time(&row.created_at)?,
-            updated_at: time(&row.updated_at)?,
+            properties: json("certificates.properties", &row.properties)?,
+            created_at: time("certificates.created_at", &row.created_at)?,
+            updated_at: time("certificates.updated_at", &row.updated_at)?,
             id: row.id,
             organization_id: row.organization_id,
             project_id: row.project_id,
@@ -238,8 +242,8 @@ impl TryFrom<&Certificate> for CertificateRow {
             status: certificate.status.as_str().into(),
             archived_status: certificate.archived_status.map(|s| s.as_str().into()),
             common_name: certificate.common_name.clone(),
-            subject: to_json(&certificate.subject)?,
-            san: to_json(&certificate.san)?,
+            subject: json_text(&certificate.subject)?,
+            san: json_text(&certificate.san)?,
             key_type: certificate.key_type.label(),
             key_storage_mode: certificate.key_storage.as_str().into(),
             validity_days: i64::from(certificate.validity_days),
@@ -249,20 +253,20 @@ impl TryFrom<&Certificate> for CertificateRow {
             sealed_key: certificate.sealed_key.as_ref().map(|s| s.0.clone()),
             fingerprint_sha256: issued.map(|i| i.fingerprint_sha256.clone()),
             issuer_cn: issued.and_then(|i| i.issuer_cn.clone()),
-            not_before: issued.map(|i| time_text(i.not_before)),
-            not_after: issued.map(|i| time_text(i.not_after)),
+            not_before: issued.map(|i| timestamp::format(i.not_before)),
+            not_after: issued.map(|i| timestamp::format(i.not_after)),
             requested_by: certificate.requested_by.clone(),
-            requested_at: time_text(certificate.requested_at),
+            requested_at: timestamp::format(certificate.requested_at),
             decided_by: certificate.decided_by.clone(),
             decided_at: optional_time_text(certificate.decided_at),
             rejection_reason: certificate.rejection_reason.clone(),
-            revoked_at: revocation.map(|r| time_text(r.revoked_at)),
+            revoked_at: revocation.map(|r| timestamp::format(r.revoked_at)),
             revoked_by: revocation.map(|r| r.revoked_by.clone()),
             revocation_reason: revocation.map(|r| r.reason.as_str().into()),
             revocation_comment: revocation.and_then(|r| r.comment.clone()),
-            properties: to_json(&certificate.properties)?,
-            created_at: time_text(certificate.created_at),
-            updated_at: time_text(certificate.updated_at),
+            properties: json_text(&certificate.properties)?,
+            created_at: timestamp::format(certificate.created_at),
+            updated_at: timestamp::format(certificate.updated_at),
             renewed_from: certificate.renewed_from.clone(),
             source: certificate.source.as_str().into(),
             chain_pem: certificate.chain_pem.clone(),
@@ -297,10 +301,10 @@ impl TryFrom<RenewalRow> for RenewalRequest {
 
     fn try_from(row: RenewalRow) -> Result<Self, StoreError> {
         Ok(Self {
-            status: named("renewal status", &row.status, RenewalStatus::parse)?,
-            not_after: time(&row.not_after)?,
-            decided_at: optional_time(row.decided_at.as_deref())?,
-            created_at: time(&row.created_at)?,
+            status: name("renewal_queue.status", &row.status, RenewalStatus::parse)?,
+            not_after: time("renewal_queue.not_after", &row.not_after)?,
+            decided_at: optional_time("renewal_queue.decided_at", row.decided_at.as_deref())?,
+            created_at: time("renewal_queue.created_at", &row.created_at)?,
             id: row.id,
             organization_id: row.organization_id,
             certificate_id: row.certificate_id,
@@ -324,9 +328,9 @@ impl TryFrom<RevokedRow> for RevokedSerial {
 
     fn try_from(row: RevokedRow) -> Result<Self, StoreError> {
         Ok(Self {
-            revoked_at: time(&row.revoked_at)?,
-            reason: named(
-                "revocation reason",
+            revoked_at: time("certificates.revoked_at", &row.revoked_at)?,
+            reason: name(
+                "certificates.revocation_reason",
                 row.revocation_reason.as_deref().unwrap_or_default(),
                 RevocationReason::parse,
             )?,
@@ -351,9 +355,9 @@ impl TryFrom<CrlRow> for Crl {
 
     fn try_from(row: CrlRow) -> Result<Self, StoreError> {
         Ok(Self {
-            kind: named("CRL kind", &row.kind, CrlKind::parse)?,
-            this_update: time(&row.this_update)?,
-            next_update: time(&row.next_update)?,
+            kind: name("crls.kind", &row.kind, CrlKind::parse)?,
+            this_update: time("crls.this_update", &row.this_update)?,
+            next_update: time("crls.next_update", &row.next_update)?,
             ca_id: row.ca_id,
             crl_number: row.crl_number,
             base_crl_number: row.base_crl_number,
@@ -379,15 +383,15 @@ impl Store {
         .bind(&ca.parent_id)
         .bind(ca.status.as_str())
         .bind(ca.key_algorithm.label())
-        .bind(to_json(&ca.subject)?)
+        .bind(json_text(&ca.subject)?)
         .bind(&ca.certificate_pem)
         .bind(&ca.csr_pem)
         .bind(&ca.sealed_key.0)
         .bind(&ca.serial_number)
         .bind(optional_time_text(ca.not_before))
         .bind(optional_time_text(ca.not_after))
-        .bind(time_text(ca.created_at))
-        .bind(time_text(ca.updated_at))
+        .bind(timestamp::format(ca.created_at))
+        .bind(timestamp::format(ca.updated_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -467,7 +471,7 @@ impl Store {
         .bind(&ca.serial_number)
         .bind(optional_time_text(ca.not_before))
         .bind(optional_time_text(ca.not_after))
-        .bind(time_text(ca.updated_at))
+        .bind(timestamp::format(ca.updated_at))
         .bind(&ca.id)
         .bind(&ca.organization_id)
         .execute(&self.pool)
@@ -497,9 +501,9 @@ impl Store {
         .bind(&template.name)
         .bind(&template.description)
         .bind(&template.ca_id)
-        .bind(to_json(&template.rules)?)
-        .bind(time_text(template.created_at))
-        .bind(time_text(template.updated_at))
+        .bind(json_text(&template.rules)?)
+        .bind(timestamp::format(template.created_at))
+        .bind(timestamp::format(template.updated_at))
         .execute(&self.pool)
         .await?;
         self.caches.templates.invalidate();
@@ -563,8 +567,8 @@ impl Store {
         .bind(&template.name)
         .bind(&template.description)
         .bind(&template.ca_id)
-        .bind(to_json(&template.rules)?)
-        .bind(time_text(template.updated_at))
+        .bind(json_text(&template.rules)?)
+        .bind(timestamp::format(template.updated_at))
         .bind(&template.id)
         .bind(&template.organization_id)
         .execute(&self.pool)
@@ -714,7 +718,7 @@ impl Store {
                  ORDER BY c.not_after LIMIT ?4",
             )
             .bind(optional_time_text(now))
-            .bind(time_text(limit))
+            .bind(timestamp::format(limit))
             .bind(notice)
             .bind(max)
             .fetch_all(&self.pool)
@@ -778,7 +782,7 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM renewal_queue q WHERE q.certificate_id = c.id)
              ORDER BY c.not_after LIMIT 500",
         )
-        .bind(time_text(before))
+        .bind(timestamp::format(before))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -789,7 +793,7 @@ impl Store {
                     .fetch_optional(&self.pool)
                     .await?;
             if let Some(rules) = rules {
-                let rules = from_json("template rules", &rules)?;
+                let rules = json("templates.rules", &rules)?;
                 out.push((row.try_into()?, rules));
             }
         }
@@ -807,12 +811,12 @@ impl Store {
         .bind(&request.certificate_id)
         .bind(request.status.as_str())
         .bind(&request.reason)
-        .bind(time_text(request.not_after))
+        .bind(timestamp::format(request.not_after))
         .bind(&request.new_certificate_id)
         .bind(&request.decided_by)
         .bind(optional_time_text(request.decided_at))
         .bind(&request.error)
-        .bind(time_text(request.created_at))
+        .bind(timestamp::format(request.created_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -900,8 +904,8 @@ impl Store {
         .bind(crl.kind.as_str())
         .bind(crl.base_crl_number)
         .bind(&crl.der)
-        .bind(time_text(crl.this_update))
-        .bind(time_text(crl.next_update))
+        .bind(timestamp::format(crl.this_update))
+        .bind(timestamp::format(crl.next_update))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -925,7 +929,7 @@ impl Store {
             "SELECT c.id FROM cas c WHERE c.status = 'active' AND NOT EXISTS (
                  SELECT 1 FROM crls r WHERE r.ca_id = c.id AND r.kind = 'full' AND r.next_update > ?)",
         )
-        .bind(time_text(before))
+        .bind(timestamp::format(before))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -1087,16 +1091,20 @@ fn push_certificate_filter<'a>(
         query.push(" AND status = ").push_bind(status.as_str());
     }
     if let Some(at) = filter.ended_before {
-        query.push(" AND not_after < ").push_bind(time_text(at));
+        query
+            .push(" AND not_after < ")
+            .push_bind(timestamp::format(at));
     }
     if let Some(at) = filter.running_at {
         query
             .push(" AND (not_after IS NULL OR not_after >= ")
-            .push_bind(time_text(at))
+            .push_bind(timestamp::format(at))
             .push(")");
     }
     if let Some(at) = filter.ending_by {
-        query.push(" AND not_after <= ").push_bind(time_text(at));
+        query
+            .push(" AND not_after <= ")
+            .push_bind(timestamp::format(at));
     }
     if let Some(ca) = &filter.ca_id {
         query.push(" AND ca_id = ").push_bind(ca.as_str());
@@ -1118,7 +1126,7 @@ mod tests {
     use crate::model::{NewCertificate, SanSet, Subject};
 
     fn at(text: &str) -> OffsetDateTime {
-        time(text).unwrap()
+        timestamp::parse(text).unwrap()
     }
 
     fn issued_certificate(id: &str, project_id: &str) -> Certificate {
