@@ -41,6 +41,10 @@ pub enum OpenError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot start the database writer: {0}")]
     Writer(String),
+    #[error(
+        "an in-memory SQLite database cannot be used: give a file (sqlite:///path/keystead.db)"
+    )]
+    InMemory,
 }
 
 /// What a repository call can fail with. Callers give `Conflict` and `NotFound`
@@ -127,6 +131,11 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // The writer opens the same file on a connection of its own: an in-memory
+        // database would be a different one there.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(OpenError::InMemory);
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
@@ -187,5 +196,16 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused_with_a_clear_reason() {
+        let refused = Store::open("sqlite::memory:").await;
+        assert!(matches!(refused, Err(OpenError::InMemory)));
     }
 }
