@@ -1,15 +1,20 @@
 //! The events webhooks deliver, and how code that changes something emits one.
 //!
 //! An event goes into the outbox inside the transaction of the change that caused it
-//! ([`emit`]), so that it exists if and only if the change committed. The dispatcher
+//! ([`emit_in`] in a unit of the group-commit writer, or [`emit`] in a `Store::write`
+//! transaction), so that it exists if and only if the change committed. The dispatcher
 //! delivers it afterwards, at least once, to every active webhook of its tenant that
 //! subscribes to its kind.
 //!
 //! ```ignore
-//! let mut tx = store.write().await?;
-//! // ... the change itself, and its audit event (`AuditLog::record_in`) ...
-//! events::emit(&mut tx, &Event::new(EventKind::RotationFailed, org, Some(project), data)).await?;
-//! tx.commit().await?;
+//! let event = Event::new(EventKind::RotationFailed, org, Some(project), data);
+//! store
+//!     .transaction(move |tx| {
+//!         // ... the change itself, and its audit event (`tx.audit_insert`) ...
+//!         events::emit_in(tx, &event)?;
+//!         Ok::<_, Error>(())
+//!     })
+//!     .await?;
 //! ```
 
 pub use crate::model::webhook::{Event, EventKind};
