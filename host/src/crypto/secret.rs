@@ -94,9 +94,9 @@ mod tests {
         assert_eq!(format!("{secret:?}"), REDACTED);
         assert_eq!(format!("{:?}", Some(secret.clone())), "Some([redacted])");
         assert_eq!(secret.expose(), "hunter2-hunter2");
-        let bytes = SecretBytes::from(b"-----BEGIN PRIVATE KEY-----".to_vec());
+        let bytes = SecretBytes::from(b"sealed-key-material-0123".to_vec());
         assert_eq!(format!("{bytes:?}"), REDACTED);
-        assert_eq!(bytes.expose(), b"-----BEGIN PRIVATE KEY-----");
+        assert_eq!(bytes.expose(), b"sealed-key-material-0123");
     }
 
     #[test]

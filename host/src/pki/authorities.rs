@@ -314,17 +314,9 @@ impl Pki {
         severity: Severity,
         details: Option<serde_json::Value>,
     ) -> Result<()> {
+        let actor = caller.principal.actor();
         self.audit
-            .record(AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(target),
-                severity,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details,
-            })
+            .record(success(caller, &actor, action, target, severity, details))
             .await
     }
 
@@ -336,16 +328,14 @@ impl Pki {
         severity: Severity,
         details: Option<serde_json::Value>,
     ) -> AuditRecord {
-        AuditEvent {
-            organization_id: Some(caller.organization_id()),
-            actor: &caller.principal.actor(),
+        success(
+            caller,
+            &caller.principal.actor(),
             action,
-            target: Some(target),
+            target,
             severity,
-            outcome: Outcome::Success,
-            request_id: caller.request_id.as_deref(),
             details,
-        }
+        )
         .record()
     }
 
@@ -358,20 +348,33 @@ impl Pki {
         severity: Severity,
         details: Option<serde_json::Value>,
     ) -> Result<()> {
+        let actor = caller.principal.actor();
         AuditLog::record_in(
             tx,
-            AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(target),
-                severity,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details,
-            },
+            success(caller, &actor, action, target, severity, details),
         )
         .await
+    }
+}
+
+/// What `caller` did successfully to `target`, as the audit log records it.
+fn success<'a>(
+    caller: &'a Caller,
+    actor: &'a str,
+    action: &'a str,
+    target: &'a str,
+    severity: Severity,
+    details: Option<serde_json::Value>,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        organization_id: Some(caller.organization_id()),
+        actor,
+        action,
+        target: Some(target),
+        severity,
+        outcome: Outcome::Success,
+        request_id: caller.request_id.as_deref(),
+        details,
     }
 }
 
