@@ -7,6 +7,21 @@
 //! Domain services emit webhook events (`webhooks::events`) the way they record audit
 //! events: in the transaction of the change.
 
+// Outside tests a failure is an error the caller sees, never a panic of the process;
+// a lock held across an await would stall every task waiting on it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+#![deny(clippy::await_holding_lock)]
+
 pub mod api;
 pub mod audit;
 pub mod auth;

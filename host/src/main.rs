@@ -1,5 +1,20 @@
 //! The `keystead` binary: command-line entry point.
 
+// Outside tests a failure is an error the caller sees, never a panic of the process;
+// a lock held across an await would stall every task waiting on it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+#![deny(clippy::await_holding_lock)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
