@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use ipnet::IpNet;
 use rand::RngCore;
 use rand::rngs::OsRng;
