@@ -193,6 +193,7 @@ impl Pki {
             .store
             .certificate_by_fingerprint(
                 Scope::project(caller.organization_id(), &project_id),
+                &facts.serial_number,
                 &facts.fingerprint_sha256,
             )
             .await?
@@ -275,6 +276,7 @@ impl Pki {
                     .store
                     .certificate_by_fingerprint(
                         Scope::project(caller.organization_id(), project_id),
+                        &facts.serial_number,
                         &facts.fingerprint_sha256,
                     )
                     .await?
@@ -404,6 +406,7 @@ impl Pki {
                     .store
                     .certificate_by_fingerprint(
                         Scope::project(caller.organization_id(), project_id),
+                        &facts.serial_number,
                         &facts.fingerprint_sha256,
                     )
                     .await?

@@ -623,20 +623,23 @@ impl Store {
         )
     }
 
-    /// The certificate inside the scope with this SHA-256 fingerprint (lowercase hex).
-    /// A project holds each certificate once.
+    /// The certificate inside the scope with this serial number and SHA-256 fingerprint
+    /// (lowercase hex): the same certificate, whoever issued it. A project holds each
+    /// certificate once.
     pub async fn certificate_by_fingerprint(
         &self,
         scope: Scope<'_>,
+        serial_number: &str,
         fingerprint_sha256: &str,
     ) -> Result<Option<Certificate>, StoreError> {
         certificate(
             sqlx::query_as(
                 "SELECT * FROM certificates
-                 WHERE fingerprint_sha256 = ?1 AND organization_id = ?2
-                   AND (?3 IS NULL OR project_id = ?3)
+                 WHERE serial_number = ?1 AND fingerprint_sha256 = ?2 AND organization_id = ?3
+                   AND (?4 IS NULL OR project_id = ?4)
                  ORDER BY created_at LIMIT 1",
             )
+            .bind(serial_number)
             .bind(fingerprint_sha256)
             .bind(scope.organization_id())
             .bind(scope.project_id())
