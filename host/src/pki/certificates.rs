@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::Pki;
-use super::csr::{self, ParsedCsr};
+use super::csr::{self, ParsedCsr, Possession};
 use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
 use super::lifecycle::{self, Transition};
@@ -103,11 +103,12 @@ impl Pki {
         let mut checked = false;
         // A key that leaves this server: its custodian and the key (PEM).
         let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
-        let (parsed, sealed_key, key_storage) = match request.mode {
+        let (parsed, sealed_key, key_storage, possession) = match request.mode {
             SubmitMode::UploadedCsr { csr_pem } => (
-                super::off_the_workers(move || csr::parse_pem("csr_pem", &csr_pem)).await?,
+                csr::parse_pem("csr_pem", &csr_pem)?,
                 None,
                 KeyStorageMode::None,
+                Possession::Unchecked,
             ),
             SubmitMode::Generated {
                 key_algorithm,
@@ -147,11 +148,16 @@ impl Pki {
                 match storage {
                     KeyStorage::Local => {
                         let sealed = self.master.seal(&key_record(&id), key.serialized_der());
-                        (parsed, Some(sealed), KeyStorageMode::Local)
+                        (
+                            parsed,
+                            Some(sealed),
+                            KeyStorageMode::Local,
+                            Possession::Proven,
+                        )
                     }
                     KeyStorage::External(custody) => {
                         external = Some((custody, pem_encode("PRIVATE KEY", key.serialized_der())));
-                        (parsed, None, KeyStorageMode::External)
+                        (parsed, None, KeyStorageMode::External, Possession::Proven)
                     }
                 }
             }
@@ -214,10 +220,14 @@ impl Pki {
             requested_at: timestamp::now(),
         });
         if rules.approval == ApprovalMode::Automatic {
-            self.sign_into(&mut certificate, rules, &der).await?;
+            self.sign_into(&mut certificate, rules, &der, possession)
+                .await?;
             certificate.status = Status::Active;
             certificate.decided_by = Some("template:automatic".into());
             certificate.decided_at = Some(timestamp::now());
+        } else if possession == Possession::Unchecked {
+            // Stored until approved: approval signs it without checking again.
+            super::off_the_workers(move || csr::verify("csr_pem", &der)).await?;
         }
         if let Some((custody, key_pem)) = &external {
             // The key leaves before anything is stored: if it cannot, nothing is kept.
@@ -328,23 +338,28 @@ impl Pki {
         certificate: &mut Certificate,
         rules: &TemplateRules,
         csr_der: &[u8],
+        possession: Possession,
     ) -> Result<()> {
         self.sign_with_usages(
             certificate,
             &rules.key_usage,
             &rules.extended_key_usage,
             csr_der,
+            possession,
         )
         .await
     }
 
     /// Signs the request `certificate` holds with the CA it names, with these key usages.
+    /// An unchecked CSR's self-signature is verified first, in the same trip off the async
+    /// workers.
     pub(super) async fn sign_with_usages(
         &self,
         certificate: &mut Certificate,
         key_usage: &[String],
         extended_key_usage: &[String],
         csr_der: &[u8],
+        possession: Possession,
     ) -> Result<()> {
         let ca_id = certificate.ca_id.clone().unwrap_or_default();
         let ca = self
@@ -364,6 +379,9 @@ impl Pki {
         let csr_der = csr_der.to_vec();
         let signer = ca.clone();
         let signed = super::off_the_workers(move || {
+            if possession == Possession::Unchecked {
+                csr::verify("csr_pem", &csr_der)?;
+            }
             issue::leaf(
                 &LeafProfile {
                     subject: &subject,
@@ -510,7 +528,8 @@ impl Pki {
                     ));
                 }
                 let der = csr_der_of(certificate.csr_pem.as_deref().unwrap_or_default())?;
-                self.sign_into(&mut certificate, &rules, &der).await?;
+                self.sign_into(&mut certificate, &rules, &der, Possession::Proven)
+                    .await?;
                 certificate.decided_by = Some(actor.clone());
                 certificate.decided_at = Some(now);
                 ("certificate.approve", Severity::Medium)

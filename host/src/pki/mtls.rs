@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 use super::Pki;
 use super::authorities::{CreateCa, LoadedCa};
 use super::certificates::{key_record, pem_of_csr, save};
+use super::csr::Possession;
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::Caller;
@@ -242,6 +243,7 @@ impl Pki {
             &usages(KEY_USAGE),
             &usages(EXTENDED_KEY_USAGE),
             &csr_der,
+            Possession::Proven,
         )
         .await?;
         // Announced like every other certificate: issued, or renewed from its predecessor.

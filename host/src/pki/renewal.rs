@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Pki;
 use super::certificates::{key_record, pem_of_csr};
-use super::csr;
+use super::csr::{self, Possession};
 use super::webhook_events::certificate_event;
 use crate::audit::Severity;
 use crate::auth::{Caller, Principal};
@@ -112,7 +112,8 @@ impl Pki {
         certificate.decided_at = Some(now);
         certificate.properties = old.properties.clone();
         certificate.renewed_from = Some(old.id.clone());
-        self.sign_into(&mut certificate, rules, &csr_der).await?;
+        self.sign_into(&mut certificate, rules, &csr_der, Possession::Proven)
+            .await?;
         let new_key = certificate.sealed_key.is_some();
         let audit = Self::audit_record(
             caller,
