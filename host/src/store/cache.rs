@@ -1,14 +1,16 @@
 //! Read-through caches of the records read on every request (API keys, templates,
-//! projects), cleared by the store's own writes to them.
+//! projects) and of the webhook subscriptions every event is matched against, cleared
+//! by the store's own writes to them.
 //!
 //! A record is cached only when no write to its kind happened while it was read, so a
 //! read that raced a change cannot put the old version back after the change cleared
 //! the cache. Only records found are cached: unknown keys do not fill memory.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// At most this many records per kind; a full cache starts over.
@@ -32,7 +34,11 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -89,6 +95,23 @@ pub(super) struct Caches {
     pub templates: ReadCache<(String, String), crate::model::Template>,
     /// Projects by organization and id.
     pub projects: ReadCache<(String, String), crate::model::Project>,
+    /// The active webhooks of each organization (none is an answer too).
+    pub subscriptions: ReadCache<String, Arc<[Subscription]>>,
+}
+
+/// An active webhook as the outbox sees it: whose events it wants.
+pub(super) struct Subscription {
+    pub webhook_id: String,
+    /// `None`: every project of the organization.
+    pub project_id: Option<String>,
+    pub events: Vec<String>,
+}
+
+impl Subscription {
+    pub fn wants(&self, event: &crate::model::Event) -> bool {
+        (self.project_id.is_none() || self.project_id == event.project_id)
+            && self.events.iter().any(|kind| kind == event.kind.as_str())
+    }
 }
 
 impl Caches {
@@ -97,6 +120,7 @@ impl Caches {
             api_keys: ReadCache::new(),
             templates: ReadCache::new(),
             projects: ReadCache::new(),
+            subscriptions: ReadCache::new(),
         }
     }
 
@@ -105,6 +129,7 @@ impl Caches {
         self.api_keys.invalidate();
         self.templates.invalidate();
         self.projects.invalidate();
+        self.subscriptions.invalidate();
     }
 }
 

@@ -130,6 +130,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            .pragma("wal_autocheckpoint", writer::WAL_RESTART_PAGES.to_string())
             .busy_timeout(Duration::from_secs(5));
         // The writer opens the same file on a connection of its own: an in-memory
         // database would be a different one there.
@@ -144,14 +145,20 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let outbox = Arc::new(Notify::new());
         let writers = Arc::new(Mutex::new(()));
-        let writer = writer::Writer::start(options.get_filename(), writers.clone(), outbox.clone())
-            .map_err(|err| OpenError::Writer(err.to_string()))?;
+        let caches = Arc::new(cache::Caches::new());
+        let writer = writer::Writer::start(
+            options.get_filename(),
+            writers.clone(),
+            outbox.clone(),
+            caches.clone(),
+        )
+        .map_err(|err| OpenError::Writer(err.to_string()))?;
         Ok(Self {
             pool,
             outbox,
             writers,
             writer,
-            caches: Arc::new(cache::Caches::new()),
+            caches,
         })
     }
 

@@ -5,20 +5,25 @@
 use rusqlite::{Connection, params};
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
 use super::StoreError;
+use super::cache::{Caches, Subscription};
 use super::pki::CertificateRow;
 use crate::model::{AuditRecord, Certificate, Event};
 use crate::timestamp;
 
 pub struct Tx<'c> {
     conn: &'c Connection,
+    caches: &'c Caches,
     queued_deliveries: bool,
 }
 
 impl<'c> Tx<'c> {
-    pub(super) fn new(conn: &'c Connection) -> Self {
+    pub(super) fn new(conn: &'c Connection, caches: &'c Caches) -> Self {
         Self {
             conn,
+            caches,
             queued_deliveries: false,
         }
     }
@@ -118,18 +123,11 @@ impl<'c> Tx<'c> {
     ) -> Result<Vec<String>, StoreError> {
         let event_type = event.kind.as_str();
         let webhooks: Vec<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT w.id FROM webhooks w
-                 WHERE w.organization_id = ?1 AND w.active = 1
-                   AND (w.project_id IS NULL OR w.project_id = ?2)
-                   AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)",
-            )?
-            .query_map(
-                params![event.organization_id, event.project_id, event_type],
-                |row| row.get(0),
-            )?
-            .collect::<Result<_, _>>()?;
+            .subscriptions(&event.organization_id)?
+            .iter()
+            .filter(|subscription| subscription.wants(event))
+            .map(|subscription| subscription.webhook_id.clone())
+            .collect();
         if webhooks.is_empty() {
             return Ok(Vec::new());
         }
@@ -161,5 +159,35 @@ impl<'c> Tx<'c> {
         }
         self.queued_deliveries = true;
         Ok(deliveries)
+    }
+
+    /// The organization's active webhooks, from memory when no webhook changed since
+    /// they were read.
+    fn subscriptions(&self, organization_id: &str) -> Result<Arc<[Subscription]>, StoreError> {
+        let cache = &self.caches.subscriptions;
+        if let Some(known) = cache.get(organization_id) {
+            return Ok(known);
+        }
+        let ticket = cache.ticket();
+        let subscriptions: Arc<[Subscription]> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, project_id, events FROM webhooks
+                 WHERE organization_id = ?1 AND active = 1",
+            )?
+            .query_map([organization_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
+            })?
+            .map(|row| {
+                let (webhook_id, project_id, events) = row?;
+                Ok(Subscription {
+                    webhook_id,
+                    project_id,
+                    events: super::codec::json("webhooks.events", &events)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        cache.fill(ticket, organization_id.to_owned(), subscriptions.clone());
+        Ok(subscriptions)
     }
 }

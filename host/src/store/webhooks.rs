@@ -211,6 +211,7 @@ impl Store {
         .bind(timestamp::format(webhook.updated_at))
         .execute(&self.pool)
         .await?;
+        self.caches.subscriptions.invalidate();
         Ok(())
     }
 
@@ -261,6 +262,7 @@ impl Store {
         .bind(&webhook.organization_id)
         .execute(&self.pool)
         .await?;
+        self.caches.subscriptions.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
@@ -274,6 +276,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.caches.subscriptions.invalidate();
         Ok(done.rows_affected() == 1)
     }
 

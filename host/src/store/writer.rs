@@ -17,16 +17,31 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, Notify, oneshot};
 
 use super::StoreError;
+use super::cache::Caches;
 use super::tx::Tx;
 
 /// At most this many units share a transaction, so that one commit stays short.
 const MAX_GROUP: usize = 512;
 
-/// A unit of work as the writer thread sees it: runs against the connection inside
-/// the group's transaction (or, given none, answers that the write failed), and says
+/// A commit that leaves the WAL longer than this many pages (16 MiB) finishes the
+/// checkpoint itself, and the next transaction writes the WAL from its start again.
+/// The background checkpoint alone cannot bound it: the WAL restarts only after a
+/// checkpoint that caught up with the last commit, which under constant writes never
+/// happens, and a WAL that keeps growing makes every commit extend the file.
+pub(super) const WAL_RESTART_PAGES: u32 = 4096;
+
+/// How long a group gathers before it commits while requests arrive together (the
+/// previous group held more than one unit). A commit's cost is mostly per group (the
+/// WAL pages every unit touches, the sync), so a busy server commits fewer, larger
+/// groups; a lone request is never held back.
+const GATHER: Duration = Duration::from_micros(300);
+
+/// A unit of work as the writer thread sees it: runs against the connection (and the
+/// store's caches) inside the group's transaction (or, given none, answers that the
+/// write failed), and says
 /// whether it succeeded and whether it queued webhook deliveries. Its result waits in
 /// `reply` until the commit is decided.
-type Unit = Box<dyn FnOnce(Option<&Connection>) -> Ran + Send>;
+type Unit = Box<dyn FnOnce(Option<(&Connection, &Caches)>) -> Ran + Send>;
 
 /// Tells a unit's caller how its group's commit went (`Err` holds the cause).
 type Reply = Box<dyn FnOnce(Result<(), &str>) + Send>;
@@ -50,6 +65,7 @@ impl Writer {
         path: &Path,
         turn: Arc<Mutex<()>>,
         outbox: Arc<Notify>,
+        caches: Arc<Caches>,
     ) -> Result<Self, StoreError> {
         let conn = Connection::open_with_flags(
             path,
@@ -57,11 +73,14 @@ impl Writer {
         )?;
         // FULL: the WAL is synced at every commit, so an answered write survives a power
         // loss, not only a crash of this process. Group commit pays one sync per group.
-        // Checkpoints run on a thread of their own (see `checkpoint`), not inside a commit.
-        conn.execute_batch(
+        // The savepoints' undo records stay in memory rather than in temporary files.
+        // Checkpoints run on a thread of their own (see `checkpoint`); a commit only
+        // finishes one when the WAL has grown past `WAL_RESTART_PAGES`, by then mostly
+        // copied already.
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA wal_autocheckpoint = 0;",
-        )?;
+             PRAGMA wal_autocheckpoint = {WAL_RESTART_PAGES}; PRAGMA temp_store = MEMORY;"
+        ))?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(64);
         let checkpointer = Connection::open_with_flags(
@@ -74,7 +93,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("keystead-writer".into())
             .spawn(move || {
-                run(conn, queue, turn, outbox);
+                run(conn, queue, turn, outbox, caches);
                 drop(stop);
             })
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
@@ -93,8 +112,8 @@ impl Writer {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
-        let unit: Unit = Box::new(move |conn| {
-            let Some(conn) = conn else {
+        let unit: Unit = Box::new(move |writing| {
+            let Some((conn, caches)) = writing else {
                 return Ran {
                     ok: false,
                     queued_deliveries: false,
@@ -106,7 +125,7 @@ impl Writer {
                     }),
                 };
             };
-            let mut tx = Tx::new(conn);
+            let mut tx = Tx::new(conn, caches);
             match work(&mut tx) {
                 Ok(value) => Ran {
                     ok: true,
@@ -136,10 +155,21 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Unit>, turn: Arc<Mutex<()>>, outbox: Arc<Notify>) {
+fn run(
+    conn: Connection,
+    queue: mpsc::Receiver<Unit>,
+    turn: Arc<Mutex<()>>,
+    outbox: Arc<Notify>,
+    caches: Arc<Caches>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut busy = false;
     // Blocks until work arrives; ends when every sender (every `Store`) is gone.
     while let Ok(first) = queue.recv() {
+        if busy {
+            // Sleeping rather than waiting on the queue: senders need not wake the writer.
+            std::thread::sleep(GATHER);
+        }
         group.push(first);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -147,8 +177,9 @@ fn run(conn: Connection, queue: mpsc::Receiver<Unit>, turn: Arc<Mutex<()>>, outb
                 Err(_) => break,
             }
         }
+        busy = group.len() > 1;
         let _turn = turn.blocking_lock();
-        commit_group(&conn, &mut group, &outbox);
+        commit_group(&conn, &caches, &mut group, &outbox);
     }
 }
 
@@ -168,9 +199,9 @@ fn checkpoint(conn: Connection, stopped: mpsc::Receiver<()>) {
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
-fn commit_group(conn: &Connection, group: &mut Vec<Unit>, outbox: &Notify) {
+fn commit_group(conn: &Connection, caches: &Caches, group: &mut Vec<Unit>, outbox: &Notify) {
     let mut ran = Vec::with_capacity(group.len());
-    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    let begun = statement(conn, "BEGIN IMMEDIATE");
     if let Err(err) = begun {
         let cause = err.to_string();
         tracing::error!(error = %cause, "the writer cannot begin a transaction");
@@ -180,26 +211,26 @@ fn commit_group(conn: &Connection, group: &mut Vec<Unit>, outbox: &Notify) {
         return;
     }
     for unit in group.drain(..) {
-        let savepoint = conn.execute_batch("SAVEPOINT unit");
+        let savepoint = statement(conn, "SAVEPOINT unit");
         // A unit that panics is a failed unit, not a dead writer; its caller sees the
         // answer channel close.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit(Some(conn))))
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit(Some((conn, caches)))))
             .unwrap_or_else(|_| Ran {
                 ok: false,
                 queued_deliveries: false,
                 reply: Box::new(|_| {}),
             });
         let undo = if outcome.ok {
-            conn.execute_batch("RELEASE unit")
+            statement(conn, "RELEASE unit")
         } else {
-            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
+            statement(conn, "ROLLBACK TO unit").and_then(|()| statement(conn, "RELEASE unit"))
         };
         if let Err(err) = savepoint.and(undo) {
             tracing::error!(error = %err, "the writer lost a savepoint");
         }
         ran.push(outcome);
     }
-    let commit = conn.execute_batch("COMMIT").map_err(|err| err.to_string());
+    let commit = statement(conn, "COMMIT").map_err(|err| err.to_string());
     if let Err(cause) = &commit {
         tracing::error!(error = %cause, "a group commit failed; its writes are rolled back");
         let _ = conn.execute_batch("ROLLBACK");
@@ -212,6 +243,11 @@ fn commit_group(conn: &Connection, group: &mut Vec<Unit>, outbox: &Notify) {
     if queued_deliveries && commit.is_ok() {
         outbox.notify_one();
     }
+}
+
+/// Runs one statement of the writer's own, prepared once per connection.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -239,8 +275,13 @@ mod tests {
         setup
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
             .expect("schema");
-        let writer = Writer::start(&path, Arc::new(Mutex::new(())), Arc::new(Notify::new()))
-            .expect("writer");
+        let writer = Writer::start(
+            &path,
+            Arc::new(Mutex::new(())),
+            Arc::new(Notify::new()),
+            Arc::new(Caches::new()),
+        )
+        .expect("writer");
         (writer, setup)
     }
 
@@ -280,6 +321,36 @@ mod tests {
             ["a", "b", "c"],
             "the failed unit's first insert is rolled back too"
         );
+    }
+
+    #[tokio::test]
+    async fn the_wal_stays_bounded_under_constant_writes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, _reader) = writer(dir.path());
+        // 64 MiB of rows, four times the WAL bound, in overlapping groups.
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..4096 {
+            let writer = writer.clone();
+            writes.spawn(async move {
+                writer
+                    .write(move |tx: &mut Tx<'_>| {
+                        tx.conn().execute(
+                            "INSERT INTO t (k) VALUES (?)",
+                            [format!("{i:05}{}", "x".repeat(16 * 1024))],
+                        )?;
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            });
+        }
+        while let Some(written) = writes.join_next().await {
+            written.expect("task").expect("write");
+        }
+        let wal = std::fs::metadata(dir.path().join("w.db-wal"))
+            .expect("wal")
+            .len();
+        let bound = u64::from(WAL_RESTART_PAGES) * 4096;
+        assert!(wal < 2 * bound, "the WAL is {wal} bytes");
     }
 
     #[tokio::test]
