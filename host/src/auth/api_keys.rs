@@ -454,7 +454,10 @@ mod tests {
         let mut plain = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
         padded.update(b"ks_secret");
         plain.update(b"ks_secret");
-        assert_eq!(padded.finalize().into_bytes(), plain.finalize().into_bytes());
+        assert_eq!(
+            padded.finalize().into_bytes(),
+            plain.finalize().into_bytes()
+        );
     }
 
     #[test]
