@@ -95,11 +95,8 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Page<AuditEventView>>> {
-    state.authz.require(&caller, Permission::AuditRead).await?;
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    };
+    state.require(&caller, Permission::AuditRead).await?;
+    let page = PageQuery::new(query.page, query.per_page);
     let (_, per_page, offset) = page.resolve()?;
     let severity = query
         .severity
@@ -117,10 +114,7 @@ pub(super) async fn list(
         .transpose()?;
     let organization_id = match query.organization_id {
         Some(org) if org != caller.organization_id() => {
-            state
-                .authz
-                .require(&caller, Permission::PlatformAdmin)
-                .await?;
+            state.require(&caller, Permission::PlatformAdmin).await?;
             org
         }
         _ => caller.organization_id().to_owned(),

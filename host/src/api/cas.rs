@@ -166,10 +166,14 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<CaView>>> {
-    state.authz.require(&caller, Permission::CaRead).await?;
-    let (_, per_page, offset) = page.resolve()?;
-    let (cas, total) = state.pki.list_cas(&caller, offset, per_page).await?;
-    Ok(Json(page.page(cas, total, |ca| view(&state, ca))?))
+    state.require(&caller, Permission::CaRead).await?;
+    let page = page
+        .fetch(
+            |offset, per_page| state.pki.list_cas(&caller, offset, per_page),
+            |ca| view(&state, ca),
+        )
+        .await?;
+    Ok(Json(page))
 }
 
 /// Create a root, an intermediate signed here, or an intermediate waiting for an outside parent.
@@ -181,7 +185,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateCaRequest>,
 ) -> Result<(StatusCode, Json<CaView>)> {
-    state.authz.require(&caller, Permission::CaWrite).await?;
+    state.require(&caller, Permission::CaWrite).await?;
     let kind = CaKind::parse(&body.kind).ok_or_else(|| {
         Error::bad_request(
             "kind",
@@ -220,7 +224,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, Permission::CaRead).await?;
+    state.require(&caller, Permission::CaRead).await?;
     let ca = state.pki.get_ca(&caller, &id).await?;
     Ok(Json(view(&state, ca)))
 }
@@ -234,7 +238,7 @@ pub(super) async fn disable(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, Permission::CaAdmin).await?;
+    state.require(&caller, Permission::CaAdmin).await?;
     let ca = state.pki.disable_ca(&caller, &id).await?;
     Ok(Json(view(&state, ca)))
 }
@@ -266,7 +270,7 @@ pub(super) async fn upload_certificate(
     Path(id): Path<String>,
     Json(body): Json<UploadCaCertificate>,
 ) -> Result<Json<CaView>> {
-    state.authz.require(&caller, Permission::CaWrite).await?;
+    state.require(&caller, Permission::CaWrite).await?;
     let ca = state
         .pki
         .upload_ca_certificate(&caller, &id, &body.certificate_pem)
@@ -304,7 +308,7 @@ pub(super) async fn regenerate_crl(
     Path(id): Path<String>,
     Json(body): Json<RegenerateCrl>,
 ) -> Result<Json<CrlView>> {
-    state.authz.require(&caller, Permission::CaAdmin).await?;
+    state.require(&caller, Permission::CaAdmin).await?;
     let kind = crl_kind(&body.kind)?;
     let ca = state.pki.get_ca(&caller, &id).await?;
     let crl = state.pki.regenerate_crl(&ca.id, kind).await?;

@@ -13,6 +13,7 @@ use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
 use crate::crypto::{SecretBytes, SecretString};
+use crate::model::Certificate;
 use crate::pki::export::{ExportFormat, ExportRequest, Exported};
 use crate::pki::import::{ImportInput, ImportReport};
 use crate::{Error, Result};
@@ -52,7 +53,18 @@ pub struct ExportQuery {
 }
 
 /// A downloadable file: its type, a file name, and no caching.
-pub(super) fn file_response(exported: Exported) -> Response {
+/// Exports `certificate` as `request` asks and answers with the file.
+pub(super) async fn export_file(
+    state: &AppState,
+    caller: &Caller,
+    certificate: &Certificate,
+    request: ExportRequest<'_>,
+) -> Result<Response> {
+    let exported = state.pki.export(caller, certificate, request).await?;
+    Ok(file_response(exported))
+}
+
+fn file_response(exported: Exported) -> Response {
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{}\"", exported.file_name))
             .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
@@ -87,10 +99,7 @@ pub(super) async fn export(
     Path(id): Path<String>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let format = match query.format.as_deref().unwrap_or("pem") {
         "pem" => ExportFormat::Pem,
         "der" => ExportFormat::Der,
@@ -109,21 +118,14 @@ pub(super) async fn export(
         ));
     }
     let certificate = state.pki.get_certificate(&caller, &id).await?;
-    let exported = state
-        .pki
-        .export(
-            &caller,
-            &certificate,
-            ExportRequest {
-                format,
-                include_chain: query.include_chain.unwrap_or(true),
-                include_key: query.include_key.unwrap_or(false),
-                password: query.password.as_ref().map(SecretString::expose),
-                via: "export",
-            },
-        )
-        .await?;
-    Ok(file_response(exported))
+    let request = ExportRequest {
+        format,
+        include_chain: query.include_chain.unwrap_or(true),
+        include_key: query.include_key.unwrap_or(false),
+        password: query.password.as_ref().map(SecretString::expose),
+        via: "export",
+    };
+    export_file(&state, &caller, &certificate, request).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -195,7 +197,6 @@ pub(super) async fn import(
     Json(body): Json<ImportBody>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
     state
-        .authz
         .require(&caller, Permission::CertificateImport)
         .await?;
     let certificate = state
@@ -229,7 +230,6 @@ pub(super) async fn import_bulk(
     Json(body): Json<BulkImportBody>,
 ) -> Result<Json<ImportReport>> {
     state
-        .authz
         .require(&caller, Permission::CertificateImport)
         .await?;
     let report = state
@@ -263,7 +263,6 @@ pub(super) async fn import_file(
     request: Request,
 ) -> Result<Json<ImportReport>> {
     state
-        .authz
         .require(&caller, Permission::CertificateImport)
         .await?;
     let (project_id, input) = read_upload(request, &state).await?;
@@ -291,7 +290,6 @@ pub(super) async fn import_preview(
     request: Request,
 ) -> Result<Json<ImportReport>> {
     state
-        .authz
         .require(&caller, Permission::CertificateImport)
         .await?;
     let (project_id, input) = if is_multipart(&request) {

@@ -226,7 +226,6 @@ pub(super) async fn submit(
     Json(body): Json<SubmitCsr>,
 ) -> Result<(StatusCode, Json<SubmittedView>)> {
     state
-        .authz
         .require(&caller, Permission::CertificateRequest)
         .await?;
     if let Some(org) = &body.organization_id
@@ -243,10 +242,7 @@ pub(super) async fn submit(
         "local" => KeyStorage::Local,
         "external" if generated => {
             // The key leaves for a rotation target: that is a push.
-            state
-                .authz
-                .require(&caller, Permission::RotationExecute)
-                .await?;
+            state.require(&caller, Permission::RotationExecute).await?;
             KeyStorage::External(
                 state
                     .rotation
@@ -359,32 +355,28 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<CertificateView>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    };
-    let (_, per_page, offset) = page.resolve()?;
-    let (certificates, total) = state
-        .pki
-        .list_certificates(
-            &caller,
-            CertificateQuery {
-                project_id: query.project_id,
-                status: query.status,
-                ca_id: query.ca_id,
-                common_name: query.common_name,
-                expiring_within_days: query.expiring_within_days,
-                source: query.source,
+    state.require(&caller, Permission::CertificateRead).await?;
+    let page = PageQuery::new(query.page, query.per_page)
+        .fetch(
+            |offset, per_page| {
+                state.pki.list_certificates(
+                    &caller,
+                    CertificateQuery {
+                        project_id: query.project_id,
+                        status: query.status,
+                        ca_id: query.ca_id,
+                        common_name: query.common_name,
+                        expiring_within_days: query.expiring_within_days,
+                        source: query.source,
+                    },
+                    offset,
+                    per_page,
+                )
             },
-            offset,
-            per_page,
+            view,
         )
         .await?;
-    Ok(Json(page.page(certificates, total, view)?))
+    Ok(Json(page))
 }
 
 /// Get certificate details
@@ -396,10 +388,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     Ok(Json(view(state.pki.get_certificate(&caller, &id).await?)))
 }
 
@@ -423,10 +412,7 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateProperties>,
 ) -> Result<Json<CertificateView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     let mut properties = state.pki.get_certificate(&caller, &id).await?.properties;
     if let Some(tags) = body.tags {
         if tags.len() > 64 || tags.iter().any(|t| t.is_empty() || t.len() > 64) {
@@ -470,10 +456,7 @@ pub(super) async fn status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let certificate = state.pki.get_certificate(&caller, &id).await?;
     let revocation = certificate.revocation.as_ref();
     Ok(Json(StatusView {
@@ -514,15 +497,37 @@ pub struct RevokedView {
     pub revoked_by: Option<String>,
 }
 
+/// The permission a lifecycle step needs.
+fn permission_for(transition: &Transition) -> Permission {
+    match transition {
+        Transition::Approve | Transition::Reject => Permission::CertificateApprove,
+        Transition::Revoke(_) | Transition::Unrevoke => Permission::CertificateRevoke,
+        Transition::Archive | Transition::Restore => Permission::CertificateArchive,
+        Transition::PermanentDelete => Permission::CertificatePermanentDelete,
+    }
+}
+
+/// Applies `transition` and answers with the certificate as it is after it.
+async fn transitioned(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    transition: Transition,
+    comment: Option<String>,
+) -> Result<Json<CertificateView>> {
+    Ok(Json(view(
+        apply(state, caller, id, transition, comment).await?,
+    )))
+}
+
 async fn apply(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    permission: Permission,
     transition: Transition,
     comment: Option<String>,
 ) -> Result<Certificate> {
-    state.authz.require(caller, permission).await?;
+    state.require(caller, permission_for(&transition)).await?;
     if comment.as_ref().is_some_and(|c| c.chars().count() > 1024) {
         return Err(Error::bad_request("comment", "at most 1024 characters"));
     }
@@ -543,17 +548,7 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Comment>,
 ) -> Result<Json<CertificateView>> {
-    Ok(Json(view(
-        apply(
-            &state,
-            &caller,
-            &id,
-            Permission::CertificateApprove,
-            Transition::Approve,
-            body.comment,
-        )
-        .await?,
-    )))
+    transitioned(&state, &caller, &id, Transition::Approve, body.comment).await
 }
 
 /// Reject pending CSR
@@ -567,17 +562,7 @@ pub(super) async fn reject(
     OptionalJson(body): OptionalJson<Comment>,
 ) -> Result<Json<CertificateView>> {
     let comment = body.reason.or(body.comment);
-    Ok(Json(view(
-        apply(
-            &state,
-            &caller,
-            &id,
-            Permission::CertificateApprove,
-            Transition::Reject,
-            comment,
-        )
-        .await?,
-    )))
+    transitioned(&state, &caller, &id, Transition::Reject, comment).await
 }
 
 /// Revoke certificate
@@ -613,7 +598,6 @@ pub(super) async fn revoke(
         &state,
         &caller,
         &id,
-        Permission::CertificateRevoke,
         Transition::Revoke(reason),
         body.comment,
     )
@@ -637,17 +621,7 @@ pub(super) async fn unrevoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    Ok(Json(view(
-        apply(
-            &state,
-            &caller,
-            &id,
-            Permission::CertificateRevoke,
-            Transition::Unrevoke,
-            None,
-        )
-        .await?,
-    )))
+    transitioned(&state, &caller, &id, Transition::Unrevoke, None).await
 }
 
 /// Archive certificate
@@ -659,17 +633,7 @@ pub(super) async fn archive(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    Ok(Json(view(
-        apply(
-            &state,
-            &caller,
-            &id,
-            Permission::CertificateArchive,
-            Transition::Archive,
-            None,
-        )
-        .await?,
-    )))
+    transitioned(&state, &caller, &id, Transition::Archive, None).await
 }
 
 /// Restore archived certificate
@@ -681,17 +645,7 @@ pub(super) async fn restore(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateView>> {
-    Ok(Json(view(
-        apply(
-            &state,
-            &caller,
-            &id,
-            Permission::CertificateArchive,
-            Transition::Restore,
-            None,
-        )
-        .await?,
-    )))
+    transitioned(&state, &caller, &id, Transition::Restore, None).await
 }
 
 /// Permanently delete certificate (archived or rejected ones)
@@ -703,13 +657,8 @@ pub(super) async fn permanent_delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::CertificatePermanentDelete)
-        .await?;
-    state
-        .pki
-        .transition(&caller, &id, Transition::PermanentDelete, None)
-        .await?;
+    let transition = Transition::PermanentDelete;
+    state.require(&caller, permission_for(&transition)).await?;
+    state.pki.transition(&caller, &id, transition, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

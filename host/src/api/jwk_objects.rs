@@ -151,7 +151,7 @@ pub(super) async fn list(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Json<JwkListResponse>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     let objects = state.jwk_objects.list(&caller, &project).await?;
     let result_list: Vec<JwkView> = objects.into_iter().map(JwkView::from).collect();
     Ok(Json(JwkListResponse {
@@ -173,7 +173,7 @@ pub(super) async fn create(
     Path(project): Path<String>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let (_, deployment) = state.jwk_objects.create(&caller, &project, body).await?;
     Ok(Json(deployment.into()))
 }
@@ -190,7 +190,7 @@ pub(super) async fn update(
     Path(project): Path<String>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let (_, deployment) = state
         .jwk_objects
         .update(&caller, &project, None, body)
@@ -208,7 +208,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
 ) -> Result<Json<JwkView>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     let object = state.jwk_objects.get(&caller, &project, &name).await?;
     Ok(Json(object.into()))
 }
@@ -225,7 +225,7 @@ pub(super) async fn update_one(
     Path((project, name)): Path<(String, String)>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let (_, deployment) = state
         .jwk_objects
         .update(&caller, &project, Some(&name), body)
@@ -243,7 +243,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
 ) -> Result<Json<SuccessResponse>> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     state.jwk_objects.delete(&caller, &project, &name).await?;
     Ok(Json(SuccessResponse { success: true }))
 }

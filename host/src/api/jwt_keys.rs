@@ -211,7 +211,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ProjectQuery>,
 ) -> Result<Json<Vec<JwtKeyView>>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     let keys = state
         .jwt_keys
         .list(&caller, query.project_id.as_deref())
@@ -232,7 +232,7 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateRequest>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let key = state
         .jwt_keys
         .generate(
@@ -257,7 +257,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<JwtKeyView>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     Ok(Json(state.jwt_keys.get(&caller, &id).await?.into()))
 }
 
@@ -274,7 +274,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     state.jwt_keys.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -293,7 +293,7 @@ pub(super) async fn public_key(
     Path(id): Path<String>,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     let format = query.format.as_deref().unwrap_or("jwk");
     if !matches!(format, "jwk" | "pem") {
         return Err(Error::bad_request(
@@ -328,7 +328,7 @@ pub(super) async fn rotate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JwtKeyView>)> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let key = state.jwt_keys.rotate(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(key.into())))
 }
@@ -349,7 +349,7 @@ pub(super) async fn sign(
     Path(id): Path<String>,
     Json(body): Json<SignBody>,
 ) -> Result<Json<SignedView>> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let signed = state
         .jwt_keys
         .sign(
@@ -385,7 +385,7 @@ pub(super) async fn verify(
     Path(id): Path<String>,
     Json(body): Json<VerifyBody>,
 ) -> Result<Json<VerificationView>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
+    state.require(&caller, Permission::KeysRead).await?;
     let result = state
         .jwt_keys
         .verify(&caller, &id, body.token.expose())

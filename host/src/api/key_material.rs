@@ -11,7 +11,8 @@ use super::extract::{Json, Path};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
 use crate::crypto::SecretString;
-use crate::key_material::{UploadKey, UploadKeystore};
+use crate::key_material::{Kept, UploadKey, UploadKeystore};
+use crate::model::key_material::{KeystoreFile, PemKey, Stored};
 use crate::model::{StoredKey, StoredKeystore};
 use crate::{Result, timestamp};
 
@@ -67,9 +68,9 @@ impl From<StoredKey> for StoredKeyView {
             description: key.description,
             project_id: key.project_id,
             environment_id: key.environment_id,
-            key_type: key.key_type.as_str().to_owned(),
-            encoding: key.encoding.as_str().to_owned(),
-            public_key_pem: key.public_pem,
+            key_type: key.material.key_type.as_str().to_owned(),
+            encoding: key.material.encoding.as_str().to_owned(),
+            public_key_pem: key.material.public_pem,
             created_at: timestamp::format(key.created_at),
         }
     }
@@ -99,9 +100,9 @@ impl From<StoredKeystore> for KeystoreView {
             description: keystore.description,
             project_id: keystore.project_id,
             environment_id: keystore.environment_id,
-            format: keystore.format.as_str().to_owned(),
-            size_bytes: i64::try_from(keystore.size_bytes).unwrap_or(i64::MAX),
-            aliases: keystore.aliases,
+            format: keystore.material.format.as_str().to_owned(),
+            size_bytes: i64::try_from(keystore.material.size_bytes).unwrap_or(i64::MAX),
+            aliases: keystore.material.aliases,
             created_at: timestamp::format(keystore.created_at),
         }
     }
@@ -146,9 +147,7 @@ pub(super) async fn list_keys(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<StoredKeyView>>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
-    let keys = state.key_material.list_keys(&caller, &id, &env).await?;
-    Ok(Json(keys.into_iter().map(StoredKeyView::from).collect()))
+    list_material::<PemKey>(&state, &caller, &id, &env).await
 }
 
 /// Upload a PEM key
@@ -163,7 +162,7 @@ pub(super) async fn upload_key(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeyRequest>,
 ) -> Result<(StatusCode, Json<StoredKeyView>)> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let key = state
         .key_material
         .upload_key(
@@ -192,12 +191,7 @@ pub(super) async fn get_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<StoredKeyView>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
-    let key = state
-        .key_material
-        .get_key(&caller, &id, &env, &name)
-        .await?;
-    Ok(Json(key.into()))
+    get_material::<PemKey>(&state, &caller, &id, &env, &name).await
 }
 
 /// Delete an uploaded key
@@ -212,12 +206,7 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
-    state
-        .key_material
-        .delete_key(&caller, &id, &env, &name)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    delete_material::<PemKey>(&state, &caller, &id, &env, &name).await
 }
 
 /// List keystores
@@ -231,14 +220,7 @@ pub(super) async fn list_keystores(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<Vec<KeystoreView>>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
-    let keystores = state
-        .key_material
-        .list_keystores(&caller, &id, &env)
-        .await?;
-    Ok(Json(
-        keystores.into_iter().map(KeystoreView::from).collect(),
-    ))
+    list_material::<KeystoreFile>(&state, &caller, &id, &env).await
 }
 
 /// Upload a keystore (PKCS#12 or JKS) with its password
@@ -254,7 +236,7 @@ pub(super) async fn upload_keystore(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UploadKeystoreRequest>,
 ) -> Result<(StatusCode, Json<KeystoreView>)> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    state.require(&caller, Permission::KeysWrite).await?;
     let keystore = state
         .key_material
         .upload_keystore(
@@ -285,12 +267,7 @@ pub(super) async fn get_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<Json<KeystoreView>> {
-    state.authz.require(&caller, Permission::KeysRead).await?;
-    let keystore = state
-        .key_material
-        .get_keystore(&caller, &id, &env, &name)
-        .await?;
-    Ok(Json(keystore.into()))
+    get_material::<KeystoreFile>(&state, &caller, &id, &env, &name).await
 }
 
 /// Delete a keystore
@@ -305,10 +282,59 @@ pub(super) async fn delete_keystore(
     caller: Caller,
     Path((id, env, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, Permission::KeysWrite).await?;
+    delete_material::<KeystoreFile>(&state, &caller, &id, &env, &name).await
+}
+
+/// A kind of key material as this API shows it.
+trait Shown: Kept {
+    type View: From<Stored<Self>>;
+}
+
+impl Shown for PemKey {
+    type View = StoredKeyView;
+}
+
+impl Shown for KeystoreFile {
+    type View = KeystoreView;
+}
+
+async fn list_material<T: Shown>(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    env: &str,
+) -> Result<Json<Vec<T::View>>> {
+    state.require(caller, Permission::KeysRead).await?;
+    let stored = state.key_material.list::<T>(caller, project, env).await?;
+    Ok(Json(stored.into_iter().map(T::View::from).collect()))
+}
+
+async fn get_material<T: Shown>(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    env: &str,
+    name: &str,
+) -> Result<Json<T::View>> {
+    state.require(caller, Permission::KeysRead).await?;
+    let stored = state
+        .key_material
+        .get::<T>(caller, project, env, name)
+        .await?;
+    Ok(Json(stored.into()))
+}
+
+async fn delete_material<T: Shown>(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    env: &str,
+    name: &str,
+) -> Result<StatusCode> {
+    state.require(caller, Permission::KeysWrite).await?;
     state
         .key_material
-        .delete_keystore(&caller, &id, &env, &name)
+        .delete::<T>(caller, project, env, name)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -185,10 +185,7 @@ pub(super) async fn list_keys(
     caller: Caller,
     Query(query): Query<KeyListQuery>,
 ) -> Result<Json<Vec<KeyView>>> {
-    state
-        .authz
-        .require(&caller, Permission::ApiKeysRead)
-        .await?;
+    state.require(&caller, Permission::ApiKeysRead).await?;
     let offset = query.offset.unwrap_or(0);
     let limit = query.limit.unwrap_or(MAX_LIMIT);
     if offset < 0 {
@@ -215,10 +212,7 @@ pub(super) async fn create_key(
     caller: Caller,
     Json(body): Json<CreateKeyRequest>,
 ) -> Result<Json<CreatedKeyView>> {
-    state
-        .authz
-        .require(&caller, Permission::ApiKeysWrite)
-        .await?;
+    state.require(&caller, Permission::ApiKeysWrite).await?;
     let created = state
         .api_keys
         .create(
@@ -263,10 +257,7 @@ pub(super) async fn update_key(
     Path(public_key): Path<String>,
     Json(body): Json<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    state
-        .authz
-        .require(&caller, Permission::ApiKeysWrite)
-        .await?;
+    state.require(&caller, Permission::ApiKeysWrite).await?;
     let key = state
         .api_keys
         .update(
@@ -293,10 +284,7 @@ pub(super) async fn delete_key(
     caller: Caller,
     Path(public_key): Path<String>,
 ) -> Result<Json<Revoked>> {
-    state
-        .authz
-        .require(&caller, Permission::ApiKeysWrite)
-        .await?;
+    state.require(&caller, Permission::ApiKeysWrite).await?;
     state.api_keys.revoke(&caller, &public_key).await?;
     Ok(Json(Revoked { revoked: true }))
 }

@@ -42,7 +42,7 @@ pub use error::ErrorBody;
 use crate::Error;
 use crate::audit::AuditLog;
 use crate::auth::rate_limit::RateLimits;
-use crate::auth::{ApiKeys, Authorizer};
+use crate::auth::{ApiKeys, Authorizer, Caller, Permission};
 use crate::config::Config;
 use crate::jwk_objects::JwkObjects;
 use crate::jwt_keys::JwtKeys;
@@ -73,6 +73,13 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     pub rate_limits: Arc<RateLimits>,
     pub metrics: Arc<HttpMetrics>,
+}
+
+impl AppState {
+    /// Checks that `caller` holds `permission`; a denial is audited and answered with 403.
+    pub async fn require(&self, caller: &Caller, permission: Permission) -> crate::Result<()> {
+        self.authz.require(caller, permission).await
+    }
 }
 
 /// One API route: its path, the methods it answers and its handlers.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::certificate_io::file_response;
+use super::certificate_io::export_file;
 use super::extract::{Json, Path, Query};
 use super::{AppState, Route};
 use crate::auth::{Caller, Permission};
@@ -183,10 +183,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<AccountQuery>,
 ) -> Result<Json<Vec<MtlsCertificateView>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let certificates = state
         .pki
         .mtls_list(&caller, query.project_id.as_deref())
@@ -208,10 +205,7 @@ pub(super) async fn generate(
     caller: Caller,
     Json(body): Json<GenerateBody>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     let certificate = state
         .pki
         .mtls_generate(
@@ -239,10 +233,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MtlsCertificateView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     Ok(Json(state.pki.mtls_get(&caller, &id).await?.into()))
 }
 
@@ -263,10 +254,7 @@ pub(super) async fn download(
     Path(id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let (format, include_key, include_chain) = match query.format.as_deref().unwrap_or("pem") {
         "pem" => (ExportFormat::Pem, false, false),
         "key" => (ExportFormat::KeyPem, true, false),
@@ -286,21 +274,14 @@ pub(super) async fn download(
         ));
     }
     let certificate = state.pki.mtls_get(&caller, &id).await?;
-    let exported = state
-        .pki
-        .export(
-            &caller,
-            &certificate,
-            ExportRequest {
-                format,
-                include_chain,
-                include_key,
-                password: query.password.as_ref().map(SecretString::expose),
-                via: "mtls_download",
-            },
-        )
-        .await?;
-    Ok(file_response(exported))
+    let request = ExportRequest {
+        format,
+        include_chain,
+        include_key,
+        password: query.password.as_ref().map(SecretString::expose),
+        via: "mtls_download",
+    };
+    export_file(&state, &caller, &certificate, request).await
 }
 
 /// Renew an mTLS certificate
@@ -316,10 +297,7 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<MtlsCertificateView>)> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     let certificate = state.pki.mtls_renew(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(certificate.into())))
 }
@@ -339,7 +317,6 @@ pub(super) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     state
-        .authz
         .require(&caller, Permission::CertificateRevoke)
         .await?;
     state.pki.mtls_delete(&caller, &id).await?;

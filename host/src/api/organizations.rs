@@ -77,15 +77,15 @@ pub(super) async fn list(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<OrganizationView>>> {
     state
-        .authz
         .require(&caller, Permission::OrganizationsRead)
         .await?;
-    let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
-        .tenancy
-        .list_organizations(&caller, offset, per_page)
+    let page = page
+        .fetch(
+            |offset, per_page| state.tenancy.list_organizations(&caller, offset, per_page),
+            OrganizationView::from,
+        )
         .await?;
-    Ok(Json(page.page(rows, total, OrganizationView::from)?))
+    Ok(Json(page))
 }
 
 /// Create an organization (platform administrators only).
@@ -98,10 +98,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateOrganization>,
 ) -> Result<(StatusCode, Json<OrganizationView>)> {
-    state
-        .authz
-        .require(&caller, Permission::PlatformAdmin)
-        .await?;
+    state.require(&caller, Permission::PlatformAdmin).await?;
     let org = state
         .tenancy
         .create_organization(&caller, body.name, body.display_name)
@@ -118,7 +115,6 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<OrganizationView>> {
     state
-        .authz
         .require(&caller, Permission::OrganizationsRead)
         .await?;
     Ok(Json(
@@ -137,7 +133,6 @@ pub(super) async fn update(
     Json(body): Json<UpdateOrganization>,
 ) -> Result<Json<OrganizationView>> {
     state
-        .authz
         .require(&caller, Permission::OrganizationsWrite)
         .await?;
     let org = state
@@ -156,10 +151,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::PlatformAdmin)
-        .await?;
+    state.require(&caller, Permission::PlatformAdmin).await?;
     state.tenancy.delete_organization(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -34,6 +34,11 @@ pub struct Page<T> {
 }
 
 impl PageQuery {
+    /// The page that a list's own query string names.
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> Self {
+        Self { page, per_page }
+    }
+
     /// `(page, per_page, offset)`, or a 400 naming the field that is out of range.
     pub fn resolve(&self) -> Result<(i64, i64, i64)> {
         let page = self.page.unwrap_or(1);
@@ -48,6 +53,21 @@ impl PageQuery {
             ));
         }
         Ok((page, per_page, (page - 1) * per_page))
+    }
+
+    /// Reads this page with `list(offset, per_page)`, which answers the page's rows and
+    /// the total, and shows each row through `view`.
+    pub async fn fetch<T, R, F>(
+        &self,
+        list: impl FnOnce(i64, i64) -> F,
+        view: impl Fn(R) -> T,
+    ) -> Result<Page<T>>
+    where
+        F: Future<Output = Result<(Vec<R>, i64)>>,
+    {
+        let (_, per_page, offset) = self.resolve()?;
+        let (rows, total) = list(offset, per_page).await?;
+        self.page(rows, total, view)
     }
 
     pub fn page<T, R>(&self, rows: Vec<R>, total: i64, view: impl Fn(R) -> T) -> Result<Page<T>> {

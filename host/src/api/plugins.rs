@@ -26,9 +26,6 @@ pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<PluginStats>>> {
-    state
-        .authz
-        .require(&caller, Permission::PluginsRead)
-        .await?;
+    state.require(&caller, Permission::PluginsRead).await?;
     Ok(Json(state.plugins.snapshot()))
 }

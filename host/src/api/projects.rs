@@ -122,16 +122,14 @@ pub(super) async fn list_projects(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ProjectView>>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsRead)
+    state.require(&caller, Permission::ProjectsRead).await?;
+    let page = page
+        .fetch(
+            |offset, per_page| state.tenancy.list_projects(&caller, offset, per_page),
+            ProjectView::from,
+        )
         .await?;
-    let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
-        .tenancy
-        .list_projects(&caller, offset, per_page)
-        .await?;
-    Ok(Json(page.page(rows, total, ProjectView::from)?))
+    Ok(Json(page))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects", tag = "tenancy", request_body = CreateNamed,
@@ -143,10 +141,7 @@ pub(super) async fn create_project(
     caller: Caller,
     Json(body): Json<CreateNamed>,
 ) -> Result<(StatusCode, Json<ProjectView>)> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     let project = state
         .tenancy
         .create_project(&caller, body.name, body.description)
@@ -162,10 +157,7 @@ pub(super) async fn get_project(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProjectView>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsRead)
-        .await?;
+    state.require(&caller, Permission::ProjectsRead).await?;
     Ok(Json(state.tenancy.get_project(&caller, &id).await?.into()))
 }
 
@@ -179,10 +171,7 @@ pub(super) async fn update_project(
     Path(id): Path<String>,
     Json(body): Json<UpdateNamed>,
 ) -> Result<Json<ProjectView>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     let project = state
         .tenancy
         .update_project(&caller, &id, body.into())
@@ -198,10 +187,7 @@ pub(super) async fn delete_project(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     state.tenancy.delete_project(&caller, &id).await?;
     state.jwt_keys.forget_project(&id);
     Ok(StatusCode::NO_CONTENT)
@@ -216,16 +202,18 @@ pub(super) async fn list_environments(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<EnvironmentView>>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsRead)
+    state.require(&caller, Permission::ProjectsRead).await?;
+    let page = page
+        .fetch(
+            |offset, per_page| {
+                state
+                    .tenancy
+                    .list_environments(&caller, &id, offset, per_page)
+            },
+            EnvironmentView::from,
+        )
         .await?;
-    let (_, per_page, offset) = page.resolve()?;
-    let (rows, total) = state
-        .tenancy
-        .list_environments(&caller, &id, offset, per_page)
-        .await?;
-    Ok(Json(page.page(rows, total, EnvironmentView::from)?))
+    Ok(Json(page))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/environments", tag = "tenancy",
@@ -239,10 +227,7 @@ pub(super) async fn create_environment(
     Path(id): Path<String>,
     Json(body): Json<CreateNamed>,
 ) -> Result<(StatusCode, Json<EnvironmentView>)> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     let env = state
         .tenancy
         .create_environment(&caller, &id, body.name, body.description)
@@ -260,10 +245,7 @@ pub(super) async fn get_environment(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<Json<EnvironmentView>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsRead)
-        .await?;
+    state.require(&caller, Permission::ProjectsRead).await?;
     Ok(Json(
         state
             .tenancy
@@ -285,10 +267,7 @@ pub(super) async fn update_environment(
     Path((id, env)): Path<(String, String)>,
     Json(body): Json<UpdateNamed>,
 ) -> Result<Json<EnvironmentView>> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     let row = state
         .tenancy
         .update_environment(&caller, &id, &env, body.into())
@@ -305,10 +284,7 @@ pub(super) async fn delete_environment(
     caller: Caller,
     Path((id, env)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::ProjectsWrite)
-        .await?;
+    state.require(&caller, Permission::ProjectsWrite).await?;
     state.tenancy.delete_environment(&caller, &id, &env).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -108,10 +108,7 @@ pub(super) async fn renew(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CertificateView>)> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     let certificate = state.pki.renew(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(view(certificate))))
 }
@@ -125,10 +122,7 @@ pub(super) async fn history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let chain = state.pki.renewal_history(&caller, &id).await?;
     let now = OffsetDateTime::now_utc();
     Ok(Json(
@@ -156,20 +150,18 @@ pub(super) async fn queue(
     caller: Caller,
     Query(query): Query<QueueQuery>,
 ) -> Result<Json<Page<RenewalView>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
+    state.require(&caller, Permission::CertificateRead).await?;
+    let page = PageQuery::new(query.page, query.per_page)
+        .fetch(
+            |offset, per_page| {
+                state
+                    .pki
+                    .renewal_queue(&caller, query.status.as_deref(), offset, per_page)
+            },
+            RenewalView::from,
+        )
         .await?;
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    };
-    let (_, per_page, offset) = page.resolve()?;
-    let (requests, total) = state
-        .pki
-        .renewal_queue(&caller, query.status.as_deref(), offset, per_page)
-        .await?;
-    Ok(Json(page.page(requests, total, RenewalView::from)?))
+    Ok(Json(page))
 }
 
 /// Approve renewal: the certificate is renewed now.
@@ -181,10 +173,7 @@ pub(super) async fn approve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     Ok(Json(state.pki.approve_renewal(&caller, &id).await?.into()))
 }
 
@@ -197,9 +186,6 @@ pub(super) async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RenewalView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateWrite)
-        .await?;
+    state.require(&caller, Permission::CertificateWrite).await?;
     Ok(Json(state.pki.cancel_renewal(&caller, &id).await?.into()))
 }

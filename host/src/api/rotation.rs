@@ -224,10 +224,7 @@ pub(super) async fn get_config(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ConfigView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     Ok(Json(state.rotation.get_config(&caller, &id).await?.into()))
 }
 
@@ -242,10 +239,7 @@ pub(super) async fn put_config(
     Path(id): Path<String>,
     Json(body): Json<ConfigInput>,
 ) -> Result<Json<ConfigView>> {
-    state
-        .authz
-        .require(&caller, Permission::RotationWrite)
-        .await?;
+    state.require(&caller, Permission::RotationWrite).await?;
     Ok(Json(
         state
             .rotation
@@ -265,10 +259,7 @@ pub(super) async fn trigger(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<TriggerView>)> {
-    state
-        .authz
-        .require(&caller, Permission::RotationExecute)
-        .await?;
+    state.require(&caller, Permission::RotationExecute).await?;
     let runs = state.rotation.trigger(&caller, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -290,27 +281,23 @@ pub(super) async fn history(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Page<RunView>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    };
-    let (_, per_page, offset) = page.resolve()?;
-    let (runs, total) = state
-        .rotation
-        .history(
-            &caller,
-            &id,
-            query.target_id.as_deref(),
-            query.status.as_deref(),
-            offset,
-            per_page,
+    state.require(&caller, Permission::CertificateRead).await?;
+    let page = PageQuery::new(query.page, query.per_page)
+        .fetch(
+            |offset, per_page| {
+                state.rotation.history(
+                    &caller,
+                    &id,
+                    query.target_id.as_deref(),
+                    query.status.as_deref(),
+                    offset,
+                    per_page,
+                )
+            },
+            RunView::from,
         )
         .await?;
-    Ok(Json(page.page(runs, total, RunView::from)?))
+    Ok(Json(page))
 }
 
 /// List rotation targets
@@ -322,10 +309,7 @@ pub(super) async fn list_targets(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TargetView>>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     let targets = state.rotation.list_targets(&caller, &id).await?;
     Ok(Json(targets.into_iter().map(TargetView::from).collect()))
 }
@@ -342,10 +326,7 @@ pub(super) async fn create_target(
     Path(id): Path<String>,
     Json(body): Json<TargetInput>,
 ) -> Result<(StatusCode, Json<TargetView>)> {
-    state
-        .authz
-        .require(&caller, Permission::RotationWrite)
-        .await?;
+    state.require(&caller, Permission::RotationWrite).await?;
     let target = state.rotation.create_target(&caller, &id, body).await?;
     Ok((StatusCode::CREATED, Json(target.into())))
 }
@@ -359,10 +340,7 @@ pub(super) async fn get_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<Json<TargetView>> {
-    state
-        .authz
-        .require(&caller, Permission::CertificateRead)
-        .await?;
+    state.require(&caller, Permission::CertificateRead).await?;
     Ok(Json(
         state
             .rotation
@@ -385,10 +363,7 @@ pub(super) async fn update_target(
     Path((id, target_id)): Ids,
     Json(body): Json<TargetInput>,
 ) -> Result<Json<TargetView>> {
-    state
-        .authz
-        .require(&caller, Permission::RotationWrite)
-        .await?;
+    state.require(&caller, Permission::RotationWrite).await?;
     Ok(Json(
         state
             .rotation
@@ -407,10 +382,7 @@ pub(super) async fn delete_target(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::RotationWrite)
-        .await?;
+    state.require(&caller, Permission::RotationWrite).await?;
     state
         .rotation
         .delete_target(&caller, &id, &target_id)
@@ -428,10 +400,7 @@ pub(super) async fn sync(
     caller: Caller,
     Path((id, target_id)): Ids,
 ) -> Result<(StatusCode, Json<RunView>)> {
-    state
-        .authz
-        .require(&caller, Permission::RotationExecute)
-        .await?;
+    state.require(&caller, Permission::RotationExecute).await?;
     let run = state.rotation.sync(&caller, &id, &target_id).await?;
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }

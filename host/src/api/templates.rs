@@ -84,10 +84,14 @@ pub(super) async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<TemplateView>>> {
-    state.authz.require(&caller, Permission::CaRead).await?;
-    let (_, per_page, offset) = page.resolve()?;
-    let (templates, total) = state.pki.list_templates(&caller, offset, per_page).await?;
-    Ok(Json(page.page(templates, total, TemplateView::from)?))
+    state.require(&caller, Permission::CaRead).await?;
+    let page = page
+        .fetch(
+            |offset, per_page| state.pki.list_templates(&caller, offset, per_page),
+            TemplateView::from,
+        )
+        .await?;
+    Ok(Json(page))
 }
 
 #[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = TemplateBody,
@@ -98,7 +102,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, Json<TemplateView>)> {
-    state.authz.require(&caller, Permission::CaWrite).await?;
+    state.require(&caller, Permission::CaWrite).await?;
     let template = state.pki.create_template(&caller, body.into()).await?;
     Ok((StatusCode::CREATED, Json(template.into())))
 }
@@ -112,7 +116,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, Permission::CaRead).await?;
+    state.require(&caller, Permission::CaRead).await?;
     Ok(Json(state.pki.get_template(&caller, &id).await?.into()))
 }
 
@@ -126,7 +130,7 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<TemplateBody>,
 ) -> Result<Json<TemplateView>> {
-    state.authz.require(&caller, Permission::CaWrite).await?;
+    state.require(&caller, Permission::CaWrite).await?;
     Ok(Json(
         state
             .pki
@@ -144,7 +148,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.authz.require(&caller, Permission::CaWrite).await?;
+    state.require(&caller, Permission::CaWrite).await?;
     state.pki.delete_template(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -286,10 +286,7 @@ pub(super) async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<WebhookView>>> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksRead)
-        .await?;
+    state.require(&caller, Permission::WebhooksRead).await?;
     let webhooks = state
         .webhooks
         .list(&caller, query.project_id.as_deref())
@@ -311,10 +308,7 @@ pub(super) async fn create(
     caller: Caller,
     Json(body): Json<CreateRequest>,
 ) -> Result<(StatusCode, Json<CreatedWebhookView>)> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksWrite)
-        .await?;
+    state.require(&caller, Permission::WebhooksWrite).await?;
     let created = state
         .webhooks
         .create(
@@ -349,10 +343,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksRead)
-        .await?;
+    state.require(&caller, Permission::WebhooksRead).await?;
     Ok(Json(state.webhooks.get(&caller, &id).await?.into()))
 }
 
@@ -370,10 +361,7 @@ pub(super) async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateRequest>,
 ) -> Result<Json<WebhookView>> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksWrite)
-        .await?;
+    state.require(&caller, Permission::WebhooksWrite).await?;
     let webhook = state
         .webhooks
         .update(
@@ -405,10 +393,7 @@ pub(super) async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksWrite)
-        .await?;
+    state.require(&caller, Permission::WebhooksWrite).await?;
     state.webhooks.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -426,27 +411,23 @@ pub(super) async fn deliveries(
     Path(id): Path<String>,
     Query(query): Query<DeliveryQuery>,
 ) -> Result<Json<Page<DeliveryView>>> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksRead)
-        .await?;
-    let page = PageQuery {
-        page: query.page,
-        per_page: query.per_page,
-    };
-    let (_, per_page, offset) = page.resolve()?;
-    let (records, total) = state
-        .webhooks
-        .deliveries(
-            &caller,
-            &id,
-            query.status.as_deref(),
-            query.event,
-            offset,
-            per_page,
+    state.require(&caller, Permission::WebhooksRead).await?;
+    let page = PageQuery::new(query.page, query.per_page)
+        .fetch(
+            |offset, per_page| {
+                state.webhooks.deliveries(
+                    &caller,
+                    &id,
+                    query.status.as_deref(),
+                    query.event,
+                    offset,
+                    per_page,
+                )
+            },
+            DeliveryView::from,
         )
         .await?;
-    Ok(Json(page.page(records, total, DeliveryView::from)?))
+    Ok(Json(page))
 }
 
 /// Get a delivery
@@ -459,10 +440,7 @@ pub(super) async fn delivery(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksRead)
-        .await?;
+    state.require(&caller, Permission::WebhooksRead).await?;
     Ok(Json(
         state
             .webhooks
@@ -485,10 +463,7 @@ pub(super) async fn redeliver(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksWrite)
-        .await?;
+    state.require(&caller, Permission::WebhooksWrite).await?;
     let record = state.webhooks.redeliver(&caller, &id, &delivery_id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }
@@ -505,10 +480,7 @@ pub(super) async fn ping(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<DeliveryView>)> {
-    state
-        .authz
-        .require(&caller, Permission::WebhooksWrite)
-        .await?;
+    state.require(&caller, Permission::WebhooksWrite).await?;
     let record = state.webhooks.ping(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }

@@ -86,6 +86,28 @@ impl Caller {
             None => crate::store::Scope::organization(self.organization_id()),
         }
     }
+
+    /// What this caller did successfully to `target`, as the audit log records it.
+    /// `actor` is [`Principal::actor`], which the code recording the event keeps alive.
+    pub fn success<'a>(
+        &'a self,
+        actor: &'a str,
+        action: &'a str,
+        target: &'a str,
+        severity: crate::audit::Severity,
+        details: Option<serde_json::Value>,
+    ) -> crate::audit::AuditEvent<'a> {
+        crate::audit::AuditEvent {
+            organization_id: Some(self.organization_id()),
+            actor,
+            action,
+            target: Some(target),
+            severity,
+            outcome: crate::audit::Outcome::Success,
+            request_id: self.request_id.as_deref(),
+            details,
+        }
+    }
 }
 
 /// Checks permissions and records every denial in the audit log.

@@ -33,112 +33,100 @@ pub fn spawn(
     jobs.spawn(every(
         Duration::from_secs(config.rotation.scan_secs),
         "rotation-scan",
-        move || {
-            let rotation = rotation.clone();
-            async move {
-                let acted = rotation.scan().await?;
-                if acted > 0 {
-                    tracing::info!(certificates = acted, "rotation scan");
-                }
-                Ok(())
+        rotation.clone(),
+        |rotation| async move {
+            let acted = rotation.scan().await?;
+            if acted > 0 {
+                tracing::info!(certificates = acted, "rotation scan");
             }
+            Ok(())
         },
     ));
     let thresholds = config.webhooks.expiring_days.clone();
-    let expiry_pki = pki.clone();
     jobs.spawn(every(
         Duration::from_secs(config.jobs.expiry_scan_secs),
         "expiry-scan",
-        move || {
-            let pki = expiry_pki.clone();
-            let thresholds = thresholds.clone();
-            async move {
-                let scan = pki.scan_expiry(&thresholds).await?;
-                if scan != Default::default() {
-                    tracing::info!(
-                        expiring = scan.expiring,
-                        expired = scan.expired,
-                        "expiry notices"
-                    );
-                }
-                Ok(())
+        (pki.clone(), thresholds),
+        |(pki, thresholds)| async move {
+            let scan = pki.scan_expiry(&thresholds).await?;
+            if scan != Default::default() {
+                tracing::info!(
+                    expiring = scan.expiring,
+                    expired = scan.expired,
+                    "expiry notices"
+                );
             }
+            Ok(())
         },
     ));
     let retention = time::Duration::days(i64::from(config.webhooks.retention_days));
     jobs.spawn(every(
         Duration::from_secs(3600),
         "webhook-retention",
-        move || {
-            let store = store.clone();
-            async move {
-                let pruned = store.delivery_prune(timestamp::now() - retention).await?;
-                if pruned > 0 {
-                    tracing::info!(deliveries = pruned, "pruned the webhook delivery log");
-                }
-                Ok(())
+        store,
+        move |store| async move {
+            let pruned = store.delivery_prune(timestamp::now() - retention).await?;
+            if pruned > 0 {
+                tracing::info!(deliveries = pruned, "pruned the webhook delivery log");
             }
+            Ok(())
         },
     ));
     let config = &config.jobs;
-    let crl_pki = pki.clone();
     jobs.spawn(every(
         Duration::from_secs(config.crl_refresh_secs),
         "crl-refresh",
-        move || {
-            let pki = crl_pki.clone();
-            async move {
-                let n = pki.refresh_due_crls(CRL_MARGIN).await?;
-                if n > 0 {
-                    tracing::info!(cas = n, "re-signed CRLs before nextUpdate");
-                }
-                Ok(())
+        pki.clone(),
+        |pki| async move {
+            let n = pki.refresh_due_crls(CRL_MARGIN).await?;
+            if n > 0 {
+                tracing::info!(cas = n, "re-signed CRLs before nextUpdate");
             }
+            Ok(())
         },
     ));
     jobs.spawn(every(
         Duration::from_secs(config.renewal_scan_secs),
         "renewal-scan",
-        move || {
-            let pki = pki.clone();
-            async move {
-                let scan = pki.scan_renewals().await?;
-                if scan != Default::default() {
-                    tracing::info!(
-                        renewed = scan.renewed,
-                        queued = scan.queued,
-                        failed = scan.failed,
-                        "renewal scan"
-                    );
-                }
-                Ok(())
+        pki,
+        |pki| async move {
+            let scan = pki.scan_renewals().await?;
+            if scan != Default::default() {
+                tracing::info!(
+                    renewed = scan.renewed,
+                    queued = scan.queued,
+                    failed = scan.failed,
+                    "renewal scan"
+                );
             }
+            Ok(())
         },
     ));
     jobs.spawn(every(
         Duration::from_secs(60),
         "rate-limit-shrink",
-        move || {
-            let limits = rate_limits.clone();
-            async move {
-                limits.shrink();
-                Ok(())
-            }
+        rate_limits,
+        |limits| async move {
+            limits.shrink();
+            Ok(())
         },
     ));
     jobs
 }
 
-async fn every<F, Fut>(period: Duration, name: &'static str, mut run: F)
+/// Runs `run` every `period`, each time on its own clone of `subject` (the services the
+/// job works on), which the run's future owns.
+async fn every<T, F, Fut>(period: Duration, name: &'static str, subject: T, run: F)
 where
-    F: FnMut() -> Fut,
+    T: Clone,
+    F: Fn(T) -> Fut,
     Fut: Future<Output = crate::Result<()>>,
 {
     let mut tick = tokio::time::interval(period.max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
-        if let Err(err) = run().await {
+        if let Err(err) = run(subject.clone()).await {
             tracing::warn!(job = name, error = %err, "background job failed; retrying at the next tick");
         }
     }

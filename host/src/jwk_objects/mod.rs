@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditEvent, AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{SecretString, serialize_withheld};
 use crate::error::OnConflict;
@@ -308,11 +308,7 @@ impl JwkObjects {
             (None, Some(body)) => body,
             (None, None) => return Err(bad("JWK name can not be empty!")),
         };
-        let existing = self
-            .store
-            .jwk_object_get(&project.id, &name)
-            .await?
-            .ok_or_else(|| not_found(&name))?;
+        let existing = self.object_in(&project, &name).await?;
         let description = check_description(&input)?;
         let (source_type, jwk, source) = self.resolve(caller, &project, &input).await?;
         let object = JwkObject {
@@ -343,22 +339,22 @@ impl JwkObjects {
 
     pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<PublishedJwk> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
-        let object = self
-            .store
+        let object = self.object_in(&project, name).await?;
+        self.published(object).await
+    }
+
+    /// An object by name in a project already resolved for the caller.
+    async fn object_in(&self, project: &Project, name: &str) -> Result<JwkObject> {
+        self.store
             .jwk_object_get(&project.id, name)
             .await?
-            .ok_or_else(|| not_found(name))?;
-        self.published(object).await
+            .ok_or_else(|| not_found(name))
     }
 
     /// Deletes an object; it leaves every environment's JWKS at once.
     pub async fn delete(&self, caller: &Caller, project: &str, name: &str) -> Result<()> {
         let project = self.tenancy.get_project_by_name(caller, project).await?;
-        let object = self
-            .store
-            .jwk_object_get(&project.id, name)
-            .await?
-            .ok_or_else(|| not_found(name))?;
+        let object = self.object_in(&project, name).await?;
         self.store.jwk_object_delete(&object.id).await?;
         self.record(caller, "jwk.deleted", &object).await
     }
@@ -671,23 +667,16 @@ fn audit_event<'a>(
     action: &'a str,
     object: &'a JwkObject,
 ) -> AuditEvent<'a> {
-    AuditEvent {
-        organization_id: Some(caller.organization_id()),
-        actor,
-        action,
-        target: Some(&object.id),
-        severity: if action == "jwk.deleted" {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
-        outcome: Outcome::Success,
-        request_id: caller.request_id.as_deref(),
-        details: Some(json!({
-            "name": object.name, "projectId": object.project_id,
-            "sourceType": object.source_type.as_str(), "kid": object.kid,
-        })),
-    }
+    let severity = if action == "jwk.deleted" {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let details = json!({
+        "name": object.name, "projectId": object.project_id,
+        "sourceType": object.source_type.as_str(), "kid": object.kid,
+    });
+    caller.success(actor, action, &object.id, severity, Some(details))
 }
 
 fn human(key_type: KeyType) -> &'static str {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use algorithm::{Algorithm, DEFAULT_RSA_KEY_SIZE, PrivateJwk, RSA_KEY_SIZES};
 pub use jwks::{JwksCache, JwksDocument};
 
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
@@ -214,19 +214,16 @@ impl JwtKeys {
         }
         AuditLog::record_in(
             &mut tx,
-            AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action: "jwt_key.rotate",
-                target: Some(&old.id),
-                severity: Severity::Medium,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details: Some(json!({
+            caller.success(
+                &caller.principal.actor(),
+                "jwt_key.rotate",
+                &old.id,
+                Severity::Medium,
+                Some(json!({
                     "name": key.name, "algorithm": key.algorithm.name(), "projectId": key.project_id,
                     "oldKid": old.kid, "newId": key.id, "newKid": key.kid,
                 })),
-            },
+            ),
         )
         .await?;
         webhooks::emit(
@@ -419,20 +416,13 @@ impl JwtKeys {
         severity: Severity,
         key: &JwtKey,
     ) -> Result<()> {
+        let details = json!({
+            "name": key.name, "algorithm": key.algorithm.name(), "kid": key.kid,
+            "projectId": key.project_id,
+        });
+        let actor = caller.principal.actor();
         self.audit
-            .record(AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(&key.id),
-                severity,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details: Some(json!({
-                    "name": key.name, "algorithm": key.algorithm.name(), "kid": key.kid,
-                    "projectId": key.project_id,
-                })),
-            })
+            .record(caller.success(&actor, action, &key.id, severity, Some(details)))
             .await
     }
 }

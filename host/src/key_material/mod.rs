@@ -15,17 +15,18 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 pub use crate::model::key_material::{KeyEncoding, KeyType, KeystoreFormat};
+use crate::model::key_material::{KeystoreFile, MaterialKind, PemKey, Stored};
 use crate::model::{Environment, StoredKey, StoredKeystore};
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, SourceType,
 };
 use crate::plugins::{PluginError, Registry, Tenant};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
 use crate::{Error, Result, timestamp};
 
@@ -113,6 +114,91 @@ impl KeyMaterial {
         self.tenancy.get_environment(caller, project, env).await
     }
 
+    /// An environment's material of one kind.
+    pub async fn list<T: Kept>(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+    ) -> Result<Vec<Stored<T>>> {
+        let environment = self.environment(caller, project, env).await?;
+        Ok(T::list(&self.store, &environment.id).await?)
+    }
+
+    pub async fn get<T: Kept>(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<Stored<T>> {
+        let environment = self.environment(caller, project, env).await?;
+        self.find(&environment, name).await
+    }
+
+    /// Material by name in an environment already resolved for the caller.
+    async fn find<T: Kept>(&self, environment: &Environment, name: &str) -> Result<Stored<T>> {
+        T::get(&self.store, &environment.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{} '{name}' in environment '{}'",
+                    T::NOUN,
+                    environment.name
+                ))
+            })
+    }
+
+    pub async fn delete<T: Kept>(
+        &self,
+        caller: &Caller,
+        project: &str,
+        env: &str,
+        name: &str,
+    ) -> Result<()> {
+        let environment = self.environment(caller, project, env).await?;
+        let stored = self.find::<T>(&environment, name).await?;
+        T::delete(&self.store, &environment.id, &stored.id).await?;
+        let action = format!("key_material.{}_delete", T::NOUN);
+        self.record(caller, &action, Severity::High, &stored, &environment)
+            .await
+    }
+
+    /// New material in `environment`, before it is stored.
+    fn placed<T>(
+        caller: &Caller,
+        environment: &Environment,
+        name: String,
+        description: Option<String>,
+        material: T,
+    ) -> Stored<T> {
+        Stored {
+            id: Uuid::new_v4().to_string(),
+            organization_id: caller.organization_id().to_owned(),
+            project_id: environment.project_id.clone(),
+            environment_id: environment.id.clone(),
+            name,
+            description,
+            material,
+            created_at: timestamp::now(),
+        }
+    }
+
+    /// Records an upload once its insert has run: a name already taken is a conflict.
+    async fn uploaded<T: MaterialKind>(
+        &self,
+        caller: &Caller,
+        environment: &Environment,
+        stored: Stored<T>,
+        inserted: std::result::Result<(), StoreError>,
+    ) -> Result<Stored<T>> {
+        inserted.on_conflict(|| name_conflict(T::NOUN, &stored.name, &environment.name))?;
+        let action = format!("key_material.{}_upload", T::NOUN);
+        self.record(caller, &action, Severity::Medium, &stored, environment)
+            .await?;
+        Ok(stored)
+    }
+
     // ---- keys ----
 
     pub async fn upload_key(
@@ -126,92 +212,19 @@ impl KeyMaterial {
         let name = validate_name("name", upload.name)?;
         let description = validate_description(upload.description)?;
         let (key_type, label, pem) = check_pem(upload.pem.expose())?;
-        let id = Uuid::new_v4().to_string();
-        let key = StoredKey {
-            id: id.clone(),
-            organization_id: caller.organization_id().to_owned(),
-            project_id: environment.project_id.clone(),
-            environment_id: environment.id.clone(),
-            name,
-            description,
+        let material = PemKey {
             key_type,
             encoding: KeyEncoding::of_label(&label),
             public_pem: (key_type == KeyType::PublicKey).then(|| pem.clone()),
-            created_at: timestamp::now(),
         };
+        let key = Self::placed(caller, &environment, name, description, material);
         let sealed =
-            (key_type == KeyType::PrivateKey).then(|| self.master.seal(&id, pem.as_bytes()));
-        self.store
+            (key_type == KeyType::PrivateKey).then(|| self.master.seal(&key.id, pem.as_bytes()));
+        let inserted = self
+            .store
             .stored_key_insert(&key, sealed.as_ref().map(|s| s.0.as_slice()))
-            .await
-            .on_conflict(|| name_conflict("key", &key.name, &environment.name))?;
-        self.record(
-            caller,
-            "key_material.key_upload",
-            Severity::Medium,
-            &key.id,
-            &key.name,
-            &environment,
-        )
-        .await?;
-        Ok(key)
-    }
-
-    pub async fn list_keys(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-    ) -> Result<Vec<StoredKey>> {
-        let environment = self.environment(caller, project, env).await?;
-        Ok(self.store.stored_key_list(&environment.id).await?)
-    }
-
-    pub async fn get_key(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-        name: &str,
-    ) -> Result<StoredKey> {
-        let environment = self.environment(caller, project, env).await?;
-        self.key_in(&environment, name).await
-    }
-
-    /// A key by name in an environment already resolved for the caller.
-    async fn key_in(&self, environment: &Environment, name: &str) -> Result<StoredKey> {
-        self.store
-            .stored_key_get(&environment.id, name)
-            .await?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "key '{name}' in environment '{}'",
-                    environment.name
-                ))
-            })
-    }
-
-    pub async fn delete_key(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-        name: &str,
-    ) -> Result<()> {
-        let environment = self.environment(caller, project, env).await?;
-        let key = self.key_in(&environment, name).await?;
-        self.store
-            .stored_key_delete(&environment.id, &key.id)
-            .await?;
-        self.record(
-            caller,
-            "key_material.key_delete",
-            Severity::High,
-            &key.id,
-            &key.name,
-            &environment,
-        )
-        .await
+            .await;
+        self.uploaded(caller, &environment, key, inserted).await
     }
 
     /// The key's PEM, opened for a JWK source (private keys are unsealed here only).
@@ -222,8 +235,8 @@ impl KeyMaterial {
         env: &str,
         name: &str,
     ) -> Result<(KeyType, String)> {
-        let key = self.get_key(caller, project, env, name).await?;
-        if let Some(pem) = key.public_pem {
+        let key: StoredKey = self.get(caller, project, env, name).await?;
+        if let Some(pem) = key.material.public_pem {
             return Ok((KeyType::PublicKey, pem));
         }
         let sealed = self
@@ -272,37 +285,22 @@ impl KeyMaterial {
         let aliases = self
             .keystore_aliases(caller, &environment, format, &content, &upload.password)
             .await?;
-        let id = Uuid::new_v4().to_string();
-        let keystore = StoredKeystore {
-            id: id.clone(),
-            organization_id: caller.organization_id().to_owned(),
-            project_id: environment.project_id.clone(),
-            environment_id: environment.id.clone(),
-            name,
-            description,
+        let material = KeystoreFile {
             format,
             size_bytes: u64::try_from(content.len()).unwrap_or(u64::MAX),
             aliases,
-            created_at: timestamp::now(),
         };
-        let sealed_content = self.master.seal(&id, &content);
+        let keystore = Self::placed(caller, &environment, name, description, material);
+        let sealed_content = self.master.seal(&keystore.id, &content);
         let sealed_password = self
             .master
-            .seal(&password_record(&id), upload.password.as_bytes());
-        self.store
+            .seal(&password_record(&keystore.id), upload.password.as_bytes());
+        let inserted = self
+            .store
             .keystore_insert(&keystore, &sealed_content.0, &sealed_password.0)
+            .await;
+        self.uploaded(caller, &environment, keystore, inserted)
             .await
-            .on_conflict(|| name_conflict("keystore", &keystore.name, &environment.name))?;
-        self.record(
-            caller,
-            "key_material.keystore_upload",
-            Severity::Medium,
-            &keystore.id,
-            &keystore.name,
-            &environment,
-        )
-        .await?;
-        Ok(keystore)
     }
 
     /// Opens the keystore with its password through the keystore source plugin and
@@ -352,63 +350,6 @@ impl KeyMaterial {
         Ok(aliases)
     }
 
-    pub async fn list_keystores(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-    ) -> Result<Vec<StoredKeystore>> {
-        let environment = self.environment(caller, project, env).await?;
-        Ok(self.store.keystore_list(&environment.id).await?)
-    }
-
-    pub async fn get_keystore(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-        name: &str,
-    ) -> Result<StoredKeystore> {
-        let environment = self.environment(caller, project, env).await?;
-        self.keystore_in(&environment, name).await
-    }
-
-    /// A keystore by name in an environment already resolved for the caller.
-    async fn keystore_in(&self, environment: &Environment, name: &str) -> Result<StoredKeystore> {
-        self.store
-            .keystore_get(&environment.id, name)
-            .await?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "keystore '{name}' in environment '{}'",
-                    environment.name
-                ))
-            })
-    }
-
-    pub async fn delete_keystore(
-        &self,
-        caller: &Caller,
-        project: &str,
-        env: &str,
-        name: &str,
-    ) -> Result<()> {
-        let environment = self.environment(caller, project, env).await?;
-        let keystore = self.keystore_in(&environment, name).await?;
-        self.store
-            .keystore_delete(&environment.id, &keystore.id)
-            .await?;
-        self.record(
-            caller,
-            "key_material.keystore_delete",
-            Severity::High,
-            &keystore.id,
-            &keystore.name,
-            &environment,
-        )
-        .await
-    }
-
     /// A keystore's bytes and password, opened for a JWK source.
     pub async fn open_keystore(
         &self,
@@ -417,7 +358,7 @@ impl KeyMaterial {
         env: &str,
         name: &str,
     ) -> Result<OpenedKeystore> {
-        let keystore = self.get_keystore(caller, project, env, name).await?;
+        let keystore: StoredKeystore = self.get(caller, project, env, name).await?;
         let (content, password) = self
             .store
             .keystore_sealed(&keystore.id)
@@ -432,36 +373,94 @@ impl KeyMaterial {
             .open(&password_record(&keystore.id), &Sealed(password))
             .map_err(Error::internal)?;
         Ok(OpenedKeystore {
-            format: keystore.format,
+            format: keystore.material.format,
             content,
             password: String::from_utf8(password).map_err(Error::internal)?,
         })
     }
 
-    async fn record(
+    async fn record<T>(
         &self,
         caller: &Caller,
         action: &str,
         severity: Severity,
-        id: &str,
-        name: &str,
+        stored: &Stored<T>,
         environment: &Environment,
     ) -> Result<()> {
+        let details = json!({
+            "name": stored.name, "projectId": environment.project_id,
+            "environment": environment.name,
+        });
+        let actor = caller.principal.actor();
         self.audit
-            .record(AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(id),
-                severity,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details: Some(json!({
-                    "name": name, "projectId": environment.project_id,
-                    "environment": environment.name,
-                })),
-            })
+            .record(caller.success(&actor, action, &stored.id, severity, Some(details)))
             .await
+    }
+}
+
+/// The store's calls for one kind of key material.
+pub trait Kept: MaterialKind + Sized + Send + Sync {
+    fn list(
+        store: &Store,
+        environment_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<Stored<Self>>>> + Send;
+    fn get(
+        store: &Store,
+        environment_id: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<Stored<Self>>>> + Send;
+    fn delete(
+        store: &Store,
+        environment_id: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+type StoreResult<T> = std::result::Result<T, StoreError>;
+
+impl Kept for PemKey {
+    fn list(
+        store: &Store,
+        environment_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<StoredKey>>> + Send {
+        store.stored_key_list(environment_id)
+    }
+    fn get(
+        store: &Store,
+        environment_id: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredKey>>> + Send {
+        store.stored_key_get(environment_id, name)
+    }
+    fn delete(
+        store: &Store,
+        environment_id: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        store.stored_key_delete(environment_id, id)
+    }
+}
+
+impl Kept for KeystoreFile {
+    fn list(
+        store: &Store,
+        environment_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<StoredKeystore>>> + Send {
+        store.keystore_list(environment_id)
+    }
+    fn get(
+        store: &Store,
+        environment_id: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredKeystore>>> + Send {
+        store.keystore_get(environment_id, name)
+    }
+    fn delete(
+        store: &Store,
+        environment_id: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        store.keystore_delete(environment_id, id)
     }
 }
 

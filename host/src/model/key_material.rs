@@ -87,39 +87,55 @@ impl KeystoreFormat {
     }
 }
 
-/// An uploaded PEM key.
+/// Key material uploaded to an environment under a name: a PEM key or a keystore.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
+pub struct Stored<T> {
     pub id: String,
     pub organization_id: String,
     pub project_id: String,
     pub environment_id: String,
-    /// Unique in the environment.
+    /// Unique among the environment's material of its kind.
     pub name: String,
     pub description: Option<String>,
+    /// What this kind of material adds.
+    pub material: T,
+    pub created_at: OffsetDateTime,
+}
+
+/// A kind of key material: a key or a keystore.
+pub trait MaterialKind {
+    /// The kind's name in messages and audit actions.
+    const NOUN: &'static str;
+}
+
+/// An uploaded PEM key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PemKey {
     pub key_type: KeyType,
     pub encoding: KeyEncoding,
     /// The PEM of a public key; a private key is sealed instead.
     pub public_pem: Option<String>,
-    pub created_at: OffsetDateTime,
+}
+
+impl MaterialKind for PemKey {
+    const NOUN: &'static str = "key";
 }
 
 /// An uploaded keystore.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKeystore {
-    pub id: String,
-    pub organization_id: String,
-    pub project_id: String,
-    pub environment_id: String,
-    /// Unique in the environment.
-    pub name: String,
-    pub description: Option<String>,
+pub struct KeystoreFile {
     pub format: KeystoreFormat,
     pub size_bytes: u64,
     /// The entries' aliases, sorted; empty when the keystore was not read at upload.
     pub aliases: Vec<String>,
-    pub created_at: OffsetDateTime,
 }
+
+impl MaterialKind for KeystoreFile {
+    const NOUN: &'static str = "keystore";
+}
+
+pub type StoredKey = Stored<PemKey>;
+pub type StoredKeystore = Stored<KeystoreFile>;
 
 #[cfg(test)]
 mod tests {

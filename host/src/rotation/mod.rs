@@ -24,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
@@ -645,12 +645,13 @@ impl Rotation {
         }
         let config = self.config_of(caller.scope(), &certificate).await?;
         let runs = self
-            .enqueue(
+            .insert_runs(
                 &certificate,
                 &targets,
                 RunReason::Manual,
                 config.include_private_key,
                 &caller.principal.actor(),
+                RunStatus::Pending,
             )
             .await?;
         self.record(
@@ -676,12 +677,13 @@ impl Rotation {
         Self::check_pushable(&certificate)?;
         let config = self.config_of(caller.scope(), &certificate).await?;
         let mut runs = self
-            .enqueue(
+            .insert_runs(
                 &certificate,
                 std::slice::from_ref(&target),
                 RunReason::Sync,
                 config.include_private_key,
                 &caller.principal.actor(),
+                RunStatus::Pending,
             )
             .await?;
         self.record(
@@ -749,34 +751,8 @@ impl Rotation {
         Ok(version)
     }
 
-    /// Queues a push of `certificate` to each of `targets`; older waiting pushes to
-    /// those targets are superseded.
-    async fn enqueue(
-        &self,
-        certificate: &Certificate,
-        targets: &[RotationTarget],
-        reason: RunReason,
-        include_private_key: bool,
-        actor: &str,
-    ) -> Result<Vec<RotationRun>> {
-        let runs = self
-            .insert_runs(
-                certificate,
-                targets,
-                reason,
-                include_private_key,
-                actor,
-                RunStatus::Pending,
-            )
-            .await?;
-        if !runs.is_empty() {
-            self.wakeup.notify_one();
-        }
-        Ok(runs)
-    }
-
-    /// One run per target, in `status`; a pending one supersedes the target's
-    /// older waiting runs.
+    /// One run per target, in `status`. Pending ones supersede their target's older
+    /// waiting runs and wake the worker: that is how a push is queued.
     async fn insert_runs(
         &self,
         certificate: &Certificate,
@@ -822,6 +798,9 @@ impl Rotation {
             self.store.rotation_run_insert(&run).await?;
             runs.push(run);
         }
+        if status == RunStatus::Pending && !runs.is_empty() {
+            self.wakeup.notify_one();
+        }
         Ok(runs)
     }
 
@@ -843,12 +822,13 @@ impl Rotation {
     async fn on_renewed(&self, old: &Certificate, new: &Certificate) -> Result<()> {
         self.store.rotation_hand_over(&old.id, &new.id).await?;
         let (targets, include_key) = self.followers(new).await?;
-        self.enqueue(
+        self.insert_runs(
             new,
             &targets,
             RunReason::Renewal,
             include_key,
             "system:rotation",
+            RunStatus::Pending,
         )
         .await?;
         Ok(())
@@ -856,12 +836,13 @@ impl Rotation {
 
     async fn on_issued(&self, row: &Certificate) -> Result<()> {
         let (targets, include_key) = self.followers(row).await?;
-        self.enqueue(
+        self.insert_runs(
             row,
             &targets,
             RunReason::Issued,
             include_key,
             "system:rotation",
+            RunStatus::Pending,
         )
         .await?;
         Ok(())
@@ -875,17 +856,9 @@ impl Rotation {
         severity: Severity,
         details: Option<Value>,
     ) -> Result<()> {
+        let actor = caller.principal.actor();
         self.audit
-            .record(AuditEvent {
-                organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
-                action,
-                target: Some(target),
-                severity,
-                outcome: Outcome::Success,
-                request_id: caller.request_id.as_deref(),
-                details,
-            })
+            .record(caller.success(&actor, action, target, severity, details))
             .await
     }
 }

@@ -350,12 +350,13 @@ impl Rotation {
                     .await?;
                 let (targets, include_key) = self.followers(&certificate).await?;
                 let queued = self
-                    .enqueue(
+                    .insert_runs(
                         &certificate,
                         &targets,
                         RunReason::Schedule,
                         include_key,
                         "system:rotation",
+                        RunStatus::Pending,
                     )
                     .await?;
                 Ok(!queued.is_empty())

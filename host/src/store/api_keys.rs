@@ -137,16 +137,11 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<ApiKey>, StoreError> {
-        let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM api_keys WHERE {IN_SCOPE} AND revoked_at IS NULL
              ORDER BY created_at, public_key LIMIT ?3 OFFSET ?4"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let rows: Vec<ApiKeyRow> = self.page_in_scope(&sql, scope, offset, limit).await?;
         rows.into_iter().map(ApiKeyRow::into_model).collect()
     }
 

@@ -2,82 +2,150 @@
 //! Secret columns hold only sealed bytes.
 
 use sqlx::FromRow;
+use sqlx::sqlite::SqliteRow;
 
 use super::codec::{int, int_text, json, json_text, name, time};
 use super::{Store, StoreError};
-use crate::model::key_material::{KeyEncoding, KeyType, KeystoreFormat};
+use crate::model::key_material::{
+    KeyEncoding, KeyType, KeystoreFile, KeystoreFormat, PemKey, Stored,
+};
 use crate::model::{StoredKey, StoredKeystore};
 use crate::timestamp;
 
+/// The columns every kind of key material has.
 #[derive(FromRow)]
-struct StoredKeyRow {
+struct StoredRow {
     id: String,
     organization_id: String,
     project_id: String,
     environment_id: String,
     name: String,
     description: Option<String>,
-    key_type: String,
-    encoding: String,
-    public_pem: Option<String>,
     created_at: String,
 }
 
-impl StoredKeyRow {
-    fn into_model(self) -> Result<StoredKey, StoreError> {
-        Ok(StoredKey {
-            key_type: name("stored_keys.key_type", &self.key_type, KeyType::parse)?,
-            encoding: name("stored_keys.encoding", &self.encoding, KeyEncoding::parse)?,
-            created_at: time("stored_keys.created_at", &self.created_at)?,
-            id: self.id,
-            organization_id: self.organization_id,
-            project_id: self.project_id,
-            environment_id: self.environment_id,
-            name: self.name,
-            description: self.description,
-            public_pem: self.public_pem,
+/// How one kind of key material is kept: its table and its own columns.
+trait Table: Sized {
+    const TABLE: &'static str;
+    /// Every column read back, in `SELECT` order.
+    const COLUMNS: &'static str;
+    const CREATED_AT: &'static str;
+
+    fn read(row: &SqliteRow) -> Result<Self, StoreError>;
+
+    fn read_stored(row: &SqliteRow) -> Result<Stored<Self>, StoreError> {
+        let material = Self::read(row)?;
+        let row = StoredRow::from_row(row)?;
+        Ok(Stored {
+            created_at: time(Self::CREATED_AT, &row.created_at)?,
+            id: row.id,
+            organization_id: row.organization_id,
+            project_id: row.project_id,
+            environment_id: row.environment_id,
+            name: row.name,
+            description: row.description,
+            material,
         })
     }
 }
 
 #[derive(FromRow)]
-struct KeystoreRow {
-    id: String,
-    organization_id: String,
-    project_id: String,
-    environment_id: String,
-    name: String,
-    description: Option<String>,
+struct PemKeyRow {
+    key_type: String,
+    encoding: String,
+    public_pem: Option<String>,
+}
+
+impl Table for PemKey {
+    const TABLE: &'static str = "stored_keys";
+    const COLUMNS: &'static str = "id, organization_id, project_id, environment_id, name, \
+                                   description, key_type, encoding, public_pem, created_at";
+    const CREATED_AT: &'static str = "stored_keys.created_at";
+
+    fn read(row: &SqliteRow) -> Result<Self, StoreError> {
+        let row = PemKeyRow::from_row(row)?;
+        Ok(PemKey {
+            key_type: name("stored_keys.key_type", &row.key_type, KeyType::parse)?,
+            encoding: name("stored_keys.encoding", &row.encoding, KeyEncoding::parse)?,
+            public_pem: row.public_pem,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct KeystoreFileRow {
     format: String,
     size_bytes: i64,
     /// The entries' aliases, a JSON array.
     aliases: String,
-    created_at: String,
 }
 
-impl KeystoreRow {
-    fn into_model(self) -> Result<StoredKeystore, StoreError> {
-        Ok(StoredKeystore {
-            format: name("keystores.format", &self.format, KeystoreFormat::parse)?,
-            size_bytes: int("keystores.size_bytes", self.size_bytes)?,
-            aliases: json("keystores.aliases", &self.aliases)?,
-            created_at: time("keystores.created_at", &self.created_at)?,
-            id: self.id,
-            organization_id: self.organization_id,
-            project_id: self.project_id,
-            environment_id: self.environment_id,
-            name: self.name,
-            description: self.description,
+impl Table for KeystoreFile {
+    const TABLE: &'static str = "keystores";
+    const COLUMNS: &'static str = "id, organization_id, project_id, environment_id, name, \
+                                   description, format, size_bytes, aliases, created_at";
+    const CREATED_AT: &'static str = "keystores.created_at";
+
+    fn read(row: &SqliteRow) -> Result<Self, StoreError> {
+        let row = KeystoreFileRow::from_row(row)?;
+        Ok(KeystoreFile {
+            format: name("keystores.format", &row.format, KeystoreFormat::parse)?,
+            size_bytes: int("keystores.size_bytes", row.size_bytes)?,
+            aliases: json("keystores.aliases", &row.aliases)?,
         })
     }
 }
 
-const KEY_COLUMNS: &str = "id, organization_id, project_id, environment_id, name, description, \
-                           key_type, encoding, public_pem, created_at";
-const KEYSTORE_COLUMNS: &str = "id, organization_id, project_id, environment_id, name, \
-                                description, format, size_bytes, aliases, created_at";
-
 impl Store {
+    /// An environment's material of one kind, by name.
+    async fn material_list<T: Table>(
+        &self,
+        environment_id: &str,
+    ) -> Result<Vec<Stored<T>>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE environment_id = ? ORDER BY name",
+            T::COLUMNS,
+            T::TABLE
+        ))
+        .bind(environment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(T::read_stored).collect()
+    }
+
+    async fn material_get<T: Table>(
+        &self,
+        environment_id: &str,
+        name: &str,
+    ) -> Result<Option<Stored<T>>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE environment_id = ? AND name = ?",
+            T::COLUMNS,
+            T::TABLE
+        ))
+        .bind(environment_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(T::read_stored).transpose()
+    }
+
+    async fn material_delete<T: Table>(
+        &self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM {} WHERE environment_id = ? AND id = ?",
+            T::TABLE
+        ))
+        .bind(environment_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn stored_key_insert(
         &self,
         key: &StoredKey,
@@ -95,9 +163,9 @@ impl Store {
         .bind(&key.environment_id)
         .bind(&key.name)
         .bind(&key.description)
-        .bind(key.key_type.as_str())
-        .bind(key.encoding.as_str())
-        .bind(&key.public_pem)
+        .bind(key.material.key_type.as_str())
+        .bind(key.material.encoding.as_str())
+        .bind(&key.material.public_pem)
         .bind(sealed_pem)
         .bind(timestamp::format(key.created_at))
         .execute(&self.pool)
@@ -109,13 +177,7 @@ impl Store {
         &self,
         environment_id: &str,
     ) -> Result<Vec<StoredKey>, StoreError> {
-        let rows: Vec<StoredKeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM stored_keys WHERE environment_id = ? ORDER BY name"
-        ))
-        .bind(environment_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(StoredKeyRow::into_model).collect()
+        self.material_list(environment_id).await
     }
 
     pub async fn stored_key_get(
@@ -123,14 +185,7 @@ impl Store {
         environment_id: &str,
         name: &str,
     ) -> Result<Option<StoredKey>, StoreError> {
-        let row: Option<StoredKeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM stored_keys WHERE environment_id = ? AND name = ?"
-        ))
-        .bind(environment_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(StoredKeyRow::into_model).transpose()
+        self.material_get(environment_id, name).await
     }
 
     pub async fn stored_key_sealed(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -147,12 +202,7 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM stored_keys WHERE environment_id = ? AND id = ?")
-            .bind(environment_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.material_delete::<PemKey>(environment_id, id).await
     }
 
     pub async fn keystore_insert(
@@ -173,9 +223,9 @@ impl Store {
         .bind(&keystore.environment_id)
         .bind(&keystore.name)
         .bind(&keystore.description)
-        .bind(keystore.format.as_str())
-        .bind(int_text(keystore.size_bytes))
-        .bind(json_text(&keystore.aliases)?)
+        .bind(keystore.material.format.as_str())
+        .bind(int_text(keystore.material.size_bytes))
+        .bind(json_text(&keystore.material.aliases)?)
         .bind(sealed_content)
         .bind(sealed_password)
         .bind(timestamp::format(keystore.created_at))
@@ -188,13 +238,7 @@ impl Store {
         &self,
         environment_id: &str,
     ) -> Result<Vec<StoredKeystore>, StoreError> {
-        let rows: Vec<KeystoreRow> = sqlx::query_as(&format!(
-            "SELECT {KEYSTORE_COLUMNS} FROM keystores WHERE environment_id = ? ORDER BY name"
-        ))
-        .bind(environment_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(KeystoreRow::into_model).collect()
+        self.material_list(environment_id).await
     }
 
     pub async fn keystore_get(
@@ -202,14 +246,7 @@ impl Store {
         environment_id: &str,
         name: &str,
     ) -> Result<Option<StoredKeystore>, StoreError> {
-        let row: Option<KeystoreRow> = sqlx::query_as(&format!(
-            "SELECT {KEYSTORE_COLUMNS} FROM keystores WHERE environment_id = ? AND name = ?"
-        ))
-        .bind(environment_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(KeystoreRow::into_model).transpose()
+        self.material_get(environment_id, name).await
     }
 
     /// The sealed keystore bytes and password.
@@ -230,11 +267,7 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM keystores WHERE environment_id = ? AND id = ?")
-            .bind(environment_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.material_delete::<KeystoreFile>(environment_id, id)
+            .await
     }
 }

@@ -2,6 +2,7 @@
 //! environment queries by their project.
 
 use sqlx::FromRow;
+use sqlx::sqlite::SqliteRow;
 
 use super::codec::time;
 use super::{Scope, Store, StoreError};
@@ -79,6 +80,28 @@ impl EnvironmentRow {
 const PROJECT_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR id = ?2)";
 
 impl Store {
+    /// One page of the rows `sql` selects in `scope`: it binds the scope's organization
+    /// and project as `?1` and `?2`, and reads `LIMIT ?3 OFFSET ?4`.
+    pub(super) async fn page_in_scope<R>(
+        &self,
+        sql: &str,
+        scope: Scope<'_>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        let rows = sqlx::query_as(sql)
+            .bind(scope.organization_id())
+            .bind(scope.project_id())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
     pub async fn organization_insert(&self, org: &Organization) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO organizations (id, name, display_name, created_at, updated_at)
@@ -241,16 +264,11 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<Project>, i64), StoreError> {
-        let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE}
              ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let rows: Vec<ProjectRow> = self.page_in_scope(&sql, scope, offset, limit).await?;
         let total = self.project_count(scope).await?;
         let projects = rows
             .into_iter()

@@ -22,7 +22,7 @@ use uuid::Uuid;
 pub use dispatcher::Dispatcher;
 pub use events::{Event, EventKind, emit, emit_in, emit_now};
 
-use crate::audit::{AuditEvent, AuditLog, Outcome, Severity};
+use crate::audit::{AuditEvent, AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::model::webhook::{DeliveryFilter, DeliveryStatus};
@@ -465,16 +465,7 @@ fn audit_event<'a>(
     if let (Some(map), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
         map.extend(extra);
     }
-    AuditEvent {
-        organization_id: Some(caller.organization_id()),
-        actor,
-        action,
-        target: Some(&webhook.id),
-        severity,
-        outcome: Outcome::Success,
-        request_id: caller.request_id.as_deref(),
-        details: Some(details),
-    }
+    caller.success(actor, action, &webhook.id, severity, Some(details))
 }
 
 fn not_found(id: &str) -> Error {
