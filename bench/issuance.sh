@@ -2,9 +2,9 @@
 # Issuance over HTTP: uploaded P-256 CSRs signed by a P-256 CA on an automatic template,
 # 16 concurrent clients, against Keystead (SQLite, WAL) and OpenBao's PKI engine (raft
 # storage) on the same machine in the same run. Prints both rates and the ratio, then
-# Keystead's rate again with a webhook subscribed to certificate.issued (every issuance
-# also writes its event to the outbox; delivery is off so that only the issuance path is
-# measured: bench/webhooks.sh measures delivery).
+# Keystead's rate on a second, equally fresh server with a webhook subscribed to
+# certificate.issued (every issuance also writes its event to the outbox; delivery is
+# off so that only the issuance path is measured: bench/webhooks.sh measures delivery).
 # Usage: bench/issuance.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,6 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$wo
 csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/leaf.csr")
 
 # ---- Keystead ----
-kport=$(free_port)
 cat >"$work/keystead.toml" <<TOML
 [log]
 filter = "warn"
@@ -45,25 +44,39 @@ enabled = false
 [webhooks]
 deliver = false
 TOML
-KEYSTEAD_DATA_DIR="$work/keystead" KEYSTEAD_LISTEN="127.0.0.1:$kport" KEYSTEAD_BOOTSTRAP_TOKEN=bench-token \
-  ./target/release/keystead serve --config "$work/keystead.toml" 2>"$work/keystead.log" &
-pids+=($!)
-wait_http "http://127.0.0.1:$kport/healthz"
-k() { curl -sf -H 'X-API-Key: bench-token' -H 'Content-Type: application/json' "$@"; }
-ca=$(k -d '{"name":"bench-root","kind":"root","subject":{"common_name":"Bench Root"},"key_algorithm":"ECDSA","key_size":256}' \
-  "http://127.0.0.1:$kport/api/v1/cas" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-template=$(k -d "{\"name\":\"bench\",\"ca_id\":\"$ca\",\"rules\":{\"approval\":\"automatic\"}}" \
-  "http://127.0.0.1:$kport/api/v1/templates" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-project=$(k "http://127.0.0.1:$kport/api/v1/projects" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
-# Bodies live in files: Lua string literals would turn the JSON's \n escapes into newlines.
-echo "{\"template_id\":\"$template\",\"project_id\":\"$project\",\"csr_source_mode\":\"uploaded_csr\",\"csr_pem\":$csr_json}" >"$work/keystead.json"
-cat >"$work/keystead.lua" <<LUA
+# A server with its own data directory, a P-256 CA, an automatic template and the
+# request body; sets `port`. With "webhook", a webhook subscribes to certificate.issued
+# before the first issuance.
+start_keystead() { # name [webhook]
+  local dir=$work/$1
+  port=$(free_port)
+  KEYSTEAD_DATA_DIR="$dir" KEYSTEAD_LISTEN="127.0.0.1:$port" KEYSTEAD_BOOTSTRAP_TOKEN=bench-token \
+    ./target/release/keystead serve --config "$work/keystead.toml" 2>"$work/$1.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/healthz"
+  local ca template project
+  ca=$(k -d '{"name":"bench-root","kind":"root","subject":{"common_name":"Bench Root"},"key_algorithm":"ECDSA","key_size":256}' \
+    "http://127.0.0.1:$port/api/v1/cas" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  template=$(k -d "{\"name\":\"bench\",\"ca_id\":\"$ca\",\"rules\":{\"approval\":\"automatic\"}}" \
+    "http://127.0.0.1:$port/api/v1/templates" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  project=$(k "http://127.0.0.1:$port/api/v1/projects" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+  if [[ "${2:-}" == webhook ]]; then
+    k -o /dev/null -d '{"url":"https://hooks.example.com/keystead","events":["certificate.issued"],"secret":"bench-webhook-secret"}' \
+      "http://127.0.0.1:$port/api/webhooks"
+  fi
+  # Bodies live in files: Lua string literals would turn the JSON's \n escapes into newlines.
+  echo "{\"template_id\":\"$template\",\"project_id\":\"$project\",\"csr_source_mode\":\"uploaded_csr\",\"csr_pem\":$csr_json}" >"$work/$1.json"
+  cat >"$work/$1.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["X-API-Key"] = "bench-token"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = io.open("$work/keystead.json"):read("*a")
+wrk.body = io.open("$work/$1.json"):read("*a")
 LUA
-k -o /dev/null --data-binary @"$work/keystead.json" "http://127.0.0.1:$kport/api/v1/certificates/csr"
+  k -o /dev/null --data-binary @"$work/$1.json" "http://127.0.0.1:$port/api/v1/certificates/csr"
+}
+k() { curl -sf -H 'X-API-Key: bench-token' -H 'Content-Type: application/json' "$@"; }
+start_keystead keystead && kport=$port
+start_keystead keystead-webhook webhook && wport=$port
 
 # ---- OpenBao, raft storage ----
 bport=$(free_port); cport=$(free_port)
@@ -112,13 +125,12 @@ run() { # name url script
 }
 run keystead "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
 run openbao "$BAO_ADDR/v1/pki/sign/bench" "$work/bao.lua"
-
-k -o /dev/null -d '{"url":"https://hooks.example.com/keystead","events":["certificate.issued"],"secret":"bench-webhook-secret"}' \
-  "http://127.0.0.1:$kport/api/webhooks"
-run keystead-webhook "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
+run keystead-webhook "http://127.0.0.1:$wport/api/v1/certificates/csr" "$work/keystead-webhook.lua"
 
 rate() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
 python3 -c "import sys; k,o,w=map(float,sys.argv[1:4]); print(f'issuance/s: keystead {k:,.0f}, openbao {o:,.0f}, ratio {k/o:.2f}x'); print(f'with a webhook subscribed: keystead {w:,.0f}, {w/k:.2f}x the rate without')" \
   "$(rate keystead)" "$(rate openbao)" "$(rate keystead-webhook)"
-issued=$(sqlite3 "$work/keystead/keystead.db" 'select count(*) from certificates' 2>/dev/null || echo "?")
-echo "certificates stored by keystead: $issued"
+for name in keystead keystead-webhook; do
+  issued=$(sqlite3 "$work/$name/keystead.db" 'select count(*) from certificates' 2>/dev/null || echo "?")
+  echo "certificates stored by $name: $issued"
+done
