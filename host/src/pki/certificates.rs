@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::Pki;
-use super::csr::{self, ParsedCsr, Possession};
+use super::csr::{self, Possession};
 use super::events::KeyCustody;
 use super::issue::{self, LeafProfile};
 use super::lifecycle::{self, Transition};
@@ -75,6 +75,14 @@ pub const LIST_STATUSES: &[&str] = &[
     "archived",
 ];
 
+/// Where a submitted request's key comes from.
+enum KeySource {
+    /// The requester's, in an uploaded CSR (its DER).
+    Uploaded(Vec<u8>),
+    /// Made here, then kept as asked.
+    MadeHere(KeyStorage),
+}
+
 pub(super) fn key_record(certificate_id: &str) -> String {
     format!("certificate:{certificate_id}")
 }
@@ -99,17 +107,18 @@ impl Pki {
         }
 
         let id = crate::model::new_id();
-        // The template was checked before the key was made (generated modes).
-        let mut checked = false;
-        // A key that leaves this server: its custodian and the key (PEM).
-        let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
-        let (parsed, sealed_key, key_storage, possession) = match request.mode {
-            SubmitMode::UploadedCsr { csr_pem } => (
-                csr::parse_pem("csr_pem", &csr_pem)?,
-                None,
-                KeyStorageMode::None,
-                Possession::Unchecked,
-            ),
+        // What the certificate will say comes from the CSR, or from the request alone when
+        // the key is made here; the template is checked before any key is made.
+        let (base_subject, base_san, key, source) = match request.mode {
+            SubmitMode::UploadedCsr { csr_pem } => {
+                let parsed = csr::parse_pem("csr_pem", &csr_pem)?;
+                (
+                    parsed.subject,
+                    parsed.san,
+                    parsed.key,
+                    KeySource::Uploaded(parsed.der),
+                )
+            }
             SubmitMode::Generated {
                 key_algorithm,
                 key_size,
@@ -120,61 +129,21 @@ impl Pki {
                     (None, Some(a)) => KeyAlgorithm::parse("requested_key_algorithm", a, key_size)?,
                     (None, None) => KeyAlgorithm::EcdsaP256,
                 };
-                let subject = merged_subject(
+                (
                     Subject::default(),
-                    request.requested_subject.clone(),
-                    request.requested_cn.as_deref(),
-                );
-                subject.validate()?;
-                let san = request
-                    .requested_san
-                    .clone()
-                    .unwrap_or_default()
-                    .normalize()?;
-                // Check the template before spending time on key generation.
-                self.check_template(
-                    caller,
-                    &template.name,
-                    rules,
-                    &project_id,
-                    &subject,
-                    &san,
+                    SanSet::default(),
                     algorithm,
-                    validity_days,
+                    KeySource::MadeHere(storage),
                 )
-                .await?;
-                let (key, parsed) = Self::generate_key(algorithm, subject, san).await?;
-                checked = true;
-                match storage {
-                    KeyStorage::Local => {
-                        let sealed = self.master.seal(&key_record(&id), key.serialized_der());
-                        (
-                            parsed,
-                            Some(sealed),
-                            KeyStorageMode::Local,
-                            Possession::Proven,
-                        )
-                    }
-                    KeyStorage::External(custody) => {
-                        external = Some((custody, pem_encode("PRIVATE KEY", key.serialized_der())));
-                        (parsed, None, KeyStorageMode::External, Possession::Proven)
-                    }
-                }
             }
         };
-        let ParsedCsr {
-            subject,
-            san,
-            key,
-            der,
-        } = parsed;
         let subject = merged_subject(
-            subject,
+            base_subject,
             request.requested_subject,
             request.requested_cn.as_deref(),
         );
         subject.validate()?;
-        let mut san = san;
+        let mut san = base_san;
         if let Some(extra) = request.requested_san {
             san.dns_names.extend(extra.dns_names);
             san.ip_addresses.extend(extra.ip_addresses);
@@ -183,19 +152,46 @@ impl Pki {
         }
         let mut san = san.normalize()?;
         san.dns_names.dedup();
-        if !checked {
-            self.check_template(
-                caller,
-                &template.name,
-                rules,
-                &project_id,
-                &subject,
-                &san,
-                key,
-                validity_days,
-            )
-            .await?;
-        }
+        self.check_template(
+            caller,
+            &template.name,
+            rules,
+            &project_id,
+            &subject,
+            &san,
+            key,
+            validity_days,
+        )
+        .await?;
+        // A key that leaves this server: its custodian and the key (PEM).
+        let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
+        let (der, sealed_key, key_storage, possession) = match source {
+            KeySource::Uploaded(der) => (der, None, KeyStorageMode::None, Possession::Unchecked),
+            KeySource::MadeHere(storage) => {
+                let (made, parsed) = Self::generate_key(key, subject.clone(), san.clone()).await?;
+                match storage {
+                    KeyStorage::Local => {
+                        let sealed = self.master.seal(&key_record(&id), made.serialized_der());
+                        (
+                            parsed.der,
+                            Some(sealed),
+                            KeyStorageMode::Local,
+                            Possession::Proven,
+                        )
+                    }
+                    KeyStorage::External(custody) => {
+                        external =
+                            Some((custody, pem_encode("PRIVATE KEY", made.serialized_der())));
+                        (
+                            parsed.der,
+                            None,
+                            KeyStorageMode::External,
+                            Possession::Proven,
+                        )
+                    }
+                }
+            }
+        };
         let common_name = subject
             .common_name
             .clone()

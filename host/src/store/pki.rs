@@ -599,9 +599,12 @@ impl Store {
     // ---- certificates ----
 
     /// A write of its own. A change with an audit event or webhook events writes through
-    /// [`WriteTx::certificate_insert`] instead, so that they commit together.
+    /// [`Tx::certificate_insert`](super::Tx::certificate_insert) in one
+    /// [`Store::transaction`] instead, so that they commit together.
     pub async fn certificate_insert(&self, certificate: &Certificate) -> Result<(), StoreError> {
-        insert_certificate(&self.pool, &CertificateRow::try_from(certificate)?).await
+        let certificate = certificate.clone();
+        self.transaction(move |tx| tx.certificate_insert(&certificate))
+            .await
     }
 
     /// A certificate inside the scope.
@@ -939,13 +942,6 @@ impl Store {
 }
 
 impl WriteTx {
-    pub async fn certificate_insert(
-        &mut self,
-        certificate: &Certificate,
-    ) -> Result<(), StoreError> {
-        insert_certificate(self.conn(), &CertificateRow::try_from(certificate)?).await
-    }
-
     /// Writes every mutable field back. `expected` guards against a concurrent transition:
     /// the update applies only when the stored status is still that one.
     pub async fn certificate_update(
@@ -977,61 +973,6 @@ impl WriteTx {
         .await?;
         Ok(done.rows_affected() == 1)
     }
-}
-
-async fn insert_certificate<'e, E>(executor: E, row: &CertificateRow) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    sqlx::query(
-        "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
-            archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
-            csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
-            not_before, not_after, requested_by, requested_at, decided_by, decided_at,
-            rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
-            properties, created_at, updated_at, renewed_from, source, chain_pem)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                 ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&row.id)
-    .bind(&row.organization_id)
-    .bind(&row.project_id)
-    .bind(&row.ca_id)
-    .bind(&row.template_id)
-    .bind(&row.status)
-    .bind(&row.archived_status)
-    .bind(&row.common_name)
-    .bind(&row.subject)
-    .bind(&row.san)
-    .bind(&row.key_type)
-    .bind(&row.key_storage_mode)
-    .bind(row.validity_days)
-    .bind(&row.csr_pem)
-    .bind(&row.serial_number)
-    .bind(&row.certificate_der)
-    .bind(&row.sealed_key)
-    .bind(&row.fingerprint_sha256)
-    .bind(&row.issuer_cn)
-    .bind(&row.not_before)
-    .bind(&row.not_after)
-    .bind(&row.requested_by)
-    .bind(&row.requested_at)
-    .bind(&row.decided_by)
-    .bind(&row.decided_at)
-    .bind(&row.rejection_reason)
-    .bind(&row.revoked_at)
-    .bind(&row.revoked_by)
-    .bind(&row.revocation_reason)
-    .bind(&row.revocation_comment)
-    .bind(&row.properties)
-    .bind(&row.created_at)
-    .bind(&row.updated_at)
-    .bind(&row.renewed_from)
-    .bind(&row.source)
-    .bind(&row.chain_pem)
-    .execute(executor)
-    .await?;
-    Ok(())
 }
 
 async fn update_certificate<'e, E>(

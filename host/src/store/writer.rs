@@ -214,12 +214,13 @@ fn commit_group(conn: &Connection, caches: &Caches, group: &mut Vec<Unit>, outbo
         let savepoint = statement(conn, "SAVEPOINT unit");
         // A unit that panics is a failed unit, not a dead writer; its caller sees the
         // answer channel close.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit(Some((conn, caches)))))
-            .unwrap_or_else(|_| Ran {
-                ok: false,
-                queued_deliveries: false,
-                reply: Box::new(|_| {}),
-            });
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unit(Some((conn, caches)))))
+                .unwrap_or_else(|_| Ran {
+                    ok: false,
+                    queued_deliveries: false,
+                    reply: Box::new(|_| {}),
+                });
         let undo = if outcome.ok {
             statement(conn, "RELEASE unit")
         } else {
