@@ -152,17 +152,26 @@ impl Pki {
         }
         let mut san = san.normalize()?;
         san.dns_names.dedup();
-        self.check_template(
-            caller,
-            &template.name,
-            rules,
-            &project_id,
-            &subject,
-            &san,
-            key,
-            validity_days,
-        )
-        .await?;
+        let checked = self
+            .check_template(
+                caller,
+                &template.name,
+                rules,
+                &project_id,
+                &subject,
+                &san,
+                key,
+                validity_days,
+            )
+            .await;
+        if let (Err(refused), KeySource::Uploaded(der)) = (&checked, &source) {
+            // A request that fails both is told about its signature first; one that passes
+            // has it verified where it is signed.
+            let der = der.clone();
+            super::off_the_workers(move || csr::verify("csr_pem", &der)).await?;
+            tracing::debug!(error = %refused, "a request with a valid CSR is refused by its template");
+        }
+        checked?;
         // A key that leaves this server: its custodian and the key (PEM).
         let mut external: Option<(Arc<dyn KeyCustody>, String)> = None;
         let (der, sealed_key, key_storage, possession) = match source {
