@@ -76,7 +76,6 @@ LUA
 }
 k() { curl -sf -H 'X-API-Key: bench-token' -H 'Content-Type: application/json' "$@"; }
 start_keystead keystead && kport=$port
-start_keystead keystead-webhook webhook && wport=$port
 
 # ---- OpenBao, raft storage ----
 bport=$(free_port); cport=$(free_port)
@@ -125,6 +124,9 @@ run() { # name url script
 }
 run keystead "http://127.0.0.1:$kport/api/v1/certificates/csr" "$work/keystead.lua"
 run openbao "$BAO_ADDR/v1/pki/sign/bench" "$work/bao.lua"
+# Started only now, so that its start-up (plugins compiled for a fresh data directory)
+# does not run beside the first measurement.
+start_keystead keystead-webhook webhook && wport=$port
 run keystead-webhook "http://127.0.0.1:$wport/api/v1/certificates/csr" "$work/keystead-webhook.lua"
 
 rate() { awk '/Requests\/sec/ {print $2}' "$work/$1.txt"; }
