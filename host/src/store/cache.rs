@@ -105,12 +105,15 @@ pub(super) struct Subscription {
     /// `None`: every project of the organization.
     pub project_id: Option<String>,
     pub events: Vec<String>,
+    /// When the webhook was created (stored form): it wants no event from before.
+    pub created_at: String,
 }
 
 impl Subscription {
-    pub fn wants(&self, event: &crate::model::Event) -> bool {
-        (self.project_id.is_none() || self.project_id == event.project_id)
-            && self.events.iter().any(|kind| kind == event.kind.as_str())
+    /// Whether this webhook wants an event of `kind` about `project_id`.
+    pub fn wants(&self, kind: &str, project_id: Option<&str>) -> bool {
+        (self.project_id.is_none() || self.project_id.as_deref() == project_id)
+            && self.events.iter().any(|wanted| wanted == kind)
     }
 }
 

@@ -112,53 +112,90 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    /// Puts `event` in the outbox for every active webhook of its tenant that subscribes
-    /// to its type. Nothing is written when no webhook wants it. Returns the ids of the
-    /// deliveries queued.
+    /// Puts `event` in the outbox when some active webhook of its tenant subscribes to
+    /// its type; the dispatcher makes its deliveries later ([`Tx::outbox_fan_out`]), so
+    /// the change pays for one row however many webhooks want it. Returns whether the
+    /// event was kept.
     pub fn outbox_insert(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
         event: &Event,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let event_type = event.kind.as_str();
-        let webhooks: Vec<String> = self
+        let wanted = self
             .subscriptions(&event.organization_id)?
             .iter()
-            .filter(|subscription| subscription.wants(event))
-            .map(|subscription| subscription.webhook_id.clone())
-            .collect();
-        if webhooks.is_empty() {
-            return Ok(Vec::new());
+            .any(|subscription| subscription.wants(event_type, event.project_id.as_deref()));
+        if !wanted {
+            return Ok(false);
         }
-        let occurred_at = timestamp::format(occurred_at);
         self.conn
             .prepare_cached(
                 "INSERT INTO webhook_events (id, organization_id, project_id, event_type,
-                                             occurred_at, payload)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                                             occurred_at, payload, fanned_out)
+                 VALUES (?, ?, ?, ?, ?, ?, 0)",
             )?
             .execute(params![
                 id,
                 event.organization_id,
                 event.project_id,
                 event_type,
-                occurred_at,
+                timestamp::format(occurred_at),
                 event.data.to_string(),
             ])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
-                                             next_attempt_at, redelivery_of, created_at)
-             VALUES (?, ?, ?, 'pending', 0, ?, NULL, ?)",
-        )?;
-        let mut deliveries = Vec::with_capacity(webhooks.len());
-        for webhook in &webhooks {
-            let delivery = crate::model::new_id();
-            insert.execute(params![delivery, webhook, id, occurred_at, occurred_at])?;
-            deliveries.push(delivery);
-        }
         self.queued_deliveries = true;
-        Ok(deliveries)
+        Ok(true)
+    }
+
+    /// Makes the deliveries of up to `limit` outbox events that have none yet: one for
+    /// each webhook that subscribes to the event and existed when it occurred, due since
+    /// then. Returns the number of events fanned out.
+    pub fn outbox_fan_out(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let events: Vec<(String, String, Option<String>, String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, organization_id, project_id, event_type, occurred_at
+                 FROM webhook_events WHERE fanned_out = 0 ORDER BY id LIMIT ?1",
+            )?
+            .query_map([limit], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (id, organization_id, project_id, event_type, occurred_at) in &events {
+            for subscription in self.subscriptions(organization_id)?.iter() {
+                if subscription.wants(event_type, project_id.as_deref())
+                    && subscription.created_at <= *occurred_at
+                {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status,
+                                 attempts, next_attempt_at, redelivery_of, created_at)
+                             VALUES (?, ?, ?, 'pending', 0, ?, NULL, ?)",
+                        )?
+                        .execute(params![
+                            crate::model::new_id(),
+                            subscription.webhook_id,
+                            id,
+                            occurred_at,
+                            occurred_at
+                        ])?;
+                }
+            }
+            self.conn
+                .prepare_cached("UPDATE webhook_events SET fanned_out = 1 WHERE id = ?1")?
+                .execute([id])?;
+        }
+        if !events.is_empty() {
+            self.queued_deliveries = true;
+        }
+        Ok(events.len())
     }
 
     /// The organization's active webhooks, from memory when no webhook changed since
@@ -172,18 +209,24 @@ impl<'c> Tx<'c> {
         let subscriptions: Arc<[Subscription]> = self
             .conn
             .prepare_cached(
-                "SELECT id, project_id, events FROM webhooks
+                "SELECT id, project_id, events, created_at FROM webhooks
                  WHERE organization_id = ?1 AND active = 1",
             )?
             .query_map([organization_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get(3)?,
+                ))
             })?
             .map(|row| {
-                let (webhook_id, project_id, events) = row?;
+                let (webhook_id, project_id, events, created_at) = row?;
                 Ok(Subscription {
                     webhook_id,
                     project_id,
                     events: super::codec::json("webhooks.events", &events)?,
+                    created_at,
                 })
             })
             .collect::<Result<_, StoreError>>()?;

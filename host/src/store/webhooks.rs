@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError, WriteTx};
+use super::{Scope, Store, StoreError, Tx, WriteTx};
 use crate::model::webhook::{
     DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryStatus, Event, EventKind,
 };
@@ -186,6 +186,10 @@ const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, e.event_type, e.
 
 /// The webhooks a scope contains: `?1` is its organization, `?2` its project (or NULL).
 /// A project's scope holds that project's webhooks, not the organization-wide ones.
+/// How many outbox events one writer unit fans out at most, when the delivery log is
+/// read.
+const FAN_OUT_BATCH: usize = 500;
+
 const WEBHOOK_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
 
 impl Store {
@@ -282,6 +286,13 @@ impl Store {
 
     // ---- the delivery log ----
 
+    /// Fans out every event still waiting, so that a read of the delivery log shows the
+    /// deliveries of every change committed before it, whether or not a dispatcher runs.
+    async fn fan_out_waiting(&self) -> Result<(), StoreError> {
+        while self.outbox_fan_out(FAN_OUT_BATCH).await? == FAN_OUT_BATCH {}
+        Ok(())
+    }
+
     /// A webhook's deliveries, newest first, with the total that matches.
     pub async fn delivery_list(
         &self,
@@ -290,6 +301,7 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<WebhookDelivery>, i64), StoreError> {
+        self.fan_out_waiting().await?;
         let status = filter.status.map(DeliveryStatus::as_str);
         let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
@@ -327,6 +339,7 @@ impl Store {
         webhook_id: &str,
         id: &str,
     ) -> Result<Option<WebhookDelivery>, StoreError> {
+        self.fan_out_waiting().await?;
         let row: Option<DeliveryRow> = sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              JOIN webhook_events e ON e.id = d.event_id
@@ -359,6 +372,20 @@ impl Store {
     }
 
     // ---- the dispatcher ----
+
+    /// Makes the deliveries of up to `limit` outbox events (see [`Tx::outbox_fan_out`]);
+    /// returns how many events were fanned out.
+    pub async fn outbox_fan_out(&self, limit: usize) -> Result<usize, StoreError> {
+        // A read first: most calls find nothing, and need not queue for the writer.
+        let waiting: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_events WHERE fanned_out = 0)")
+                .fetch_one(&self.pool)
+                .await?;
+        if !waiting {
+            return Ok(0);
+        }
+        self.transaction(move |tx| tx.outbox_fan_out(limit)).await
+    }
 
     /// Leases up to `limit` due deliveries of active webhooks until `until` under `token`,
     /// and returns them with what an attempt needs. Rows whose lease ran out (a dispatcher
@@ -492,7 +519,7 @@ impl Store {
         .execute(tx.conn())
         .await?;
         sqlx::query(
-            "DELETE FROM webhook_events WHERE occurred_at < ? AND NOT EXISTS
+            "DELETE FROM webhook_events WHERE occurred_at < ? AND fanned_out = 1 AND NOT EXISTS
                  (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
         )
         .bind(&before)
@@ -504,47 +531,50 @@ impl Store {
 }
 
 impl WriteTx {
-    /// Puts `event` in the outbox for every active webhook of its tenant that subscribes
-    /// to its type (or only for `webhook_id`, whatever it subscribes to). Nothing is
-    /// written when no webhook wants it. Returns the ids of the deliveries queued.
+    /// Puts `event` in the outbox. For `webhook_id`, its delivery to that webhook is made
+    /// at once, whatever the webhook subscribes to; otherwise the event is kept when some
+    /// active webhook of its tenant subscribes to its type, and the dispatcher makes its
+    /// deliveries later. `None` when nothing was written; otherwise the id of the
+    /// delivery made at once.
     pub async fn outbox_insert(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
         event: &Event,
         webhook_id: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Option<Option<String>>, StoreError> {
         let event_type = event.kind.as_str();
-        let webhooks: Vec<String> = match webhook_id {
-            Some(webhook) => {
-                sqlx::query_scalar("SELECT id FROM webhooks WHERE id = ? AND organization_id = ?")
-                    .bind(webhook)
-                    .bind(&event.organization_id)
-                    .fetch_all(self.conn())
-                    .await?
-            }
-            None => {
-                sqlx::query_scalar(
-                    "SELECT w.id FROM webhooks w
-                 WHERE w.organization_id = ?1 AND w.active = 1
-                   AND (w.project_id IS NULL OR w.project_id = ?2)
-                   AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3)",
+        let wanted: bool =
+            match webhook_id {
+                Some(webhook) => sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND organization_id = ?)",
                 )
+                .bind(webhook)
                 .bind(&event.organization_id)
-                .bind(&event.project_id)
-                .bind(event_type)
-                .fetch_all(self.conn())
-                .await?
-            }
-        };
-        if webhooks.is_empty() {
-            return Ok(Vec::new());
+                .fetch_one(self.conn())
+                .await?,
+                None => {
+                    sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM webhooks w
+                     WHERE w.organization_id = ?1 AND w.active = 1
+                       AND (w.project_id IS NULL OR w.project_id = ?2)
+                       AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3))",
+                    )
+                    .bind(&event.organization_id)
+                    .bind(&event.project_id)
+                    .bind(event_type)
+                    .fetch_one(self.conn())
+                    .await?
+                }
+            };
+        if !wanted {
+            return Ok(None);
         }
         let occurred_at = timestamp::format(occurred_at);
         sqlx::query(
             "INSERT INTO webhook_events (id, organization_id, project_id, event_type, occurred_at,
-                                         payload)
-             VALUES (?, ?, ?, ?, ?, ?)",
+                                         payload, fanned_out)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(&event.organization_id)
@@ -552,14 +582,15 @@ impl WriteTx {
         .bind(event_type)
         .bind(&occurred_at)
         .bind(event.data.to_string())
+        .bind(webhook_id.is_some())
         .execute(self.conn())
         .await?;
-        let mut deliveries = Vec::with_capacity(webhooks.len());
-        for webhook in &webhooks {
-            deliveries.push(insert_delivery(self, webhook, id, &occurred_at, None).await?);
-        }
+        let delivery = match webhook_id {
+            Some(webhook) => Some(insert_delivery(self, webhook, id, &occurred_at, None).await?),
+            None => None,
+        };
         self.queued_deliveries = true;
-        Ok(deliveries)
+        Ok(Some(delivery))
     }
 
     /// Queues the event of `delivery_id` again for the same webhook; returns the new
@@ -685,12 +716,13 @@ mod tests {
         store
     }
 
-    async fn emit(tx: &mut WriteTx, id: &str, kind: EventKind) -> usize {
+    /// Whether the event was kept.
+    async fn emit(tx: &mut WriteTx, id: &str, kind: EventKind) -> bool {
         let event = Event::new(kind, "org", Some("p1"), serde_json::json!({"n": 1}));
         tx.outbox_insert(id, t0(), &event, None)
             .await
             .unwrap()
-            .len()
+            .is_some()
     }
 
     fn outcome(job: &DeliveryJob) -> DeliveryOutcome {
@@ -732,9 +764,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_webhook(dir.path()).await;
         let mut tx = store.write().await.unwrap();
-        assert_eq!(emit(&mut tx, "e0", EventKind::KeyRotated).await, 0);
-        assert_eq!(emit(&mut tx, "e1", EventKind::CertificateIssued).await, 1);
+        assert!(!emit(&mut tx, "e0", EventKind::KeyRotated).await);
+        assert!(emit(&mut tx, "e1", EventKind::CertificateIssued).await);
         drop(tx);
+        assert_eq!(store.outbox_fan_out(10).await.unwrap(), 0);
         assert!(
             store
                 .delivery_lease(t1(), t2(), 10)
@@ -756,6 +789,7 @@ mod tests {
         let mut tx = store.write().await.unwrap();
         emit(&mut tx, "e1", EventKind::CertificateIssued).await;
         tx.commit().await.unwrap();
+        assert_eq!(store.outbox_fan_out(10).await.unwrap(), 1);
 
         // Handed back unstarted (a clean shutdown), it is due at once.
         let leased = store.delivery_lease(t0(), t1(), 10).await.unwrap();

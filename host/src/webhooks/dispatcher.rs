@@ -148,7 +148,11 @@ impl Dispatcher {
         finished.clear();
     }
 
+    /// Makes the deliveries of new outbox events, then leases up to `limit` due ones.
     async fn lease(&self, limit: usize) -> Result<Vec<DeliveryJob>, StoreError> {
+        if let Err(err) = self.store.outbox_fan_out(limit).await {
+            tracing::warn!(error = %err, "cannot make the deliveries of new webhook events");
+        }
         let now = OffsetDateTime::now_utc();
         self.store
             .delivery_lease(

@@ -3,8 +3,8 @@
 //! An event goes into the outbox inside the transaction of the change that caused it
 //! ([`emit_in`] in a unit of the group-commit writer, or [`emit`] in a `Store::write`
 //! transaction), so that it exists if and only if the change committed. The dispatcher
-//! delivers it afterwards, at least once, to every active webhook of its tenant that
-//! subscribes to its kind.
+//! makes its deliveries afterwards, one for every active webhook of its tenant that
+//! subscribes to its kind, and delivers each at least once.
 //!
 //! ```ignore
 //! let event = Event::new(EventKind::RotationFailed, org, Some(project), data);
@@ -22,15 +22,15 @@ use crate::store::{Store, Tx, WriteTx};
 use crate::{Error, Result, timestamp};
 
 /// Puts `event` in the outbox inside `tx`. It is delivered after `tx` commits, and never
-/// when it rolls back. Returns the number of deliveries queued (0 when no webhook
-/// subscribes).
-pub async fn emit(tx: &mut WriteTx, event: &Event) -> Result<usize> {
-    Ok(queue(tx, event, None).await?.len())
+/// when it rolls back. Returns whether some webhook subscribes (otherwise nothing is
+/// written).
+pub async fn emit(tx: &mut WriteTx, event: &Event) -> Result<bool> {
+    Ok(queue(tx, event, None).await?.is_some())
 }
 
 /// Emits `event` in a transaction of its own, for a change that has no transaction to
 /// join (for example a failure that changed nothing).
-pub async fn emit_now(store: &Store, event: &Event) -> Result<usize> {
+pub async fn emit_now(store: &Store, event: &Event) -> Result<bool> {
     let mut tx = store.write().await?;
     let queued = emit(&mut tx, event).await?;
     tx.commit().await?;
@@ -42,20 +42,23 @@ pub async fn emit_now(store: &Store, event: &Event) -> Result<usize> {
 pub(super) async fn emit_to(tx: &mut WriteTx, event: &Event, webhook_id: &str) -> Result<String> {
     queue(tx, event, Some(webhook_id))
         .await?
-        .pop()
+        .flatten()
         .ok_or_else(|| Error::NotFound(format!("webhook '{webhook_id}'")))
 }
 
 /// As [`emit`], inside a unit of work of [`Store::transaction`].
-pub fn emit_in(tx: &mut Tx<'_>, event: &Event) -> Result<usize> {
+pub fn emit_in(tx: &mut Tx<'_>, event: &Event) -> Result<bool> {
     check_data(event)?;
-    Ok(tx
-        .outbox_insert(&crate::model::new_id(), timestamp::now(), event)?
-        .len())
+    Ok(tx.outbox_insert(&crate::model::new_id(), timestamp::now(), event)?)
 }
 
-/// Returns the ids of the deliveries queued.
-async fn queue(tx: &mut WriteTx, event: &Event, webhook_id: Option<&str>) -> Result<Vec<String>> {
+/// `None` when nothing was written; otherwise the delivery's id when the event went to
+/// one webhook.
+async fn queue(
+    tx: &mut WriteTx,
+    event: &Event,
+    webhook_id: Option<&str>,
+) -> Result<Option<Option<String>>> {
     check_data(event)?;
     Ok(tx
         .outbox_insert(&crate::model::new_id(), timestamp::now(), event, webhook_id)
