@@ -2,9 +2,8 @@
 //! PKCS #12; import one certificate, a PEM bundle or an uploaded file; preview an import.
 
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,21 +18,12 @@ use crate::pki::import::{ImportInput, ImportReport};
 use crate::{Error, Result};
 
 pub(super) fn routes() -> Vec<Route> {
-    let post_route = |path, handlers| Route {
-        path,
-        methods: &[Method::POST],
-        handlers,
-    };
     vec![
-        Route {
-            path: "/api/v1/certificates/{id}/export",
-            methods: &[Method::GET],
-            handlers: get(export),
-        },
-        post_route("/api/v1/certificates/import", post(import)),
-        post_route("/api/v1/certificates/import/bulk", post(import_bulk)),
-        post_route("/api/v1/certificates/import/file", post(import_file)),
-        post_route("/api/v1/certificates/import/preview", post(import_preview)),
+        Route::at("/api/v1/certificates/{id}/export").get(export),
+        Route::at("/api/v1/certificates/import").post(import),
+        Route::at("/api/v1/certificates/import/bulk").post(import_bulk),
+        Route::at("/api/v1/certificates/import/file").post(import_file),
+        Route::at("/api/v1/certificates/import/preview").post(import_preview),
     ]
 }
 

@@ -1,8 +1,7 @@
 //! `/api/v1/certificates` (reference 001): requests, approval and the lifecycle.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -18,43 +17,20 @@ use crate::rotation::CustodyRequest;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
-    let action = |path, handlers| Route {
-        path,
-        methods: &[Method::POST],
-        handlers,
-    };
     vec![
-        Route {
-            path: "/api/v1/certificates/csr",
-            methods: &[Method::POST],
-            handlers: post(submit),
-        },
-        Route {
-            path: "/api/v1/certificates",
-            methods: &[Method::GET],
-            handlers: get(list),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}",
-            methods: &[Method::GET, Method::PUT],
-            handlers: get(get_one).put(update),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/status",
-            methods: &[Method::GET],
-            handlers: get(status),
-        },
-        action("/api/v1/certificates/{id}/approve", post(approve)),
-        action("/api/v1/certificates/{id}/reject", post(reject)),
-        action("/api/v1/certificates/{id}/revoke", post(revoke)),
-        action("/api/v1/certificates/{id}/unrevoke", post(unrevoke)),
-        action("/api/v1/certificates/{id}/archive", post(archive)),
-        action("/api/v1/certificates/{id}/restore", post(restore)),
-        Route {
-            path: "/api/v1/certificates/{id}/permanent",
-            methods: &[Method::DELETE],
-            handlers: delete(permanent_delete),
-        },
+        Route::at("/api/v1/certificates/csr").post(submit),
+        Route::at("/api/v1/certificates").get(list),
+        Route::at("/api/v1/certificates/{id}")
+            .get(get_one)
+            .put(update),
+        Route::at("/api/v1/certificates/{id}/status").get(status),
+        Route::at("/api/v1/certificates/{id}/approve").post(approve),
+        Route::at("/api/v1/certificates/{id}/reject").post(reject),
+        Route::at("/api/v1/certificates/{id}/revoke").post(revoke),
+        Route::at("/api/v1/certificates/{id}/unrevoke").post(unrevoke),
+        Route::at("/api/v1/certificates/{id}/archive").post(archive),
+        Route::at("/api/v1/certificates/{id}/restore").post(restore),
+        Route::at("/api/v1/certificates/{id}/permanent").delete(permanent_delete),
     ]
 }
 

@@ -5,9 +5,8 @@
 //! "error_description": "..."}`, with the texts of the JWK API.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -20,21 +19,15 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/apiops/projects/{projectName}/jwks/",
-            methods: &[Method::GET, Method::POST, Method::PUT],
-            handlers: get(list).post(create).put(update),
-        },
-        Route {
-            path: "/apiops/projects/{projectName}/jwks/{jwkName}/",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_one).put(update_one).delete(delete),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/jwks.json",
-            methods: &[Method::GET],
-            handlers: get(environment_jwks),
-        },
+        Route::at("/apiops/projects/{projectName}/jwks/")
+            .get(list)
+            .post(create)
+            .put(update),
+        Route::at("/apiops/projects/{projectName}/jwks/{jwkName}/")
+            .get(get_one)
+            .put(update_one)
+            .delete(delete),
+        Route::at("/api/v1/projects/{id}/environments/{env}/jwks.json").get(environment_jwks),
     ]
 }
 

@@ -2,8 +2,7 @@
 //! trigger and history, and its rotation targets.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,36 +16,19 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/config",
-            methods: &[Method::GET, Method::PUT],
-            handlers: get(get_config).put(put_config),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/trigger",
-            methods: &[Method::POST],
-            handlers: post(trigger),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/history",
-            methods: &[Method::GET],
-            handlers: get(history),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_targets).post(create_target),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets/{target_id}",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_target).put(update_target).delete(delete_target),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets/{target_id}/sync",
-            methods: &[Method::POST],
-            handlers: post(sync),
-        },
+        Route::at("/api/v1/certificates/{id}/rotation/config")
+            .get(get_config)
+            .put(put_config),
+        Route::at("/api/v1/certificates/{id}/rotation/trigger").post(trigger),
+        Route::at("/api/v1/certificates/{id}/rotation/history").get(history),
+        Route::at("/api/v1/certificates/{id}/targets")
+            .get(list_targets)
+            .post(create_target),
+        Route::at("/api/v1/certificates/{id}/targets/{target_id}")
+            .get(get_target)
+            .put(update_target)
+            .delete(delete_target),
+        Route::at("/api/v1/certificates/{id}/targets/{target_id}/sync").post(sync),
     ]
 }
 
