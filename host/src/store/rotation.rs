@@ -198,15 +198,16 @@ impl Store {
         scope: Scope<'_>,
         certificate_id: &str,
     ) -> Result<Option<RotationConfig>, StoreError> {
-        let row: Option<RotationConfigRow> = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_configs WHERE {} AND certificate_id = ?3",
-            certificate_in_scope("rotation_configs")
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(certificate_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<RotationConfigRow> = scope
+            .query_as(
+                &format!(
+                    "SELECT * FROM rotation_configs WHERE {} AND certificate_id = ?3",
+                    certificate_in_scope("rotation_configs")
+                ),
+                certificate_id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(RotationConfigRow::into_model).transpose()
     }
 
@@ -331,14 +332,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<RotationTarget>, StoreError> {
-        let row: Option<RotationTargetRow> = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<RotationTargetRow> = scope
+            .query_as(
+                &format!("SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(RotationTargetRow::into_model).transpose()
     }
 
@@ -347,15 +347,16 @@ impl Store {
         scope: Scope<'_>,
         certificate_id: &str,
     ) -> Result<Vec<RotationTarget>, StoreError> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND certificate_id = ?3
+        let rows = scope
+            .query_as(
+                &format!(
+                    "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND certificate_id = ?3
              ORDER BY created_at, id"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(certificate_id)
-        .fetch_all(&self.pool)
-        .await?;
+                ),
+                certificate_id,
+            )
+            .fetch_all(&self.pool)
+            .await?;
         targets(rows)
     }
 
@@ -387,14 +388,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -220,14 +220,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<Webhook>, StoreError> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<WebhookRow> = scope
+            .query_as(
+                &format!("SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(WebhookRow::into_model).transpose()
     }
 
@@ -268,14 +267,13 @@ impl Store {
 
     /// Deletes a webhook with its deliveries and their attempts.
     pub async fn webhook_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         self.caches.subscriptions.invalidate();
         Ok(done.rows_affected() == 1)
     }
