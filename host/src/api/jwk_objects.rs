@@ -183,12 +183,7 @@ pub(super) async fn update(
     Path(project): Path<String>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.require(&caller, Permission::KeysWrite).await?;
-    let (_, deployment) = state
-        .jwk_objects
-        .update(&caller, &project, None, body)
-        .await?;
-    Ok(Json(deployment.into()))
+    deploy_update(&state, &caller, &project, None, body).await
 }
 
 /// Get a JWK object
@@ -218,10 +213,21 @@ pub(super) async fn update_one(
     Path((project, name)): Path<(String, String)>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.require(&caller, Permission::KeysWrite).await?;
+    deploy_update(&state, &caller, &project, Some(&name), body).await
+}
+
+/// Updates the JWK object `name` names, or the body's when `None`, and redeploys it.
+async fn deploy_update(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    name: Option<&str>,
+    body: JwkInput,
+) -> Result<Json<DeployResponse>> {
+    state.require(caller, Permission::KeysWrite).await?;
     let (_, deployment) = state
         .jwk_objects
-        .update(&caller, &project, Some(&name), body)
+        .update(caller, project, name, body)
         .await?;
     Ok(Json(deployment.into()))
 }
