@@ -266,11 +266,7 @@ impl JwkObjects {
         tx.jwk_object_insert(&object)
             .await
             .on_conflict(|| exists(&name))?;
-        AuditLog::record_in(
-            &mut tx,
-            audit_event(caller, &caller.principal.actor(), "jwk.created", &object),
-        )
-        .await?;
+        AuditLog::record_in(&mut tx, audit_event(caller, "jwk.created", &object)).await?;
         webhooks::emit(
             &mut tx,
             &Event::new(
@@ -650,23 +646,11 @@ impl JwkObjects {
     }
 
     async fn record(&self, caller: &Caller, action: &str, object: &JwkObject) -> Result<()> {
-        self.audit
-            .record(audit_event(
-                caller,
-                &caller.principal.actor(),
-                action,
-                object,
-            ))
-            .await
+        self.audit.record(audit_event(caller, action, object)).await
     }
 }
 
-fn audit_event<'a>(
-    caller: &'a Caller,
-    actor: &'a str,
-    action: &'a str,
-    object: &'a JwkObject,
-) -> AuditEvent<'a> {
+fn audit_event<'a>(caller: &'a Caller, action: &'a str, object: &'a JwkObject) -> AuditEvent<'a> {
     let severity = if action == "jwk.deleted" {
         Severity::High
     } else {
@@ -676,7 +660,7 @@ fn audit_event<'a>(
         "name": object.name, "projectId": object.project_id,
         "sourceType": object.source_type.as_str(), "kid": object.kid,
     });
-    caller.success(actor, action, &object.id, severity, Some(details))
+    caller.success(action, &object.id, severity, Some(details))
 }
 
 fn human(key_type: KeyType) -> &'static str {

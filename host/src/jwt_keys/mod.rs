@@ -215,7 +215,6 @@ impl JwtKeys {
         AuditLog::record_in(
             &mut tx,
             caller.success(
-                &caller.principal.actor(),
                 "jwt_key.rotate",
                 &old.id,
                 Severity::Medium,
@@ -420,9 +419,8 @@ impl JwtKeys {
             "name": key.name, "algorithm": key.algorithm.name(), "kid": key.kid,
             "projectId": key.project_id,
         });
-        let actor = caller.principal.actor();
         self.audit
-            .record(caller.success(&actor, action, &key.id, severity, Some(details)))
+            .record(caller.success(action, &key.id, severity, Some(details)))
             .await
     }
 }

@@ -391,9 +391,8 @@ impl KeyMaterial {
             "name": stored.name, "projectId": environment.project_id,
             "environment": environment.name,
         });
-        let actor = caller.principal.actor();
         self.audit
-            .record(caller.success(&actor, action, &stored.id, severity, Some(details)))
+            .record(caller.success(action, &stored.id, severity, Some(details)))
             .await
     }
 }

@@ -416,17 +416,17 @@ impl Pki {
             }
             Err(other) => return Err(other.into()),
         }
-        self.record(
-            caller,
-            "certificate.import",
-            &certificate.id,
-            Severity::Medium,
-            Some(serde_json::json!({
-                "via": via, "common_name": certificate.common_name,
-                "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "certificate.import",
+                &certificate.id,
+                Severity::Medium,
+                Some(serde_json::json!({
+                    "via": via, "common_name": certificate.common_name,
+                    "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
+                })),
+            ))
+            .await?;
         Ok(Stored::Inserted(Box::new(certificate)))
     }
 }

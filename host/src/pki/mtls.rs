@@ -184,14 +184,14 @@ impl Pki {
         let domain = certificate.common_name.clone();
         self.retire(caller, certificate, RevocationReason::CessationOfOperation)
             .await?;
-        self.record(
-            caller,
-            "mtls.delete",
-            id,
-            Severity::High,
-            Some(json!({ "domain": domain, "private_key_deleted": true })),
-        )
-        .await
+        self.audit
+            .record(caller.success(
+                "mtls.delete",
+                id,
+                Severity::High,
+                Some(json!({ "domain": domain, "private_key_deleted": true })),
+            ))
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -249,27 +249,29 @@ impl Pki {
         // Announced like every other certificate: issued, or renewed from its predecessor.
         let (audit, event) = match &certificate.renewed_from {
             None => (
-                Self::audit_record(
-                    caller,
-                    "mtls.generate",
-                    &certificate.id,
-                    Severity::Medium,
-                    Some(json!({
-                        "domain": certificate.common_name,
-                        "key_type": certificate.key_type.label(),
-                        "project_id": project.id,
-                    })),
-                ),
+                caller
+                    .success(
+                        "mtls.generate",
+                        &certificate.id,
+                        Severity::Medium,
+                        Some(json!({
+                            "domain": certificate.common_name,
+                            "key_type": certificate.key_type.label(),
+                            "project_id": project.id,
+                        })),
+                    )
+                    .record(),
                 certificate_event(EventKind::CertificateIssued, &certificate, json!({})),
             ),
             Some(old) => (
-                Self::audit_record(
-                    caller,
-                    "mtls.renew",
-                    &certificate.id,
-                    Severity::Medium,
-                    Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
-                ),
+                caller
+                    .success(
+                        "mtls.renew",
+                        &certificate.id,
+                        Severity::Medium,
+                        Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
+                    )
+                    .record(),
                 certificate_event(
                     EventKind::CertificateRenewed,
                     &certificate,

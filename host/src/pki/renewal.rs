@@ -115,13 +115,14 @@ impl Pki {
         self.sign_into(&mut certificate, rules, &csr_der, Possession::Proven)
             .await?;
         let new_key = certificate.sealed_key.is_some();
-        let audit = Self::audit_record(
-            caller,
-            "certificate.renew",
-            &certificate.id,
-            Severity::Medium,
-            Some(json!({ "renewed_from": old.id, "new_key": new_key })),
-        );
+        let audit = caller
+            .success(
+                "certificate.renew",
+                &certificate.id,
+                Severity::Medium,
+                Some(json!({ "renewed_from": old.id, "new_key": new_key })),
+            )
+            .record();
         let event = certificate_event(
             EventKind::CertificateRenewed,
             &certificate,
@@ -287,7 +288,8 @@ impl Pki {
         if !self.store.renewal_decide(&entry).await? {
             return Err(Error::Conflict("the renewal was decided meanwhile".into()));
         }
-        self.record(caller, action, &entry.id, Severity::Low, None)
+        self.audit
+            .record(caller.success(action, &entry.id, Severity::Low, None))
             .await?;
         Ok(entry)
     }

@@ -295,17 +295,17 @@ impl Rotation {
         config.updated_by = Some(caller.principal.actor());
         config.updated_at = Some(now);
         self.store.rotation_config_upsert(&config).await?;
-        self.record(
-            caller,
-            "rotation.config.update",
-            certificate_id,
-            Severity::Medium,
-            Some(json!({
-                "enabled": config.enabled, "trigger": config.trigger.as_str(),
-                "include_private_key": config.include_private_key,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.config.update",
+                certificate_id,
+                Severity::Medium,
+                Some(json!({
+                    "enabled": config.enabled, "trigger": config.trigger.as_str(),
+                    "include_private_key": config.include_private_key,
+                })),
+            ))
+            .await?;
         Ok(config)
     }
 
@@ -497,16 +497,13 @@ impl Rotation {
             .rotation_target_insert(&target)
             .await
             .on_conflict(|| duplicate_name(&target.name))?;
-        self.record(
-            caller,
-            "rotation.target.create",
+        self.audit.record(caller.success("rotation.target.create",
             &target.id,
             Severity::Medium,
             Some(json!({
                 "certificate_id": target.certificate_id, "name": target.name,
                 "type": target.target_type, "has_credentials": target.sealed_credentials.is_some(),
-            })),
-        )
+            }))))
         .await?;
         Ok(target)
     }
@@ -572,17 +569,17 @@ impl Rotation {
         if !updated {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
         }
-        self.record(
-            caller,
-            "rotation.target.update",
-            &row.id,
-            Severity::Medium,
-            Some(json!({
-                "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
-                "enabled": row.enabled, "credentials_changed": credentials_changed,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.target.update",
+                &row.id,
+                Severity::Medium,
+                Some(json!({
+                    "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
+                    "enabled": row.enabled, "credentials_changed": credentials_changed,
+                })),
+            ))
+            .await?;
         Ok(row)
     }
 
@@ -600,14 +597,14 @@ impl Rotation {
         {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
         }
-        self.record(
-            caller,
-            "rotation.target.delete",
-            &row.id,
-            Severity::Medium,
-            Some(json!({"certificate_id": row.certificate_id, "name": row.name})),
-        )
-        .await
+        self.audit
+            .record(caller.success(
+                "rotation.target.delete",
+                &row.id,
+                Severity::Medium,
+                Some(json!({"certificate_id": row.certificate_id, "name": row.name})),
+            ))
+            .await
     }
 
     // ---- pushes ----
@@ -654,14 +651,14 @@ impl Rotation {
                 RunStatus::Pending,
             )
             .await?;
-        self.record(
-            caller,
-            "rotation.trigger",
-            certificate_id,
-            Severity::Low,
-            Some(json!({"targets": runs.len()})),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.trigger",
+                certificate_id,
+                Severity::Low,
+                Some(json!({"targets": runs.len()})),
+            ))
+            .await?;
         Ok(runs)
     }
 
@@ -686,14 +683,14 @@ impl Rotation {
                 RunStatus::Pending,
             )
             .await?;
-        self.record(
-            caller,
-            "rotation.sync",
-            &target.id,
-            Severity::Low,
-            Some(json!({"certificate_id": certificate_id})),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.sync",
+                &target.id,
+                Severity::Low,
+                Some(json!({"certificate_id": certificate_id})),
+            ))
+            .await?;
         runs.pop()
             .ok_or_else(|| Error::internal(anyhow::anyhow!("no run was queued")))
     }
@@ -846,20 +843,6 @@ impl Rotation {
         )
         .await?;
         Ok(())
-    }
-
-    async fn record(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        severity: Severity,
-        details: Option<Value>,
-    ) -> Result<()> {
-        let actor = caller.principal.actor();
-        self.audit
-            .record(caller.success(&actor, action, target, severity, details))
-            .await
     }
 }
 

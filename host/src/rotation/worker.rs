@@ -289,7 +289,7 @@ impl Rotation {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(&run.organization_id),
-                actor: &run.requested_by,
+                actor: run.requested_by.clone(),
                 action: "rotation.key_push",
                 target: Some(&run.certificate_id),
                 severity: Severity::High,

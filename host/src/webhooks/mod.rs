@@ -337,12 +337,10 @@ impl Webhooks {
             .delivery_repeat(&webhook.id, delivery_id, timestamp::now())
             .await?
             .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
-        let actor = caller.principal.actor();
         AuditLog::record_in(
             &mut tx,
             audit_event(
                 caller,
-                &actor,
                 "webhook.redeliver",
                 Severity::Low,
                 &webhook,
@@ -439,18 +437,14 @@ impl Webhooks {
         webhook: &Webhook,
         extra: Option<Value>,
     ) -> Result<()> {
-        let actor = caller.principal.actor();
         self.audit
-            .record(audit_event(
-                caller, &actor, action, severity, webhook, extra,
-            ))
+            .record(audit_event(caller, action, severity, webhook, extra))
             .await
     }
 }
 
 fn audit_event<'a>(
     caller: &'a Caller,
-    actor: &'a str,
     action: &'a str,
     severity: Severity,
     webhook: &'a Webhook,
@@ -465,7 +459,7 @@ fn audit_event<'a>(
     if let (Some(map), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
         map.extend(extra);
     }
-    caller.success(actor, action, &webhook.id, severity, Some(details))
+    caller.success(action, &webhook.id, severity, Some(details))
 }
 
 fn not_found(id: &str) -> Error {
