@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
+use utoipa::IntoParams;
 
 use super::Pki;
 use super::csr::{self, Possession};
@@ -55,14 +57,19 @@ pub struct SubmitRequest {
     pub validity_days: Option<u32>,
 }
 
-#[derive(Debug, Default)]
+/// What a certificate list is narrowed to; the API reads it from the query string as is.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CertificateQuery {
     pub project_id: Option<String>,
+    /// `active`, `pending_approval`, `revoked`, `expired`, `rejected`, `archived`.
     pub status: Option<String>,
     pub ca_id: Option<String>,
+    /// Substring of the common name, case-insensitive.
     pub common_name: Option<String>,
+    /// Certificates expiring within N days.
     pub expiring_within_days: Option<i64>,
-    /// A [`CertificateSource`] name.
+    /// `issued`, `imported` or `mtls`.
     pub source: Option<String>,
 }
 
