@@ -16,6 +16,7 @@
 mod custody;
 mod worker;
 
+use std::ops::RangeInclusive;
 use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,18 @@ fn config_text(config: &Map<String, Value>) -> Result<String> {
     serde_json::to_string(config).map_err(Error::internal)
 }
 
+/// `value` when it lies in `range`, else a 400 naming `field`.
+fn within(field: &str, value: u32, range: RangeInclusive<u32>) -> Result<u32> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::bad_request(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
+
 pub(crate) fn credentials_record(target_id: &str) -> String {
     format!("rotation_target:{target_id}")
 }
@@ -246,22 +259,10 @@ impl Rotation {
             })?;
         }
         if let Some(days) = input.days_before_expiry {
-            if !(1..=3650).contains(&days) {
-                return Err(Error::bad_request(
-                    "days_before_expiry",
-                    "must be between 1 and 3650",
-                ));
-            }
-            config.days_before_expiry = Some(days);
+            config.days_before_expiry = Some(within("days_before_expiry", days, 1..=3650)?);
         }
         if let Some(hours) = input.interval_hours {
-            if !(1..=8760).contains(&hours) {
-                return Err(Error::bad_request(
-                    "interval_hours",
-                    "must be between 1 and 8760",
-                ));
-            }
-            config.interval_hours = Some(hours);
+            config.interval_hours = Some(within("interval_hours", hours, 1..=8760)?);
         }
         if let Some(include) = input.include_private_key {
             if include && certificate.sealed_key.is_none() {
@@ -640,16 +641,8 @@ impl Rotation {
                 "the certificate has no enabled rotation target; create one first".into(),
             ));
         }
-        let config = self.config_of(caller.scope(), &certificate).await?;
         let runs = self
-            .insert_runs(
-                &certificate,
-                &targets,
-                RunReason::Manual,
-                config.include_private_key,
-                &caller.principal.actor(),
-                RunStatus::Pending,
-            )
+            .queue_for(caller, &certificate, &targets, RunReason::Manual)
             .await?;
         self.audit
             .record(caller.success(
@@ -672,15 +665,12 @@ impl Rotation {
         let target = self.get_target(caller, certificate_id, target_id).await?;
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         Self::check_pushable(&certificate)?;
-        let config = self.config_of(caller.scope(), &certificate).await?;
         let mut runs = self
-            .insert_runs(
+            .queue_for(
+                caller,
                 &certificate,
                 std::slice::from_ref(&target),
                 RunReason::Sync,
-                config.include_private_key,
-                &caller.principal.actor(),
-                RunStatus::Pending,
             )
             .await?;
         self.audit
@@ -746,6 +736,27 @@ impl Rotation {
             back = row.renewed_from;
         }
         Ok(version)
+    }
+
+    /// Pushes queued by `caller`: the key goes along as the certificate's rotation config
+    /// says.
+    async fn queue_for(
+        &self,
+        caller: &Caller,
+        certificate: &Certificate,
+        targets: &[RotationTarget],
+        reason: RunReason,
+    ) -> Result<Vec<RotationRun>> {
+        let config = self.config_of(caller.scope(), certificate).await?;
+        self.insert_runs(
+            certificate,
+            targets,
+            reason,
+            config.include_private_key,
+            &caller.principal.actor(),
+            RunStatus::Pending,
+        )
+        .await
     }
 
     /// One run per target, in `status`. Pending ones supersede their target's older
