@@ -213,8 +213,7 @@ impl Pki {
         let csr_pem = pem_of_csr(&csr_der);
         let id = crate::model::new_id();
         let now = timestamp::now();
-        let actor = caller.principal.actor();
-        let mut certificate = Certificate::requested(NewCertificate {
+        let mut certificate = Certificate::granted(NewCertificate {
             sealed_key: Some(self.master.seal(&key_record(&id), key.serialized_der())),
             id,
             organization_id: caller.organization_id().to_owned(),
@@ -229,12 +228,9 @@ impl Pki {
             key_storage: KeyStorageMode::Local,
             validity_days,
             csr_pem: Some(csr_pem),
-            requested_by: actor.clone(),
+            requested_by: caller.principal.actor(),
             requested_at: now,
         });
-        certificate.status = Status::Active;
-        certificate.decided_by = Some(actor);
-        certificate.decided_at = Some(now);
         certificate.properties = properties;
         certificate.renewed_from = renewed_from;
         let usages = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();

@@ -88,8 +88,7 @@ impl Pki {
             (pem, der, None)
         };
         let now = timestamp::now();
-        let actor = caller.principal.actor();
-        let mut certificate = Certificate::requested(NewCertificate {
+        let mut certificate = Certificate::granted(NewCertificate {
             id,
             organization_id: old.organization_id.clone(),
             project_id: old.project_id.clone(),
@@ -104,12 +103,9 @@ impl Pki {
             validity_days,
             csr_pem: Some(csr_pem),
             sealed_key,
-            requested_by: actor.clone(),
+            requested_by: caller.principal.actor(),
             requested_at: now,
         });
-        certificate.status = Status::Active;
-        certificate.decided_by = Some(actor);
-        certificate.decided_at = Some(now);
         certificate.properties = old.properties.clone();
         certificate.renewed_from = Some(old.id.clone());
         self.sign_into(&mut certificate, rules, &csr_der, Possession::Proven)
