@@ -122,6 +122,19 @@ fn bad(message: impl Into<String>) -> Error {
     }
 }
 
+/// A source object that is not there: the reference API answers 400, naming it.
+fn missing(what: &str, name: &str) -> Error {
+    bad(format!("{what} (name: {name}) is not found!"))
+}
+
+/// Turns a lookup's "not found" into [`missing`]; other errors stay as they are.
+fn missing_as_bad<'a>(what: &'a str, name: &'a str) -> impl FnOnce(Error) -> Error + 'a {
+    move |err| match err {
+        Error::NotFound(_) => missing(what, name),
+        other => other,
+    }
+}
+
 fn source_type(text: &str) -> Result<JwkSourceType> {
     if text == "GENERATE" {
         return Err(bad(
@@ -522,7 +535,7 @@ impl JwkObjects {
                     .store
                     .environment_get(&project.id, env)
                     .await?
-                    .ok_or_else(|| bad(format!("Environment (name: {env}) is not found!")))?;
+                    .ok_or_else(|| missing("Environment", env))?;
                 stored.environment_name = Some(environment.name.clone());
                 stored.alias_name = alias.map(str::to_owned);
                 match source {
@@ -532,9 +545,7 @@ impl JwkObjects {
                             .store
                             .certificate_der_by_name(&project.id, name)
                             .await?
-                            .ok_or_else(|| {
-                                bad(format!("Certificate (name: {name}) is not found!"))
-                            })?;
+                            .ok_or_else(|| missing("Certificate", name))?;
                         Material::Binary(der)
                     }
                     SourceType::Keystore => {
@@ -543,12 +554,7 @@ impl JwkObjects {
                             .key_material
                             .open_keystore(caller, &project.id, &environment.id, name)
                             .await
-                            .map_err(|err| match err {
-                                Error::NotFound(_) => {
-                                    bad(format!("Key store (name: {name}) is not found!"))
-                                }
-                                other => other,
-                            })?;
+                            .map_err(missing_as_bad("Key store", name))?;
                         Material::Keystore(Keystore {
                             format: match opened.format {
                                 KeystoreFormat::Pkcs12 => WitKeystoreFormat::Pkcs12,
@@ -565,12 +571,7 @@ impl JwkObjects {
                             .key_material
                             .open_key(caller, &project.id, &environment.id, name)
                             .await
-                            .map_err(|err| match err {
-                                Error::NotFound(_) => {
-                                    bad(format!("Key (name: {name}) is not found!"))
-                                }
-                                other => other,
-                            })?;
+                            .map_err(missing_as_bad("Key", name))?;
                         let expected = if source == SourceType::PublicKey {
                             KeyType::PublicKey
                         } else {
