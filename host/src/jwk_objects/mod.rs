@@ -31,8 +31,7 @@ use crate::plugins::Registry;
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, Remote, SourceType,
 };
-use crate::store::Store;
-use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
+use crate::tenancy::{MAX_DESCRIPTION_LEN, ServiceContext};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -217,25 +216,19 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
 }
 
 pub struct JwkObjects {
-    store: Store,
-    audit: AuditLog,
-    tenancy: Tenancy,
+    context: ServiceContext,
     key_material: Arc<KeyMaterial>,
     plugins: Arc<Registry>,
 }
 
 impl JwkObjects {
     pub fn new(
-        store: Store,
-        audit: AuditLog,
-        tenancy: Tenancy,
+        context: ServiceContext,
         key_material: Arc<KeyMaterial>,
         plugins: Arc<Registry>,
     ) -> Self {
         Self {
-            store,
-            audit,
-            tenancy,
+            context,
             key_material,
             plugins,
         }
@@ -247,9 +240,14 @@ impl JwkObjects {
         project: &str,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self
+            .context
+            .tenancy
+            .get_project_by_name(caller, project)
+            .await?;
         let name = check_name(&input)?;
         if self
+            .context
             .store
             .jwk_object_get(&project.id, &name)
             .await?
@@ -275,7 +273,7 @@ impl JwkObjects {
         };
         // The object, its audit event and its webhook event commit together; publishing
         // in each environment follows.
-        let mut tx = self.store.write().await?;
+        let mut tx = self.context.store.write().await?;
         tx.jwk_object_insert(&object)
             .await
             .on_conflict(|| exists(&name))?;
@@ -307,7 +305,11 @@ impl JwkObjects {
         name: Option<&str>,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self
+            .context
+            .tenancy
+            .get_project_by_name(caller, project)
+            .await?;
         let body_name = present(&input.name).map(str::to_owned);
         let name = match (name, body_name) {
             (Some(path), Some(body)) if path != body => {
@@ -329,7 +331,7 @@ impl JwkObjects {
             updated_at: timestamp::now(),
             ..existing
         };
-        if !self.store.jwk_object_update(&object).await? {
+        if !self.context.store.jwk_object_update(&object).await? {
             return Err(not_found(&name));
         }
         let deployment = self.deploy(&project, &object.id).await?;
@@ -338,23 +340,32 @@ impl JwkObjects {
     }
 
     pub async fn list(&self, caller: &Caller, project: &str) -> Result<Vec<PublishedJwk>> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self
+            .context
+            .tenancy
+            .get_project_by_name(caller, project)
+            .await?;
         let mut objects = Vec::new();
-        for object in self.store.jwk_object_list(&project.id).await? {
+        for object in self.context.store.jwk_object_list(&project.id).await? {
             objects.push(self.published(object).await?);
         }
         Ok(objects)
     }
 
     pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<PublishedJwk> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self
+            .context
+            .tenancy
+            .get_project_by_name(caller, project)
+            .await?;
         let object = self.object_in(&project, name).await?;
         self.published(object).await
     }
 
     /// An object by name in a project already resolved for the caller.
     async fn object_in(&self, project: &Project, name: &str) -> Result<JwkObject> {
-        self.store
+        self.context
+            .store
             .jwk_object_get(&project.id, name)
             .await?
             .ok_or_else(|| not_found(name))
@@ -362,15 +373,20 @@ impl JwkObjects {
 
     /// Deletes an object; it leaves every environment's JWKS at once.
     pub async fn delete(&self, caller: &Caller, project: &str, name: &str) -> Result<()> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self
+            .context
+            .tenancy
+            .get_project_by_name(caller, project)
+            .await?;
         let object = self.object_in(&project, name).await?;
-        self.store.jwk_object_delete(&object.id).await?;
+        self.context.store.jwk_object_delete(&object.id).await?;
         self.record(caller, "jwk.deleted", &object).await
     }
 
     /// The public JWKs published in an environment: a JWK Set document. Public.
     pub async fn environment_jwks(&self, project_id: &str, env: &str) -> Result<Value> {
         let keys = self
+            .context
             .store
             .environment_jwks(project_id, env)
             .await?
@@ -379,7 +395,11 @@ impl JwkObjects {
     }
 
     async fn published(&self, object: JwkObject) -> Result<PublishedJwk> {
-        let environments = self.store.jwk_deployed_environments(&object.id).await?;
+        let environments = self
+            .context
+            .store
+            .jwk_deployed_environments(&object.id)
+            .await?;
         Ok(PublishedJwk {
             object,
             environments,
@@ -389,13 +409,14 @@ impl JwkObjects {
     /// Publishes an object in every environment of its project.
     async fn deploy(&self, project: &Project, jwk_id: &str) -> Result<Deployment> {
         let (environments, _) = self
+            .context
             .store
             .environment_list(&project.id, 0, i64::MAX)
             .await?;
         let now = timestamp::now();
         let mut results = Vec::new();
         for env in environments {
-            let outcome = self.store.jwk_deploy(jwk_id, &env.id, now).await;
+            let outcome = self.context.store.jwk_deploy(jwk_id, &env.id, now).await;
             if let Err(err) = &outcome {
                 tracing::error!(error = %err, environment = %env.id, "cannot publish a JWK");
             }
@@ -532,6 +553,7 @@ impl JwkObjects {
                     )));
                 }
                 let environment = self
+                    .context
                     .store
                     .environment_get(&project.id, env)
                     .await?
@@ -542,6 +564,7 @@ impl JwkObjects {
                     SourceType::Certificate => {
                         stored.certificate_name = Some(name.to_owned());
                         let der = self
+                            .context
                             .store
                             .certificate_der_by_name(&project.id, name)
                             .await?
@@ -647,7 +670,10 @@ impl JwkObjects {
     }
 
     async fn record(&self, caller: &Caller, action: &str, object: &JwkObject) -> Result<()> {
-        self.audit.record(audit_event(caller, action, object)).await
+        self.context
+            .audit
+            .record(audit_event(caller, action, object))
+            .await
     }
 }
 
