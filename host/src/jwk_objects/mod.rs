@@ -234,17 +234,18 @@ impl JwkObjects {
         }
     }
 
+    /// The caller's project of that name: JWK objects are addressed by project name.
+    async fn project(&self, caller: &Caller, name: &str) -> Result<Project> {
+        self.context.tenancy.get_project_by_name(caller, name).await
+    }
+
     pub async fn create(
         &self,
         caller: &Caller,
         project: &str,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self
-            .context
-            .tenancy
-            .get_project_by_name(caller, project)
-            .await?;
+        let project = self.project(caller, project).await?;
         let name = check_name(&input)?;
         if self
             .context
@@ -305,11 +306,7 @@ impl JwkObjects {
         name: Option<&str>,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self
-            .context
-            .tenancy
-            .get_project_by_name(caller, project)
-            .await?;
+        let project = self.project(caller, project).await?;
         let body_name = present(&input.name).map(str::to_owned);
         let name = match (name, body_name) {
             (Some(path), Some(body)) if path != body => {
@@ -340,11 +337,7 @@ impl JwkObjects {
     }
 
     pub async fn list(&self, caller: &Caller, project: &str) -> Result<Vec<PublishedJwk>> {
-        let project = self
-            .context
-            .tenancy
-            .get_project_by_name(caller, project)
-            .await?;
+        let project = self.project(caller, project).await?;
         let mut objects = Vec::new();
         for object in self.context.store.jwk_object_list(&project.id).await? {
             objects.push(self.published(object).await?);
@@ -353,11 +346,7 @@ impl JwkObjects {
     }
 
     pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<PublishedJwk> {
-        let project = self
-            .context
-            .tenancy
-            .get_project_by_name(caller, project)
-            .await?;
+        let project = self.project(caller, project).await?;
         let object = self.object_in(&project, name).await?;
         self.published(object).await
     }
@@ -373,11 +362,7 @@ impl JwkObjects {
 
     /// Deletes an object; it leaves every environment's JWKS at once.
     pub async fn delete(&self, caller: &Caller, project: &str, name: &str) -> Result<()> {
-        let project = self
-            .context
-            .tenancy
-            .get_project_by_name(caller, project)
-            .await?;
+        let project = self.project(caller, project).await?;
         let object = self.object_in(&project, name).await?;
         self.context.store.jwk_object_delete(&object.id).await?;
         self.record(caller, "jwk.deleted", &object).await
