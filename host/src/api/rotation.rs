@@ -162,14 +162,15 @@ impl From<RotationRun> for RunView {
             attempt: i64::from(run.attempt),
             private_key_included: run.include_private_key,
             next_attempt_at: timestamp::format(run.next_attempt_at),
-            started_at: run.started_at.map(timestamp::format),
-            finished_at: run.finished_at.map(timestamp::format),
+            started_at: run.progress.started_at.map(timestamp::format),
+            finished_at: run.progress.finished_at.map(timestamp::format),
             duration_ms: run
+                .progress
                 .duration_ms
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
-            error: run.error,
-            location: run.location,
-            destination_version: run.destination_version,
+            error: run.progress.error,
+            location: run.progress.location,
+            destination_version: run.progress.destination_version,
             requested_by: run.requested_by,
             created_at: timestamp::format(run.created_at),
         }

@@ -29,7 +29,7 @@ use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
-use crate::model::rotation::{RunFilter, RunReason, RunStatus};
+use crate::model::rotation::{RunFilter, RunProgress, RunReason, RunStatus};
 use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget, Status};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
@@ -793,13 +793,7 @@ impl Rotation {
                     && certificate.sealed_key.is_some()
                     && !target.key_custody,
                 next_attempt_at: now,
-                lease_until: None,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                error: None,
-                location: None,
-                destination_version: None,
+                progress: RunProgress::default(),
                 requested_by: actor.into(),
                 created_at: now,
             };
