@@ -24,7 +24,7 @@ use crate::plugins::Registry;
 use crate::rotation::Rotation;
 use crate::store::Store;
 use crate::telemetry::HttpMetrics;
-use crate::tenancy::Tenancy;
+use crate::tenancy::{ServiceContext, Tenancy};
 use crate::webhooks::{Webhooks, dispatcher};
 
 /// Builds every service over an opened store. Fails on a wrong master key.
@@ -68,35 +68,28 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.rotation.clone(),
     );
     let api_keys = ApiKeys::new(store.clone(), audit.clone(), tokens, &master);
+    let context = ServiceContext {
+        store: store.clone(),
+        audit: audit.clone(),
+        tenancy: tenancy.clone(),
+    };
     let jwt_keys = JwtKeys::new(
-        store.clone(),
-        audit.clone(),
-        tenancy.clone(),
+        context.clone(),
         master.clone(),
         Duration::from_secs(config.jwks.rollover_secs),
     );
     let key_material = Arc::new(KeyMaterial::new(
-        store.clone(),
-        audit.clone(),
-        tenancy.clone(),
+        context.clone(),
         master.clone(),
         plugins.clone(),
     ));
     let webhooks = Webhooks::new(
-        store.clone(),
-        audit.clone(),
-        tenancy.clone(),
+        context.clone(),
         master,
         plugins.clone(),
         config.allow_loopback,
     );
-    let jwk_objects = JwkObjects::new(
-        store.clone(),
-        audit.clone(),
-        tenancy.clone(),
-        key_material.clone(),
-        plugins.clone(),
-    );
+    let jwk_objects = JwkObjects::new(context, key_material.clone(), plugins.clone());
     jwt_keys.load_jwks().await?;
 
     let default_org = tenancy.ensure_default().await?;

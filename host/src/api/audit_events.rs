@@ -1,8 +1,6 @@
 //! `/api/v1/audit-events`: the security event log, newest first.
 
 use axum::extract::State;
-use axum::http::Method;
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,11 +13,7 @@ use crate::store::Scope;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
-    vec![Route {
-        path: "/api/v1/audit-events",
-        methods: &[Method::GET],
-        handlers: get(list),
-    }]
+    vec![Route::at("/api/v1/audit-events").get(list)]
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,9 +2,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,36 +17,14 @@ use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/cas",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list).post(create),
-        },
-        Route {
-            path: "/api/v1/cas/{id}",
-            methods: &[Method::GET],
-            handlers: get(get_one),
-        },
-        Route {
-            path: "/api/v1/cas/{id}/disable",
-            methods: &[Method::POST],
-            handlers: post(disable),
-        },
-        Route {
-            path: "/api/v1/cas/{id}/certificate",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(certificate).post(upload_certificate),
-        },
-        Route {
-            path: "/api/v1/ca/{id}/crl",
-            methods: &[Method::GET],
-            handlers: get(crl),
-        },
-        Route {
-            path: "/api/v1/ca/{id}/crl/regenerate",
-            methods: &[Method::POST],
-            handlers: post(regenerate_crl),
-        },
+        Route::at("/api/v1/cas").get(list).post(create),
+        Route::at("/api/v1/cas/{id}").get(get_one),
+        Route::at("/api/v1/cas/{id}/disable").post(disable),
+        Route::at("/api/v1/cas/{id}/certificate")
+            .get(certificate)
+            .post(upload_certificate),
+        Route::at("/api/v1/ca/{id}/crl").get(crl),
+        Route::at("/api/v1/ca/{id}/crl/regenerate").post(regenerate_crl),
     ]
 }
 

@@ -2,9 +2,8 @@
 //! PKCS #12; import one certificate, a PEM bundle or an uploaded file; preview an import.
 
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,21 +18,12 @@ use crate::pki::import::{ImportInput, ImportReport};
 use crate::{Error, Result};
 
 pub(super) fn routes() -> Vec<Route> {
-    let post_route = |path, handlers| Route {
-        path,
-        methods: &[Method::POST],
-        handlers,
-    };
     vec![
-        Route {
-            path: "/api/v1/certificates/{id}/export",
-            methods: &[Method::GET],
-            handlers: get(export),
-        },
-        post_route("/api/v1/certificates/import", post(import)),
-        post_route("/api/v1/certificates/import/bulk", post(import_bulk)),
-        post_route("/api/v1/certificates/import/file", post(import_file)),
-        post_route("/api/v1/certificates/import/preview", post(import_preview)),
+        Route::at("/api/v1/certificates/{id}/export").get(export),
+        Route::at("/api/v1/certificates/import").post(import),
+        Route::at("/api/v1/certificates/import/bulk").post(import_bulk),
+        Route::at("/api/v1/certificates/import/file").post(import_file),
+        Route::at("/api/v1/certificates/import/preview").post(import_preview),
     ]
 }
 
@@ -262,16 +252,7 @@ pub(super) async fn import_file(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state
-        .require(&caller, Permission::CertificateImport)
-        .await?;
-    let (project_id, input) = read_upload(request, &state).await?;
-    Ok(Json(
-        state
-            .pki
-            .import_many(&caller, project_id, input, false)
-            .await?,
-    ))
+    import_read(&state, &caller, read_upload(request, &state), false).await
 }
 
 /// Preview import before committing
@@ -289,35 +270,47 @@ pub(super) async fn import_preview(
     caller: Caller,
     request: Request,
 ) -> Result<Json<ImportReport>> {
-    state
-        .require(&caller, Permission::CertificateImport)
+    import_read(&state, &caller, read_preview(request, &state), true).await
+}
+
+/// Checks that the caller may import, then reads the input (`read` runs only then, so an
+/// unauthorized body is never parsed) and imports it, or with `dry_run` reports only.
+async fn import_read(
+    state: &AppState,
+    caller: &Caller,
+    read: impl Future<Output = Result<(Option<String>, ImportInput)>>,
+    dry_run: bool,
+) -> Result<Json<ImportReport>> {
+    state.require(caller, Permission::CertificateImport).await?;
+    let (project_id, input) = read.await?;
+    let report = state
+        .pki
+        .import_many(caller, project_id, input, dry_run)
         .await?;
-    let (project_id, input) = if is_multipart(&request) {
-        read_upload(request, &state).await?
-    } else {
-        let Json(body) = Json::<PreviewBody>::from_request(request, &state).await?;
-        let input = match (body.certificate_pem, body.pem_bundle) {
-            (Some(certificate_pem), None) => ImportInput::Single {
-                certificate_pem,
-                private_key_pem: body.private_key_pem,
-                chain_pem: body.chain_pem,
-            },
-            (None, Some(pem_bundle)) => ImportInput::Bundle { pem_bundle },
-            _ => {
-                return Err(Error::bad_request(
-                    "certificate_pem",
-                    "give either certificate_pem or pem_bundle",
-                ));
-            }
-        };
-        (body.project_id, input)
+    Ok(Json(report))
+}
+
+/// A preview's input: a file upload, or a JSON body as for a single or bulk import.
+async fn read_preview(request: Request, state: &AppState) -> Result<(Option<String>, ImportInput)> {
+    if is_multipart(&request) {
+        return read_upload(request, state).await;
+    }
+    let Json(body) = Json::<PreviewBody>::from_request(request, state).await?;
+    let input = match (body.certificate_pem, body.pem_bundle) {
+        (Some(certificate_pem), None) => ImportInput::Single {
+            certificate_pem,
+            private_key_pem: body.private_key_pem,
+            chain_pem: body.chain_pem,
+        },
+        (None, Some(pem_bundle)) => ImportInput::Bundle { pem_bundle },
+        _ => {
+            return Err(Error::bad_request(
+                "certificate_pem",
+                "give either certificate_pem or pem_bundle",
+            ));
+        }
     };
-    Ok(Json(
-        state
-            .pki
-            .import_many(&caller, project_id, input, true)
-            .await?,
-    ))
+    Ok((body.project_id, input))
 }
 
 fn is_multipart(request: &Request) -> bool {

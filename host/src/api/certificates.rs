@@ -1,11 +1,10 @@
 //! `/api/v1/certificates` (reference 001): requests, approval and the lifecycle.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::extract::{Json, OptionalJson, Path, Query};
 use super::pagination::{Page, PageQuery};
@@ -18,43 +17,20 @@ use crate::rotation::CustodyRequest;
 use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
-    let action = |path, handlers| Route {
-        path,
-        methods: &[Method::POST],
-        handlers,
-    };
     vec![
-        Route {
-            path: "/api/v1/certificates/csr",
-            methods: &[Method::POST],
-            handlers: post(submit),
-        },
-        Route {
-            path: "/api/v1/certificates",
-            methods: &[Method::GET],
-            handlers: get(list),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}",
-            methods: &[Method::GET, Method::PUT],
-            handlers: get(get_one).put(update),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/status",
-            methods: &[Method::GET],
-            handlers: get(status),
-        },
-        action("/api/v1/certificates/{id}/approve", post(approve)),
-        action("/api/v1/certificates/{id}/reject", post(reject)),
-        action("/api/v1/certificates/{id}/revoke", post(revoke)),
-        action("/api/v1/certificates/{id}/unrevoke", post(unrevoke)),
-        action("/api/v1/certificates/{id}/archive", post(archive)),
-        action("/api/v1/certificates/{id}/restore", post(restore)),
-        Route {
-            path: "/api/v1/certificates/{id}/permanent",
-            methods: &[Method::DELETE],
-            handlers: delete(permanent_delete),
-        },
+        Route::at("/api/v1/certificates/csr").post(submit),
+        Route::at("/api/v1/certificates").get(list),
+        Route::at("/api/v1/certificates/{id}")
+            .get(get_one)
+            .put(update),
+        Route::at("/api/v1/certificates/{id}/status").get(status),
+        Route::at("/api/v1/certificates/{id}/approve").post(approve),
+        Route::at("/api/v1/certificates/{id}/reject").post(reject),
+        Route::at("/api/v1/certificates/{id}/revoke").post(revoke),
+        Route::at("/api/v1/certificates/{id}/unrevoke").post(unrevoke),
+        Route::at("/api/v1/certificates/{id}/archive").post(archive),
+        Route::at("/api/v1/certificates/{id}/restore").post(restore),
+        Route::at("/api/v1/certificates/{id}/permanent").delete(permanent_delete),
     ]
 }
 
@@ -328,50 +304,23 @@ pub(super) async fn submit(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    pub project_id: Option<String>,
-    /// `active`, `pending_approval`, `revoked`, `expired`, `rejected`, `archived`.
-    pub status: Option<String>,
-    pub ca_id: Option<String>,
-    /// Substring of the common name, case-insensitive.
-    pub common_name: Option<String>,
-    /// Certificates expiring within N days.
-    pub expiring_within_days: Option<i64>,
-    /// `issued`, `imported` or `mtls`.
-    pub source: Option<String>,
-    pub page: Option<i64>,
-    /// Items per page (max 100).
-    pub per_page: Option<i64>,
-}
-
 /// List certificates
-#[utoipa::path(get, path = "/api/v1/certificates", tag = "certificates", params(ListQuery),
-    security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "certificates",
+    params(CertificateQuery, PageQuery), security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = Page<CertificateView>), (status = 400, body = super::ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Query(filter): Query<CertificateQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<CertificateView>>> {
     state.require(&caller, Permission::CertificateRead).await?;
-    let page = PageQuery::new(query.page, query.per_page)
+    let page = page
         .fetch(
             |offset, per_page| {
-                state.pki.list_certificates(
-                    &caller,
-                    CertificateQuery {
-                        project_id: query.project_id,
-                        status: query.status,
-                        ca_id: query.ca_id,
-                        common_name: query.common_name,
-                        expiring_within_days: query.expiring_within_days,
-                        source: query.source,
-                    },
-                    offset,
-                    per_page,
-                )
+                state
+                    .pki
+                    .list_certificates(&caller, filter, offset, per_page)
             },
             view,
         )

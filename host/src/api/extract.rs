@@ -86,7 +86,7 @@ impl FromRequestParts<AppState> for Caller {
                     .audit
                     .record(AuditEvent {
                         organization_id: Some(caller.organization_id()),
-                        actor: &caller.principal.actor(),
+                        actor: caller.principal.actor(),
                         action: "auth.ip_denied",
                         target: Some(&ip.to_string()),
                         severity: Severity::High,

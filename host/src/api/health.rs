@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,21 +12,9 @@ use crate::Error;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/healthz",
-            methods: &[axum::http::Method::GET],
-            handlers: get(healthz),
-        },
-        Route {
-            path: "/readyz",
-            methods: &[axum::http::Method::GET],
-            handlers: get(readyz),
-        },
-        Route {
-            path: "/metrics",
-            methods: &[axum::http::Method::GET],
-            handlers: get(metrics),
-        },
+        Route::at("/healthz").get(healthz),
+        Route::at("/readyz").get(readyz),
+        Route::at("/metrics").get(metrics),
     ]
 }
 

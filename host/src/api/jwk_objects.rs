@@ -5,9 +5,8 @@
 //! "error_description": "..."}`, with the texts of the JWK API.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -20,21 +19,15 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/apiops/projects/{projectName}/jwks/",
-            methods: &[Method::GET, Method::POST, Method::PUT],
-            handlers: get(list).post(create).put(update),
-        },
-        Route {
-            path: "/apiops/projects/{projectName}/jwks/{jwkName}/",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_one).put(update_one).delete(delete),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/jwks.json",
-            methods: &[Method::GET],
-            handlers: get(environment_jwks),
-        },
+        Route::at("/apiops/projects/{projectName}/jwks/")
+            .get(list)
+            .post(create)
+            .put(update),
+        Route::at("/apiops/projects/{projectName}/jwks/{jwkName}/")
+            .get(get_one)
+            .put(update_one)
+            .delete(delete),
+        Route::at("/api/v1/projects/{id}/environments/{env}/jwks.json").get(environment_jwks),
     ]
 }
 
@@ -190,12 +183,7 @@ pub(super) async fn update(
     Path(project): Path<String>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.require(&caller, Permission::KeysWrite).await?;
-    let (_, deployment) = state
-        .jwk_objects
-        .update(&caller, &project, None, body)
-        .await?;
-    Ok(Json(deployment.into()))
+    deploy_update(&state, &caller, &project, None, body).await
 }
 
 /// Get a JWK object
@@ -225,10 +213,21 @@ pub(super) async fn update_one(
     Path((project, name)): Path<(String, String)>,
     Json(body): Json<JwkInput>,
 ) -> Result<Json<DeployResponse>> {
-    state.require(&caller, Permission::KeysWrite).await?;
+    deploy_update(&state, &caller, &project, Some(&name), body).await
+}
+
+/// Updates the JWK object `name` names, or the body's when `None`, and redeploys it.
+async fn deploy_update(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    name: Option<&str>,
+    body: JwkInput,
+) -> Result<Json<DeployResponse>> {
+    state.require(caller, Permission::KeysWrite).await?;
     let (_, deployment) = state
         .jwk_objects
-        .update(&caller, &project, Some(&name), body)
+        .update(caller, project, name, body)
         .await?;
     Ok(Json(deployment.into()))
 }

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -26,46 +25,14 @@ const JWKS_PREFIX: &str = "/api/keys/jwt/jwks/";
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/keys/jwt",
-            methods: &[Method::GET],
-            handlers: get(list),
-        },
-        Route {
-            path: "/api/keys/jwt/generate",
-            methods: &[Method::POST],
-            handlers: post(generate),
-        },
-        Route {
-            path: "/api/keys/jwt/{id}",
-            methods: &[Method::GET, Method::DELETE],
-            handlers: get(get_one).delete(delete),
-        },
-        Route {
-            path: "/api/keys/jwt/{id}/public",
-            methods: &[Method::GET],
-            handlers: get(public_key),
-        },
-        Route {
-            path: "/api/keys/jwt/{id}/rotate",
-            methods: &[Method::POST],
-            handlers: post(rotate),
-        },
-        Route {
-            path: "/api/keys/jwt/{id}/sign",
-            methods: &[Method::POST],
-            handlers: post(sign),
-        },
-        Route {
-            path: "/api/keys/jwt/{id}/verify",
-            methods: &[Method::POST],
-            handlers: post(verify),
-        },
-        Route {
-            path: JWKS_PATH,
-            methods: &[Method::GET],
-            handlers: get(jwks),
-        },
+        Route::at("/api/keys/jwt").get(list),
+        Route::at("/api/keys/jwt/generate").post(generate),
+        Route::at("/api/keys/jwt/{id}").get(get_one).delete(delete),
+        Route::at("/api/keys/jwt/{id}/public").get(public_key),
+        Route::at("/api/keys/jwt/{id}/rotate").post(rotate),
+        Route::at("/api/keys/jwt/{id}/sign").post(sign),
+        Route::at("/api/keys/jwt/{id}/verify").post(verify),
+        Route::at(JWKS_PATH).get(jwks),
     ]
 }
 

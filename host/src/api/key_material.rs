@@ -2,8 +2,7 @@
 //! `/api/v1/projects/{id}/environments/{env}/keys` and `.../keystores`.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::get;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,26 +17,18 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/keys",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_keys).post(upload_key),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/keys/{name}",
-            methods: &[Method::GET, Method::DELETE],
-            handlers: get(get_key).delete(delete_key),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/keystores",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_keystores).post(upload_keystore),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}/keystores/{name}",
-            methods: &[Method::GET, Method::DELETE],
-            handlers: get(get_keystore).delete(delete_keystore),
-        },
+        Route::at("/api/v1/projects/{id}/environments/{env}/keys")
+            .get(list_keys)
+            .post(upload_key),
+        Route::at("/api/v1/projects/{id}/environments/{env}/keys/{name}")
+            .get(get_key)
+            .delete(delete_key),
+        Route::at("/api/v1/projects/{id}/environments/{env}/keystores")
+            .get(list_keystores)
+            .post(upload_keystore),
+        Route::at("/api/v1/projects/{id}/environments/{env}/keystores/{name}")
+            .get(get_keystore)
+            .delete(delete_keystore),
     ]
 }
 

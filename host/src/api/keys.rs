@@ -3,8 +3,6 @@
 use std::time::SystemTime;
 
 use axum::extract::State;
-use axum::http::Method;
-use axum::routing::{get, patch, post};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,21 +17,11 @@ pub const MAX_LIMIT: i64 = 64;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/keys",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_keys).post(create_key),
-        },
-        Route {
-            path: "/keys/{publicKey}",
-            methods: &[Method::PATCH, Method::DELETE],
-            handlers: patch(update_key).delete(delete_key),
-        },
-        Route {
-            path: "/api/v1/auth/token",
-            methods: &[Method::POST],
-            handlers: post(issue_token),
-        },
+        Route::at("/keys").get(list_keys).post(create_key),
+        Route::at("/keys/{publicKey}")
+            .patch(update_key)
+            .delete(delete_key),
+        Route::at("/api/v1/auth/token").post(issue_token),
     ]
 }
 

@@ -29,10 +29,11 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderName, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -87,8 +88,51 @@ pub(crate) struct Route {
     pub path: &'static str,
     /// Read by the OpenAPI coverage test.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub methods: &'static [Method],
+    pub methods: Vec<Method>,
     pub handlers: MethodRouter<AppState>,
+}
+
+impl Route {
+    /// A route at `path`; each method added names its handler, and is listed for the
+    /// OpenAPI coverage test by the same call.
+    pub fn at(path: &'static str) -> Self {
+        Self {
+            path,
+            methods: Vec::new(),
+            handlers: MethodRouter::new(),
+        }
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.on(Method::GET, MethodFilter::GET, handler)
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.on(Method::POST, MethodFilter::POST, handler)
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.on(Method::PUT, MethodFilter::PUT, handler)
+    }
+
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.on(Method::PATCH, MethodFilter::PATCH, handler)
+    }
+
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.on(Method::DELETE, MethodFilter::DELETE, handler)
+    }
+
+    fn on<H: Handler<T, AppState>, T: 'static>(
+        mut self,
+        method: Method,
+        filter: MethodFilter,
+        handler: H,
+    ) -> Self {
+        self.methods.push(method);
+        self.handlers = self.handlers.on(filter, handler);
+        self
+    }
 }
 
 /// Every route, from every module. The router is built from this table only, and a test

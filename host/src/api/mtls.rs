@@ -2,9 +2,8 @@
 //! certificates are the same objects `/api/v1/certificates` lists, with `source` = `mtls`.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -21,31 +20,13 @@ use crate::{Error, Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/certificates/mtls",
-            methods: &[Method::GET],
-            handlers: get(list),
-        },
-        Route {
-            path: "/api/certificates/mtls/generate",
-            methods: &[Method::POST],
-            handlers: post(generate),
-        },
-        Route {
-            path: "/api/certificates/mtls/{id}",
-            methods: &[Method::GET, Method::DELETE],
-            handlers: get(get_one).delete(delete),
-        },
-        Route {
-            path: "/api/certificates/mtls/{id}/download",
-            methods: &[Method::GET],
-            handlers: get(download),
-        },
-        Route {
-            path: "/api/certificates/mtls/{id}/renew",
-            methods: &[Method::POST],
-            handlers: post(renew),
-        },
+        Route::at("/api/certificates/mtls").get(list),
+        Route::at("/api/certificates/mtls/generate").post(generate),
+        Route::at("/api/certificates/mtls/{id}")
+            .get(get_one)
+            .delete(delete),
+        Route::at("/api/certificates/mtls/{id}/download").get(download),
+        Route::at("/api/certificates/mtls/{id}/renew").post(renew),
     ]
 }
 

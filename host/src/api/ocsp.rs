@@ -4,9 +4,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 
 use super::extract::Path;
@@ -15,16 +14,8 @@ use crate::Result;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/ocsp/{ca_id}",
-            methods: &[Method::POST],
-            handlers: post(ocsp_post),
-        },
-        Route {
-            path: "/api/v1/ocsp/{ca_id}/{*request}",
-            methods: &[Method::GET],
-            handlers: get(ocsp_get),
-        },
+        Route::at("/api/v1/ocsp/{ca_id}").post(ocsp_post),
+        Route::at("/api/v1/ocsp/{ca_id}/{*request}").get(ocsp_get),
     ]
 }
 

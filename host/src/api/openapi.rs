@@ -2,9 +2,8 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{Method, header};
+use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -93,16 +92,8 @@ impl Modify for SecuritySchemes {
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/openapi.json",
-            methods: &[Method::GET],
-            handlers: get(openapi_json),
-        },
-        Route {
-            path: "/api/v1/docs",
-            methods: &[Method::GET],
-            handlers: get(docs_page),
-        },
+        Route::at("/api/v1/openapi.json").get(openapi_json),
+        Route::at("/api/v1/docs").get(docs_page),
     ]
 }
 
@@ -129,6 +120,8 @@ pub(super) async fn docs_page() -> Html<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::Method;
+
     use super::*;
 
     #[test]
@@ -138,7 +131,7 @@ mod tests {
         for route in super::super::route_table() {
             // OpenAPI has no catch-all segments: `{*request}` is documented as `{request}`.
             let item = doc.paths.paths.get(&route.path.replace("{*", "{"));
-            for method in route.methods {
+            for method in &route.methods {
                 let documented = item.is_some_and(|item| {
                     let op = match *method {
                         Method::GET => &item.get,

@@ -1,8 +1,6 @@
 //! `/api/v1/plugins`: what is loaded, with limits and call statistics.
 
 use axum::extract::State;
-use axum::http::Method;
-use axum::routing::get;
 
 use super::extract::Json;
 use super::{AppState, Route};
@@ -11,11 +9,7 @@ use crate::auth::{Caller, Permission};
 use crate::plugins::PluginStats;
 
 pub(super) fn routes() -> Vec<Route> {
-    vec![Route {
-        path: "/api/v1/plugins",
-        methods: &[Method::GET],
-        handlers: get(list),
-    }]
+    vec![Route::at("/api/v1/plugins").get(list)]
 }
 
 /// Loaded plugins: name, kind, version, limits, calls, errors by cause, latency percentiles (µs).

@@ -1,8 +1,7 @@
 //! `/api/v1/projects` and their environments.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::get;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,28 +16,20 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/projects",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_projects).post(create_project),
-        },
-        Route {
-            path: "/api/v1/projects/{id}",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_project).put(update_project).delete(delete_project),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_environments).post(create_environment),
-        },
-        Route {
-            path: "/api/v1/projects/{id}/environments/{env}",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_environment)
-                .put(update_environment)
-                .delete(delete_environment),
-        },
+        Route::at("/api/v1/projects")
+            .get(list_projects)
+            .post(create_project),
+        Route::at("/api/v1/projects/{id}")
+            .get(get_project)
+            .put(update_project)
+            .delete(delete_project),
+        Route::at("/api/v1/projects/{id}/environments")
+            .get(list_environments)
+            .post(create_environment),
+        Route::at("/api/v1/projects/{id}/environments/{env}")
+            .get(get_environment)
+            .put(update_environment)
+            .delete(delete_environment),
     ]
 }
 

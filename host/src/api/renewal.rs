@@ -1,8 +1,7 @@
 //! Renewal at the reference API's paths: renew now, renewal history, the renewal queue.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -17,31 +16,11 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/certificates/{id}/renew",
-            methods: &[Method::POST],
-            handlers: post(renew),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/renewal-history",
-            methods: &[Method::GET],
-            handlers: get(history),
-        },
-        Route {
-            path: "/api/v1/renewal-queue",
-            methods: &[Method::GET],
-            handlers: get(queue),
-        },
-        Route {
-            path: "/api/v1/renewal-queue/{id}/approve",
-            methods: &[Method::POST],
-            handlers: post(approve),
-        },
-        Route {
-            path: "/api/v1/renewal-queue/{id}/cancel",
-            methods: &[Method::POST],
-            handlers: post(cancel),
-        },
+        Route::at("/api/v1/certificates/{id}/renew").post(renew),
+        Route::at("/api/v1/certificates/{id}/renewal-history").get(history),
+        Route::at("/api/v1/renewal-queue").get(queue),
+        Route::at("/api/v1/renewal-queue/{id}/approve").post(approve),
+        Route::at("/api/v1/renewal-queue/{id}/cancel").post(cancel),
     ]
 }
 

@@ -2,8 +2,7 @@
 //! trigger and history, and its rotation targets.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,36 +16,19 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/config",
-            methods: &[Method::GET, Method::PUT],
-            handlers: get(get_config).put(put_config),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/trigger",
-            methods: &[Method::POST],
-            handlers: post(trigger),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/rotation/history",
-            methods: &[Method::GET],
-            handlers: get(history),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list_targets).post(create_target),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets/{target_id}",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_target).put(update_target).delete(delete_target),
-        },
-        Route {
-            path: "/api/v1/certificates/{id}/targets/{target_id}/sync",
-            methods: &[Method::POST],
-            handlers: post(sync),
-        },
+        Route::at("/api/v1/certificates/{id}/rotation/config")
+            .get(get_config)
+            .put(put_config),
+        Route::at("/api/v1/certificates/{id}/rotation/trigger").post(trigger),
+        Route::at("/api/v1/certificates/{id}/rotation/history").get(history),
+        Route::at("/api/v1/certificates/{id}/targets")
+            .get(list_targets)
+            .post(create_target),
+        Route::at("/api/v1/certificates/{id}/targets/{target_id}")
+            .get(get_target)
+            .put(update_target)
+            .delete(delete_target),
+        Route::at("/api/v1/certificates/{id}/targets/{target_id}/sync").post(sync),
     ]
 }
 
@@ -180,14 +162,15 @@ impl From<RotationRun> for RunView {
             attempt: i64::from(run.attempt),
             private_key_included: run.include_private_key,
             next_attempt_at: timestamp::format(run.next_attempt_at),
-            started_at: run.started_at.map(timestamp::format),
-            finished_at: run.finished_at.map(timestamp::format),
+            started_at: run.progress.started_at.map(timestamp::format),
+            finished_at: run.progress.finished_at.map(timestamp::format),
             duration_ms: run
+                .progress
                 .duration_ms
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
-            error: run.error,
-            location: run.location,
-            destination_version: run.destination_version,
+            error: run.progress.error,
+            location: run.progress.location,
+            destination_version: run.progress.destination_version,
             requested_by: run.requested_by,
             created_at: timestamp::format(run.created_at),
         }

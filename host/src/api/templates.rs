@@ -1,8 +1,7 @@
 //! `/api/v1/templates`: what a certificate request may ask for.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::get;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,16 +15,11 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/v1/templates",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list).post(create),
-        },
-        Route {
-            path: "/api/v1/templates/{id}",
-            methods: &[Method::GET, Method::PUT, Method::DELETE],
-            handlers: get(get_one).put(update).delete(delete),
-        },
+        Route::at("/api/v1/templates").get(list).post(create),
+        Route::at("/api/v1/templates/{id}")
+            .get(get_one)
+            .put(update)
+            .delete(delete),
     ]
 }
 

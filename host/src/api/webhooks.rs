@@ -2,8 +2,7 @@
 //! delivery log, redelivery and a test ping.
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -21,36 +20,15 @@ use crate::{Result, timestamp};
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        Route {
-            path: "/api/webhooks",
-            methods: &[Method::GET, Method::POST],
-            handlers: get(list).post(create),
-        },
-        Route {
-            path: "/api/webhooks/{id}",
-            methods: &[Method::GET, Method::PATCH, Method::DELETE],
-            handlers: get(get_one).patch(update).delete(delete),
-        },
-        Route {
-            path: "/api/webhooks/{id}/deliveries",
-            methods: &[Method::GET],
-            handlers: get(deliveries),
-        },
-        Route {
-            path: "/api/webhooks/{id}/deliveries/{deliveryId}",
-            methods: &[Method::GET],
-            handlers: get(delivery),
-        },
-        Route {
-            path: "/api/webhooks/{id}/deliveries/{deliveryId}/redeliver",
-            methods: &[Method::POST],
-            handlers: post(redeliver),
-        },
-        Route {
-            path: "/api/webhooks/{id}/ping",
-            methods: &[Method::POST],
-            handlers: post(ping),
-        },
+        Route::at("/api/webhooks").get(list).post(create),
+        Route::at("/api/webhooks/{id}")
+            .get(get_one)
+            .patch(update)
+            .delete(delete),
+        Route::at("/api/webhooks/{id}/deliveries").get(deliveries),
+        Route::at("/api/webhooks/{id}/deliveries/{deliveryId}").get(delivery),
+        Route::at("/api/webhooks/{id}/deliveries/{deliveryId}/redeliver").post(redeliver),
+        Route::at("/api/webhooks/{id}/ping").post(ping),
     ]
 }
 

@@ -37,7 +37,7 @@ impl AuditEvent<'_> {
             id: crate::model::new_id(),
             occurred_at: timestamp::now(),
             organization_id: self.organization_id.map(str::to_owned),
-            actor: self.actor.to_owned(),
+            actor: self.actor.clone(),
             action: self.action.to_owned(),
             target: self.target.map(str::to_owned),
             severity: self.severity,

@@ -136,7 +136,7 @@ impl ApiKeys {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(organization_id),
-                actor: "system",
+                actor: "system".into(),
                 action: "api_key.bootstrap",
                 target: Some(&key.public_key),
                 severity: Severity::High,
@@ -322,7 +322,7 @@ impl ApiKeys {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(&key.organization_id),
-                actor: &caller.principal.actor(),
+                actor: caller.principal.actor(),
                 action,
                 target: Some(&key.public_key),
                 severity,

@@ -88,10 +88,8 @@ impl Caller {
     }
 
     /// What this caller did successfully to `target`, as the audit log records it.
-    /// `actor` is [`Principal::actor`], which the code recording the event keeps alive.
     pub fn success<'a>(
         &'a self,
-        actor: &'a str,
         action: &'a str,
         target: &'a str,
         severity: crate::audit::Severity,
@@ -99,7 +97,7 @@ impl Caller {
     ) -> crate::audit::AuditEvent<'a> {
         crate::audit::AuditEvent {
             organization_id: Some(self.organization_id()),
-            actor,
+            actor: self.principal.actor(),
             action,
             target: Some(target),
             severity,
@@ -128,7 +126,7 @@ impl Authorizer {
         self.audit
             .record(crate::audit::AuditEvent {
                 organization_id: Some(caller.organization_id()),
-                actor: &caller.principal.actor(),
+                actor: caller.principal.actor(),
                 action: "permission.denied",
                 target: Some(permission.as_str()),
                 severity: crate::audit::Severity::Medium,

@@ -31,8 +31,7 @@ use crate::plugins::Registry;
 use crate::plugins::jwk_source::{
     JwkRequest, Keystore, KeystoreFormat as WitKeystoreFormat, Material, Remote, SourceType,
 };
-use crate::store::Store;
-use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
+use crate::tenancy::{MAX_DESCRIPTION_LEN, ServiceContext};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -122,6 +121,19 @@ fn bad(message: impl Into<String>) -> Error {
     }
 }
 
+/// A source object that is not there: the reference API answers 400, naming it.
+fn missing(what: &str, name: &str) -> Error {
+    bad(format!("{what} (name: {name}) is not found!"))
+}
+
+/// Turns a lookup's "not found" into [`missing`]; other errors stay as they are.
+fn missing_as_bad<'a>(what: &'a str, name: &'a str) -> impl FnOnce(Error) -> Error + 'a {
+    move |err| match err {
+        Error::NotFound(_) => missing(what, name),
+        other => other,
+    }
+}
+
 fn source_type(text: &str) -> Result<JwkSourceType> {
     if text == "GENERATE" {
         return Err(bad(
@@ -204,28 +216,27 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
 }
 
 pub struct JwkObjects {
-    store: Store,
-    audit: AuditLog,
-    tenancy: Tenancy,
+    context: ServiceContext,
     key_material: Arc<KeyMaterial>,
     plugins: Arc<Registry>,
 }
 
 impl JwkObjects {
     pub fn new(
-        store: Store,
-        audit: AuditLog,
-        tenancy: Tenancy,
+        context: ServiceContext,
         key_material: Arc<KeyMaterial>,
         plugins: Arc<Registry>,
     ) -> Self {
         Self {
-            store,
-            audit,
-            tenancy,
+            context,
             key_material,
             plugins,
         }
+    }
+
+    /// The caller's project of that name: JWK objects are addressed by project name.
+    async fn project(&self, caller: &Caller, name: &str) -> Result<Project> {
+        self.context.tenancy.get_project_by_name(caller, name).await
     }
 
     pub async fn create(
@@ -234,9 +245,10 @@ impl JwkObjects {
         project: &str,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self.project(caller, project).await?;
         let name = check_name(&input)?;
         if self
+            .context
             .store
             .jwk_object_get(&project.id, &name)
             .await?
@@ -262,15 +274,11 @@ impl JwkObjects {
         };
         // The object, its audit event and its webhook event commit together; publishing
         // in each environment follows.
-        let mut tx = self.store.write().await?;
+        let mut tx = self.context.store.write().await?;
         tx.jwk_object_insert(&object)
             .await
             .on_conflict(|| exists(&name))?;
-        AuditLog::record_in(
-            &mut tx,
-            audit_event(caller, &caller.principal.actor(), "jwk.created", &object),
-        )
-        .await?;
+        AuditLog::record_in(&mut tx, audit_event(caller, "jwk.created", &object)).await?;
         webhooks::emit(
             &mut tx,
             &Event::new(
@@ -298,7 +306,7 @@ impl JwkObjects {
         name: Option<&str>,
         input: JwkInput,
     ) -> Result<(PublishedJwk, Deployment)> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self.project(caller, project).await?;
         let body_name = present(&input.name).map(str::to_owned);
         let name = match (name, body_name) {
             (Some(path), Some(body)) if path != body => {
@@ -320,7 +328,7 @@ impl JwkObjects {
             updated_at: timestamp::now(),
             ..existing
         };
-        if !self.store.jwk_object_update(&object).await? {
+        if !self.context.store.jwk_object_update(&object).await? {
             return Err(not_found(&name));
         }
         let deployment = self.deploy(&project, &object.id).await?;
@@ -329,23 +337,24 @@ impl JwkObjects {
     }
 
     pub async fn list(&self, caller: &Caller, project: &str) -> Result<Vec<PublishedJwk>> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self.project(caller, project).await?;
         let mut objects = Vec::new();
-        for object in self.store.jwk_object_list(&project.id).await? {
+        for object in self.context.store.jwk_object_list(&project.id).await? {
             objects.push(self.published(object).await?);
         }
         Ok(objects)
     }
 
     pub async fn get(&self, caller: &Caller, project: &str, name: &str) -> Result<PublishedJwk> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self.project(caller, project).await?;
         let object = self.object_in(&project, name).await?;
         self.published(object).await
     }
 
     /// An object by name in a project already resolved for the caller.
     async fn object_in(&self, project: &Project, name: &str) -> Result<JwkObject> {
-        self.store
+        self.context
+            .store
             .jwk_object_get(&project.id, name)
             .await?
             .ok_or_else(|| not_found(name))
@@ -353,15 +362,16 @@ impl JwkObjects {
 
     /// Deletes an object; it leaves every environment's JWKS at once.
     pub async fn delete(&self, caller: &Caller, project: &str, name: &str) -> Result<()> {
-        let project = self.tenancy.get_project_by_name(caller, project).await?;
+        let project = self.project(caller, project).await?;
         let object = self.object_in(&project, name).await?;
-        self.store.jwk_object_delete(&object.id).await?;
+        self.context.store.jwk_object_delete(&object.id).await?;
         self.record(caller, "jwk.deleted", &object).await
     }
 
     /// The public JWKs published in an environment: a JWK Set document. Public.
     pub async fn environment_jwks(&self, project_id: &str, env: &str) -> Result<Value> {
         let keys = self
+            .context
             .store
             .environment_jwks(project_id, env)
             .await?
@@ -370,7 +380,11 @@ impl JwkObjects {
     }
 
     async fn published(&self, object: JwkObject) -> Result<PublishedJwk> {
-        let environments = self.store.jwk_deployed_environments(&object.id).await?;
+        let environments = self
+            .context
+            .store
+            .jwk_deployed_environments(&object.id)
+            .await?;
         Ok(PublishedJwk {
             object,
             environments,
@@ -380,13 +394,14 @@ impl JwkObjects {
     /// Publishes an object in every environment of its project.
     async fn deploy(&self, project: &Project, jwk_id: &str) -> Result<Deployment> {
         let (environments, _) = self
+            .context
             .store
             .environment_list(&project.id, 0, i64::MAX)
             .await?;
         let now = timestamp::now();
         let mut results = Vec::new();
         for env in environments {
-            let outcome = self.store.jwk_deploy(jwk_id, &env.id, now).await;
+            let outcome = self.context.store.jwk_deploy(jwk_id, &env.id, now).await;
             if let Err(err) = &outcome {
                 tracing::error!(error = %err, environment = %env.id, "cannot publish a JWK");
             }
@@ -523,22 +538,22 @@ impl JwkObjects {
                     )));
                 }
                 let environment = self
+                    .context
                     .store
                     .environment_get(&project.id, env)
                     .await?
-                    .ok_or_else(|| bad(format!("Environment (name: {env}) is not found!")))?;
+                    .ok_or_else(|| missing("Environment", env))?;
                 stored.environment_name = Some(environment.name.clone());
                 stored.alias_name = alias.map(str::to_owned);
                 match source {
                     SourceType::Certificate => {
                         stored.certificate_name = Some(name.to_owned());
                         let der = self
+                            .context
                             .store
                             .certificate_der_by_name(&project.id, name)
                             .await?
-                            .ok_or_else(|| {
-                                bad(format!("Certificate (name: {name}) is not found!"))
-                            })?;
+                            .ok_or_else(|| missing("Certificate", name))?;
                         Material::Binary(der)
                     }
                     SourceType::Keystore => {
@@ -547,12 +562,7 @@ impl JwkObjects {
                             .key_material
                             .open_keystore(caller, &project.id, &environment.id, name)
                             .await
-                            .map_err(|err| match err {
-                                Error::NotFound(_) => {
-                                    bad(format!("Key store (name: {name}) is not found!"))
-                                }
-                                other => other,
-                            })?;
+                            .map_err(missing_as_bad("Key store", name))?;
                         Material::Keystore(Keystore {
                             format: match opened.format {
                                 KeystoreFormat::Pkcs12 => WitKeystoreFormat::Pkcs12,
@@ -569,12 +579,7 @@ impl JwkObjects {
                             .key_material
                             .open_key(caller, &project.id, &environment.id, name)
                             .await
-                            .map_err(|err| match err {
-                                Error::NotFound(_) => {
-                                    bad(format!("Key (name: {name}) is not found!"))
-                                }
-                                other => other,
-                            })?;
+                            .map_err(missing_as_bad("Key", name))?;
                         let expected = if source == SourceType::PublicKey {
                             KeyType::PublicKey
                         } else {
@@ -650,23 +655,14 @@ impl JwkObjects {
     }
 
     async fn record(&self, caller: &Caller, action: &str, object: &JwkObject) -> Result<()> {
-        self.audit
-            .record(audit_event(
-                caller,
-                &caller.principal.actor(),
-                action,
-                object,
-            ))
+        self.context
+            .audit
+            .record(audit_event(caller, action, object))
             .await
     }
 }
 
-fn audit_event<'a>(
-    caller: &'a Caller,
-    actor: &'a str,
-    action: &'a str,
-    object: &'a JwkObject,
-) -> AuditEvent<'a> {
+fn audit_event<'a>(caller: &'a Caller, action: &'a str, object: &'a JwkObject) -> AuditEvent<'a> {
     let severity = if action == "jwk.deleted" {
         Severity::High
     } else {
@@ -676,7 +672,7 @@ fn audit_event<'a>(
         "name": object.name, "projectId": object.project_id,
         "sourceType": object.source_type.as_str(), "kid": object.kid,
     });
-    caller.success(actor, action, &object.id, severity, Some(details))
+    caller.success(action, &object.id, severity, Some(details))
 }
 
 fn human(key_type: KeyType) -> &'static str {

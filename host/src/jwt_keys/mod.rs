@@ -25,8 +25,7 @@ use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 use crate::model::{JwtKey, Project};
-use crate::store::Store;
-use crate::tenancy::{DEFAULT_PROJECT, Tenancy};
+use crate::tenancy::{DEFAULT_PROJECT, ServiceContext};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -35,9 +34,7 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_EXPIRES_IN_SECS: i64 = 10 * 365 * 24 * 3600;
 
 pub struct JwtKeys {
-    store: Store,
-    audit: AuditLog,
-    tenancy: Tenancy,
+    context: ServiceContext,
     master: Arc<MasterKey>,
     jwks: JwksCache,
     /// Serializes JWKS reloads so that the last reload always holds the newest keys.
@@ -92,17 +89,9 @@ impl Verification {
 }
 
 impl JwtKeys {
-    pub fn new(
-        store: Store,
-        audit: AuditLog,
-        tenancy: Tenancy,
-        master: Arc<MasterKey>,
-        rollover: Duration,
-    ) -> Self {
+    pub fn new(context: ServiceContext, master: Arc<MasterKey>, rollover: Duration) -> Self {
         Self {
-            store,
-            audit,
-            tenancy,
+            context,
             master,
             jwks: JwksCache::new(rollover),
             reload: tokio::sync::Mutex::new(()),
@@ -112,7 +101,7 @@ impl JwtKeys {
     /// Loads every project's JWKS into memory (at start-up).
     pub async fn load_jwks(&self) -> Result<()> {
         let _guard = self.reload.lock().await;
-        let keys = self.store.jwt_key_list_all().await?;
+        let keys = self.context.store.jwt_key_list_all().await?;
         self.jwks.load_all(&keys);
         Ok(())
     }
@@ -125,8 +114,9 @@ impl JwtKeys {
         project_id: Option<&str>,
     ) -> Result<Project> {
         match (project_id, caller.principal.project_id.as_deref()) {
-            (Some(id), _) | (None, Some(id)) => self.tenancy.get_project(caller, id).await,
+            (Some(id), _) | (None, Some(id)) => self.context.tenancy.get_project(caller, id).await,
             (None, None) => self
+                .context
                 .tenancy
                 .get_project_by_name(caller, DEFAULT_PROJECT)
                 .await
@@ -143,12 +133,13 @@ impl JwtKeys {
 
     pub async fn list(&self, caller: &Caller, project_id: Option<&str>) -> Result<Vec<JwtKey>> {
         let project = self.resolve_project(caller, project_id).await?;
-        Ok(self.store.jwt_key_list(&project.id).await?)
+        Ok(self.context.store.jwt_key_list(&project.id).await?)
     }
 
     /// A key the caller may see; another tenant's key is "not found".
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<JwtKey> {
-        self.store
+        self.context
+            .store
             .jwt_key_get(caller.scope(), id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -173,7 +164,8 @@ impl JwtKeys {
         let (key, sealed) = self
             .new_key(caller, &project.id, name, algorithm, rsa_bits)
             .await?;
-        self.store
+        self.context
+            .store
             .jwt_key_insert(&key, &sealed.0)
             .await
             .on_conflict(|| name_conflict(&key.name))?;
@@ -202,7 +194,7 @@ impl JwtKeys {
             .await?;
         // The rotation, its audit event and its webhook event commit together.
         let deprecated_at = timestamp::now();
-        let mut tx = self.store.write().await?;
+        let mut tx = self.context.store.write().await?;
         let rotated = tx
             .jwt_key_rotate(caller.scope(), &old.id, &key, &sealed.0, deprecated_at)
             .await
@@ -215,7 +207,6 @@ impl JwtKeys {
         AuditLog::record_in(
             &mut tx,
             caller.success(
-                &caller.principal.actor(),
                 "jwt_key.rotate",
                 &old.id,
                 Severity::Medium,
@@ -248,7 +239,12 @@ impl JwtKeys {
 
     pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
         let key = self.get(caller, id).await?;
-        if !self.store.jwt_key_delete(caller.scope(), &key.id).await? {
+        if !self
+            .context
+            .store
+            .jwt_key_delete(caller.scope(), &key.id)
+            .await?
+        {
             return Err(not_found(id));
         }
         self.reload_jwks(&key.project_id).await?;
@@ -291,6 +287,7 @@ impl JwtKeys {
             .and_then(|d| i64::try_from(d.as_secs()).ok());
 
         let sealed = self
+            .context
             .store
             .jwt_key_sealed_private(caller.scope(), &key.id)
             .await?
@@ -356,7 +353,7 @@ impl JwtKeys {
             && project_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !plausible || !self.store.project_exists(project_id).await? {
+        if !plausible || !self.context.store.project_exists(project_id).await? {
             return Err(Error::NotFound(format!("account '{project_id}'")));
         }
         self.reload_jwks(project_id).await?;
@@ -372,7 +369,7 @@ impl JwtKeys {
 
     async fn reload_jwks(&self, project_id: &str) -> Result<()> {
         let _guard = self.reload.lock().await;
-        let keys = self.store.jwt_key_list(project_id).await?;
+        let keys = self.context.store.jwt_key_list(project_id).await?;
         self.jwks.set_project(project_id, &keys);
         Ok(())
     }
@@ -420,9 +417,9 @@ impl JwtKeys {
             "name": key.name, "algorithm": key.algorithm.name(), "kid": key.kid,
             "projectId": key.project_id,
         });
-        let actor = caller.principal.actor();
-        self.audit
-            .record(caller.success(&actor, action, &key.id, severity, Some(details)))
+        self.context
+            .audit
+            .record(caller.success(action, &key.id, severity, Some(details)))
             .await
     }
 }

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{AuditLog, Severity};
+use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
@@ -27,7 +27,7 @@ use crate::plugins::jwk_source::{
 };
 use crate::plugins::{PluginError, Registry, Tenant};
 use crate::store::{Store, StoreError};
-use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy, validate_name};
+use crate::tenancy::{MAX_DESCRIPTION_LEN, ServiceContext, validate_name};
 use crate::{Error, Result, timestamp};
 
 /// The largest PEM key accepted, in bytes.
@@ -82,9 +82,7 @@ impl std::fmt::Debug for OpenedKeystore {
 }
 
 pub struct KeyMaterial {
-    store: Store,
-    audit: AuditLog,
-    tenancy: Tenancy,
+    context: ServiceContext,
     master: Arc<MasterKey>,
     /// The keystore source plugin reads a keystore's entries at upload.
     plugins: Arc<Registry>,
@@ -94,24 +92,19 @@ pub struct KeyMaterial {
 const KEYSTORE_SOURCE: &str = "jwk-keystore";
 
 impl KeyMaterial {
-    pub fn new(
-        store: Store,
-        audit: AuditLog,
-        tenancy: Tenancy,
-        master: Arc<MasterKey>,
-        plugins: Arc<Registry>,
-    ) -> Self {
+    pub fn new(context: ServiceContext, master: Arc<MasterKey>, plugins: Arc<Registry>) -> Self {
         Self {
-            store,
-            audit,
-            tenancy,
+            context,
             master,
             plugins,
         }
     }
 
     async fn environment(&self, caller: &Caller, project: &str, env: &str) -> Result<Environment> {
-        self.tenancy.get_environment(caller, project, env).await
+        self.context
+            .tenancy
+            .get_environment(caller, project, env)
+            .await
     }
 
     /// An environment's material of one kind.
@@ -122,7 +115,7 @@ impl KeyMaterial {
         env: &str,
     ) -> Result<Vec<Stored<T>>> {
         let environment = self.environment(caller, project, env).await?;
-        Ok(T::list(&self.store, &environment.id).await?)
+        Ok(T::list(&self.context.store, &environment.id).await?)
     }
 
     pub async fn get<T: Kept>(
@@ -138,7 +131,7 @@ impl KeyMaterial {
 
     /// Material by name in an environment already resolved for the caller.
     async fn find<T: Kept>(&self, environment: &Environment, name: &str) -> Result<Stored<T>> {
-        T::get(&self.store, &environment.id, name)
+        T::get(&self.context.store, &environment.id, name)
             .await?
             .ok_or_else(|| {
                 Error::NotFound(format!(
@@ -158,7 +151,7 @@ impl KeyMaterial {
     ) -> Result<()> {
         let environment = self.environment(caller, project, env).await?;
         let stored = self.find::<T>(&environment, name).await?;
-        T::delete(&self.store, &environment.id, &stored.id).await?;
+        T::delete(&self.context.store, &environment.id, &stored.id).await?;
         let action = format!("key_material.{}_delete", T::NOUN);
         self.record(caller, &action, Severity::High, &stored, &environment)
             .await
@@ -221,6 +214,7 @@ impl KeyMaterial {
         let sealed =
             (key_type == KeyType::PrivateKey).then(|| self.master.seal(&key.id, pem.as_bytes()));
         let inserted = self
+            .context
             .store
             .stored_key_insert(&key, sealed.as_ref().map(|s| s.0.as_slice()))
             .await;
@@ -240,6 +234,7 @@ impl KeyMaterial {
             return Ok((KeyType::PublicKey, pem));
         }
         let sealed = self
+            .context
             .store
             .stored_key_sealed(&key.id)
             .await?
@@ -296,6 +291,7 @@ impl KeyMaterial {
             .master
             .seal(&password_record(&keystore.id), upload.password.as_bytes());
         let inserted = self
+            .context
             .store
             .keystore_insert(&keystore, &sealed_content.0, &sealed_password.0)
             .await;
@@ -360,6 +356,7 @@ impl KeyMaterial {
     ) -> Result<OpenedKeystore> {
         let keystore: StoredKeystore = self.get(caller, project, env, name).await?;
         let (content, password) = self
+            .context
             .store
             .keystore_sealed(&keystore.id)
             .await?
@@ -391,9 +388,9 @@ impl KeyMaterial {
             "name": stored.name, "projectId": environment.project_id,
             "environment": environment.name,
         });
-        let actor = caller.principal.actor();
-        self.audit
-            .record(caller.success(&actor, action, &stored.id, severity, Some(details)))
+        self.context
+            .audit
+            .record(caller.success(action, &stored.id, severity, Some(details)))
             .await
     }
 }

@@ -57,7 +57,7 @@ impl Outcome {
 #[derive(Debug)]
 pub struct AuditEvent<'a> {
     pub organization_id: Option<&'a str>,
-    pub actor: &'a str,
+    pub actor: String,
     pub action: &'a str,
     pub target: Option<&'a str>,
     pub severity: Severity,

@@ -226,6 +226,16 @@ impl Certificate {
         }
     }
 
+    /// A request granted as it is made (an import, an mTLS certificate, a renewal): active,
+    /// decided by its requester at the time of the request.
+    pub fn granted(new: NewCertificate) -> Self {
+        let mut certificate = Self::requested(new);
+        certificate.status = Status::Active;
+        certificate.decided_by = Some(certificate.requested_by.clone());
+        certificate.decided_at = Some(certificate.requested_at);
+        certificate
+    }
+
     pub fn serial_number(&self) -> Option<&str> {
         self.issued.as_ref().map(|i| i.serial_number.as_str())
     }

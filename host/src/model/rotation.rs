@@ -200,6 +200,15 @@ pub struct RotationRun {
     pub include_private_key: bool,
     /// When a pending push is due.
     pub next_attempt_at: OffsetDateTime,
+    pub progress: RunProgress,
+    pub requested_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// How far a run got: its worker's lease, when it ran, and what it left. Every new run,
+/// a retry included, starts with none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunProgress {
     /// Until when a running push is held by its worker.
     pub lease_until: Option<OffsetDateTime>,
     pub started_at: Option<OffsetDateTime>,
@@ -211,8 +220,6 @@ pub struct RotationRun {
     pub location: Option<String>,
     /// The destination's version id, when it has one.
     pub destination_version: Option<String>,
-    pub requested_by: String,
-    pub created_at: OffsetDateTime,
 }
 
 /// What a history list is narrowed to; `None` matches anything.

@@ -11,10 +11,10 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::Pki;
 use super::issue::{self, CaUrls};
 use super::keys::load_key;
-use crate::audit::{AuditEvent, AuditLog, AuditRecord, Outcome, Severity};
+use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::model::{CaKind, CaStatus, CertificateAuthority, KeyAlgorithm, Subject};
-use crate::store::{Scope, StoreError, WriteTx};
+use crate::store::{Scope, StoreError};
 use crate::{Error, Result, timestamp};
 
 #[derive(Debug)]
@@ -140,10 +140,10 @@ impl Pki {
             StoreError::Conflict => Error::Conflict(format!("a CA named '{}' exists", ca.name)),
             other => other.into(),
         })?;
-        self.record(caller, "ca.create", &ca.id, Severity::High, Some(json!({
+        self.audit.record(caller.success("ca.create", &ca.id, Severity::High, Some(json!({
             "name": ca.name, "kind": ca.kind.as_str(), "key_algorithm": ca.key_algorithm.label(),
             "parent_id": ca.parent_id,
-        })))
+        }))))
         .await?;
         Ok(ca)
     }
@@ -186,7 +186,8 @@ impl Pki {
         ca.updated_at = timestamp::now();
         self.store.ca_update(&ca).await?;
         self.forget_ca(id);
-        self.record(caller, "ca.certificate_upload", id, Severity::High, None)
+        self.audit
+            .record(caller.success("ca.certificate_upload", id, Severity::High, None))
             .await?;
         Ok(ca)
     }
@@ -216,7 +217,8 @@ impl Pki {
         ca.updated_at = timestamp::now();
         self.store.ca_update(&ca).await?;
         self.forget_ca(id);
-        self.record(caller, "ca.disable", id, Severity::High, None)
+        self.audit
+            .record(caller.success("ca.disable", id, Severity::High, None))
             .await?;
         Ok(ca)
     }
@@ -304,77 +306,6 @@ impl Pki {
 
     pub(super) async fn loaded_ca(&self, scope: Scope<'_>, id: &str) -> Result<Arc<LoadedCa>> {
         self.loaded_ca_any(Some(scope), id).await
-    }
-
-    pub(super) async fn record(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        severity: Severity,
-        details: Option<serde_json::Value>,
-    ) -> Result<()> {
-        let actor = caller.principal.actor();
-        self.audit
-            .record(success(caller, &actor, action, target, severity, details))
-            .await
-    }
-
-    /// An audit event of `caller`'s, stamped for a unit of [`Store::transaction`].
-    pub(super) fn audit_record(
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        severity: Severity,
-        details: Option<serde_json::Value>,
-    ) -> AuditRecord {
-        success(
-            caller,
-            &caller.principal.actor(),
-            action,
-            target,
-            severity,
-            details,
-        )
-        .record()
-    }
-
-    /// As [`Pki::record`], inside `tx`: the event commits with the change.
-    pub(super) async fn record_in(
-        tx: &mut WriteTx,
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        severity: Severity,
-        details: Option<serde_json::Value>,
-    ) -> Result<()> {
-        let actor = caller.principal.actor();
-        AuditLog::record_in(
-            tx,
-            success(caller, &actor, action, target, severity, details),
-        )
-        .await
-    }
-}
-
-/// What `caller` did successfully to `target`, as the audit log records it.
-fn success<'a>(
-    caller: &'a Caller,
-    actor: &'a str,
-    action: &'a str,
-    target: &'a str,
-    severity: Severity,
-    details: Option<serde_json::Value>,
-) -> AuditEvent<'a> {
-    AuditEvent {
-        organization_id: Some(caller.organization_id()),
-        actor,
-        action,
-        target: Some(target),
-        severity,
-        outcome: Outcome::Success,
-        request_id: caller.request_id.as_deref(),
-        details,
     }
 }
 

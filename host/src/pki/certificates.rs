@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
+use utoipa::IntoParams;
 
 use super::Pki;
 use super::csr::{self, Possession};
@@ -13,7 +15,7 @@ use super::lifecycle::{self, Transition};
 use super::template::RequestFacts;
 use super::validators::ValidationInput;
 use super::webhook_events::certificate_event;
-use crate::audit::Severity;
+use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::model::{
     ApprovalMode, Certificate, CertificateFilter, CertificateSource, CrlKind, Issued, KeyAlgorithm,
@@ -55,14 +57,19 @@ pub struct SubmitRequest {
     pub validity_days: Option<u32>,
 }
 
-#[derive(Debug, Default)]
+/// What a certificate list is narrowed to; the API reads it from the query string as is.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CertificateQuery {
     pub project_id: Option<String>,
+    /// `active`, `pending_approval`, `revoked`, `expired`, `rejected`, `archived`.
     pub status: Option<String>,
     pub ca_id: Option<String>,
+    /// Substring of the common name, case-insensitive.
     pub common_name: Option<String>,
+    /// Certificates expiring within N days.
     pub expiring_within_days: Option<i64>,
-    /// A [`CertificateSource`] name.
+    /// `issued`, `imported` or `mtls`.
     pub source: Option<String>,
 }
 
@@ -244,29 +251,30 @@ impl Pki {
             custody.deposit(&certificate, &chain, key_pem).await?;
         }
         // The certificate, its audit event and its webhook event commit together.
-        let audit = Self::audit_record(
-            caller,
-            "certificate.request",
-            &certificate.id,
-            Severity::Low,
-            Some(json!({
-                "template": template.name, "common_name": certificate.common_name,
-                "status": certificate.status.as_str(),
-                "key_storage_mode": certificate.key_storage.as_str(),
-            })),
-        );
+        let audit = caller
+            .success(
+                "certificate.request",
+                &certificate.id,
+                Severity::Low,
+                Some(json!({
+                    "template": template.name, "common_name": certificate.common_name,
+                    "status": certificate.status.as_str(),
+                    "key_storage_mode": certificate.key_storage.as_str(),
+                })),
+            )
+            .record();
         let event = (certificate.status == Status::Active)
             .then(|| certificate_event(EventKind::CertificateIssued, &certificate, json!({})));
         let certificate = self.commit_issuance(certificate, audit, event).await?;
         if let Some((custody, _)) = external {
-            self.record(
-                caller,
-                "certificate.key_deposit",
-                &certificate.id,
-                Severity::High,
-                Some(json!({ "destination": custody.describe() })),
-            )
-            .await?;
+            self.audit
+                .record(caller.success(
+                    "certificate.key_deposit",
+                    &certificate.id,
+                    Severity::High,
+                    Some(json!({ "destination": custody.describe() })),
+                ))
+                .await?;
             if let Err(err) = custody.adopt(&certificate).await {
                 tracing::warn!(certificate = %certificate.id, error = %err, "cannot record the key's custodian as a rotation target");
             }
@@ -491,13 +499,9 @@ impl Pki {
         certificate.updated_at = timestamp::now();
         let mut tx = self.store.write().await?;
         save(&mut tx, &certificate, certificate.status).await?;
-        Self::record_in(
+        AuditLog::record_in(
             &mut tx,
-            caller,
-            "certificate.update",
-            id,
-            Severity::Low,
-            None,
+            caller.success("certificate.update", id, Severity::Low, None),
         )
         .await?;
         tx.commit().await?;
@@ -572,13 +576,14 @@ impl Pki {
         let mut tx = self.store.write().await?;
         let Some(next) = next else {
             tx.certificate_delete(caller.scope(), id).await?;
-            Self::record_in(
+            AuditLog::record_in(
                 &mut tx,
-                caller,
-                action,
-                id,
-                severity,
-                Some(json!({"common_name": certificate.common_name})),
+                caller.success(
+                    action,
+                    id,
+                    severity,
+                    Some(json!({"common_name": certificate.common_name})),
+                ),
             )
             .await?;
             tx.commit().await?;
@@ -588,9 +593,9 @@ impl Pki {
         certificate.updated_at = now;
         save(&mut tx, &certificate, previous).await?;
         let reason = certificate.revocation_reason().map(|r| r.as_str());
-        Self::record_in(&mut tx, caller, action, id, severity, Some(json!({
+        AuditLog::record_in(&mut tx, caller.success(action, id, severity, Some(json!({
             "from": previous.as_str(), "to": next.as_str(), "reason": reason, "comment": comment,
-        })))
+        }))))
         .await?;
         let event = match (transition, &certificate.revocation) {
             (Transition::Approve, _) => Some(certificate_event(

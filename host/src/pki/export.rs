@@ -151,9 +151,7 @@ impl Pki {
             }
         };
         if include_key {
-            self.record(
-                caller,
-                "certificate.export",
+            self.audit.record(caller.success("certificate.export",
                 &certificate.id,
                 Severity::High,
                 Some(json!({
@@ -164,8 +162,7 @@ impl Pki {
                         ExportFormat::Pkcs12 => "pkcs12",
                         ExportFormat::KeyPem => "key",
                     },
-                })),
-            )
+                }))))
             .await?;
         }
         Ok(exported)

@@ -21,7 +21,7 @@ use crate::auth::Caller;
 use crate::crypto::{SecretBytes, SecretString};
 use crate::model::{
     Certificate, CertificateSource, Issued, KeyStorageMode, KeyType, NewCertificate, SanSet,
-    Status, Subject,
+    Subject,
 };
 use crate::store::{Scope, StoreError};
 use crate::{Error, Result, timestamp};
@@ -189,16 +189,8 @@ impl Pki {
             .ok_or_else(|| Error::bad_request("certificate_pem", "no certificate found"))?;
         let facts =
             facts(&candidate).map_err(|message| Error::bad_request("certificate_pem", message))?;
-        if let Some(existing) = self
-            .store
-            .certificate_by_fingerprint(
-                Scope::project(caller.organization_id(), &project_id),
-                &facts.serial_number,
-                &facts.fingerprint_sha256,
-            )
-            .await?
-        {
-            return Err(duplicate_error(&existing.id));
+        if let Some(existing) = self.held(caller, &project_id, &facts).await? {
+            return Err(duplicate_error(&existing));
         }
         match self
             .store_import(caller, &project_id, candidate, &facts, "single")
@@ -248,17 +240,12 @@ impl Pki {
                 certificate: None,
                 error: None,
             };
-            let candidate = match entry.outcome {
-                Ok(candidate) => candidate,
-                Err(message) => {
-                    item.error = Some(message);
-                    report.failed += 1;
-                    report.results.push(item);
-                    continue;
-                }
-            };
-            let facts = match facts(&candidate) {
-                Ok(facts) => facts,
+            // An entry that does not parse, or whose facts cannot be read, fails alone.
+            let read = entry
+                .outcome
+                .and_then(|candidate| facts(&candidate).map(|facts| (candidate, facts)));
+            let (candidate, facts) = match read {
+                Ok(read) => read,
                 Err(message) => {
                     item.error = Some(message);
                     report.failed += 1;
@@ -272,15 +259,7 @@ impl Pki {
                 .find(|(fingerprint, _)| *fingerprint == facts.fingerprint_sha256);
             let held = match (earlier, &project_id) {
                 (Some((_, id)), _) => Some(id.clone()),
-                (None, Some(project_id)) => self
-                    .store
-                    .certificate_by_fingerprint(
-                        Scope::project(caller.organization_id(), project_id),
-                        &facts.serial_number,
-                        &facts.fingerprint_sha256,
-                    )
-                    .await?
-                    .map(|held| Some(held.id)),
+                (None, Some(project_id)) => self.held(caller, project_id, &facts).await?.map(Some),
                 (None, None) => None,
             };
             if let Some(id) = held {
@@ -335,6 +314,24 @@ impl Pki {
         Ok(report)
     }
 
+    /// The id of the certificate with these facts that the project holds already.
+    async fn held(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        facts: &CertificateFacts,
+    ) -> Result<Option<String>> {
+        let held = self
+            .store
+            .certificate_by_fingerprint(
+                Scope::project(caller.organization_id(), project_id),
+                &facts.serial_number,
+                &facts.fingerprint_sha256,
+            )
+            .await?;
+        Ok(held.map(|certificate| certificate.id))
+    }
+
     async fn store_import(
         &self,
         caller: &Caller,
@@ -360,8 +357,7 @@ impl Pki {
                 .map(|der| pem_encode("CERTIFICATE", der))
                 .collect::<String>()
         });
-        let actor = caller.principal.actor();
-        let mut certificate = Certificate::requested(NewCertificate {
+        let mut certificate = Certificate::granted(NewCertificate {
             sealed_key: candidate
                 .key
                 .as_ref()
@@ -383,12 +379,9 @@ impl Pki {
             },
             validity_days: u32::try_from(days).unwrap_or(u32::MAX),
             csr_pem: None,
-            requested_by: actor.clone(),
+            requested_by: caller.principal.actor(),
             requested_at: now,
         });
-        certificate.status = Status::Active;
-        certificate.decided_by = Some(actor);
-        certificate.decided_at = Some(now);
         certificate.chain_pem = chain_pem;
         certificate.issued = Some(Issued {
             serial_number: facts.serial_number.clone(),
@@ -403,30 +396,24 @@ impl Pki {
             Err(StoreError::Conflict) => {
                 // Imported meanwhile by another request.
                 let existing = self
-                    .store
-                    .certificate_by_fingerprint(
-                        Scope::project(caller.organization_id(), project_id),
-                        &facts.serial_number,
-                        &facts.fingerprint_sha256,
-                    )
+                    .held(caller, project_id, facts)
                     .await?
-                    .map(|held| held.id)
                     .unwrap_or_default();
                 return Ok(Stored::Duplicate(existing));
             }
             Err(other) => return Err(other.into()),
         }
-        self.record(
-            caller,
-            "certificate.import",
-            &certificate.id,
-            Severity::Medium,
-            Some(serde_json::json!({
-                "via": via, "common_name": certificate.common_name,
-                "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "certificate.import",
+                &certificate.id,
+                Severity::Medium,
+                Some(serde_json::json!({
+                    "via": via, "common_name": certificate.common_name,
+                    "fingerprint_sha256": facts.fingerprint_sha256, "private_key": has_key,
+                })),
+            ))
+            .await?;
         Ok(Stored::Inserted(Box::new(certificate)))
     }
 }

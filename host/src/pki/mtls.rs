@@ -184,14 +184,14 @@ impl Pki {
         let domain = certificate.common_name.clone();
         self.retire(caller, certificate, RevocationReason::CessationOfOperation)
             .await?;
-        self.record(
-            caller,
-            "mtls.delete",
-            id,
-            Severity::High,
-            Some(json!({ "domain": domain, "private_key_deleted": true })),
-        )
-        .await
+        self.audit
+            .record(caller.success(
+                "mtls.delete",
+                id,
+                Severity::High,
+                Some(json!({ "domain": domain, "private_key_deleted": true })),
+            ))
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -213,8 +213,7 @@ impl Pki {
         let csr_pem = pem_of_csr(&csr_der);
         let id = crate::model::new_id();
         let now = timestamp::now();
-        let actor = caller.principal.actor();
-        let mut certificate = Certificate::requested(NewCertificate {
+        let mut certificate = Certificate::granted(NewCertificate {
             sealed_key: Some(self.master.seal(&key_record(&id), key.serialized_der())),
             id,
             organization_id: caller.organization_id().to_owned(),
@@ -229,12 +228,9 @@ impl Pki {
             key_storage: KeyStorageMode::Local,
             validity_days,
             csr_pem: Some(csr_pem),
-            requested_by: actor.clone(),
+            requested_by: caller.principal.actor(),
             requested_at: now,
         });
-        certificate.status = Status::Active;
-        certificate.decided_by = Some(actor);
-        certificate.decided_at = Some(now);
         certificate.properties = properties;
         certificate.renewed_from = renewed_from;
         let usages = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -249,27 +245,29 @@ impl Pki {
         // Announced like every other certificate: issued, or renewed from its predecessor.
         let (audit, event) = match &certificate.renewed_from {
             None => (
-                Self::audit_record(
-                    caller,
-                    "mtls.generate",
-                    &certificate.id,
-                    Severity::Medium,
-                    Some(json!({
-                        "domain": certificate.common_name,
-                        "key_type": certificate.key_type.label(),
-                        "project_id": project.id,
-                    })),
-                ),
+                caller
+                    .success(
+                        "mtls.generate",
+                        &certificate.id,
+                        Severity::Medium,
+                        Some(json!({
+                            "domain": certificate.common_name,
+                            "key_type": certificate.key_type.label(),
+                            "project_id": project.id,
+                        })),
+                    )
+                    .record(),
                 certificate_event(EventKind::CertificateIssued, &certificate, json!({})),
             ),
             Some(old) => (
-                Self::audit_record(
-                    caller,
-                    "mtls.renew",
-                    &certificate.id,
-                    Severity::Medium,
-                    Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
-                ),
+                caller
+                    .success(
+                        "mtls.renew",
+                        &certificate.id,
+                        Severity::Medium,
+                        Some(json!({ "renewed_from": old, "domain": certificate.common_name })),
+                    )
+                    .record(),
                 certificate_event(
                     EventKind::CertificateRenewed,
                     &certificate,

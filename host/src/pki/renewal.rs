@@ -88,8 +88,7 @@ impl Pki {
             (pem, der, None)
         };
         let now = timestamp::now();
-        let actor = caller.principal.actor();
-        let mut certificate = Certificate::requested(NewCertificate {
+        let mut certificate = Certificate::granted(NewCertificate {
             id,
             organization_id: old.organization_id.clone(),
             project_id: old.project_id.clone(),
@@ -104,24 +103,22 @@ impl Pki {
             validity_days,
             csr_pem: Some(csr_pem),
             sealed_key,
-            requested_by: actor.clone(),
+            requested_by: caller.principal.actor(),
             requested_at: now,
         });
-        certificate.status = Status::Active;
-        certificate.decided_by = Some(actor);
-        certificate.decided_at = Some(now);
         certificate.properties = old.properties.clone();
         certificate.renewed_from = Some(old.id.clone());
         self.sign_into(&mut certificate, rules, &csr_der, Possession::Proven)
             .await?;
         let new_key = certificate.sealed_key.is_some();
-        let audit = Self::audit_record(
-            caller,
-            "certificate.renew",
-            &certificate.id,
-            Severity::Medium,
-            Some(json!({ "renewed_from": old.id, "new_key": new_key })),
-        );
+        let audit = caller
+            .success(
+                "certificate.renew",
+                &certificate.id,
+                Severity::Medium,
+                Some(json!({ "renewed_from": old.id, "new_key": new_key })),
+            )
+            .record();
         let event = certificate_event(
             EventKind::CertificateRenewed,
             &certificate,
@@ -287,7 +284,8 @@ impl Pki {
         if !self.store.renewal_decide(&entry).await? {
             return Err(Error::Conflict("the renewal was decided meanwhile".into()));
         }
-        self.record(caller, action, &entry.id, Severity::Low, None)
+        self.audit
+            .record(caller.success(action, &entry.id, Severity::Low, None))
             .await?;
         Ok(entry)
     }

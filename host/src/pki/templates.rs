@@ -57,14 +57,9 @@ impl Pki {
             .template_insert(&template)
             .await
             .map_err(|err| conflict(err, &template.name))?;
-        self.record(
-            caller,
-            "template.create",
-            &template.id,
-            Severity::Medium,
-            None,
-        )
-        .await?;
+        self.audit
+            .record(caller.success("template.create", &template.id, Severity::Medium, None))
+            .await?;
         Ok(template)
     }
 
@@ -83,14 +78,9 @@ impl Pki {
             .template_update(&template)
             .await
             .map_err(|err| conflict(err, &template.name))?;
-        self.record(
-            caller,
-            "template.update",
-            &template.id,
-            Severity::Medium,
-            None,
-        )
-        .await?;
+        self.audit
+            .record(caller.success("template.update", &template.id, Severity::Medium, None))
+            .await?;
         Ok(template)
     }
 
@@ -125,14 +115,9 @@ impl Pki {
         self.store
             .template_delete(caller.scope(), &template.id)
             .await?;
-        self.record(
-            caller,
-            "template.delete",
-            &template.id,
-            Severity::Medium,
-            None,
-        )
-        .await
+        self.audit
+            .record(caller.success("template.delete", &template.id, Severity::Medium, None))
+            .await
     }
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::worker::bundle_of;
 use super::{Rotation, StoredCredentials, config_text, credentials_record};
 use crate::auth::Caller;
-use crate::model::rotation::{RunReason, RunStatus};
+use crate::model::rotation::{RunProgress, RunReason, RunStatus};
 use crate::model::{Certificate, RotationRun, RotationTarget};
 use crate::pki::{BoxFuture, KeyCustody};
 use crate::plugins::PluginError;
@@ -221,13 +221,14 @@ impl ExternalCustody {
                 attempt: 1,
                 include_private_key: true,
                 next_attempt_at: now,
-                lease_until: None,
-                started_at: Some(now),
-                finished_at: Some(now),
-                duration_ms: Some(duration_ms),
-                error: None,
-                location: Some(receipt.location),
-                destination_version: receipt.version,
+                progress: RunProgress {
+                    started_at: Some(now),
+                    finished_at: Some(now),
+                    duration_ms: Some(duration_ms),
+                    location: Some(receipt.location),
+                    destination_version: receipt.version,
+                    ..RunProgress::default()
+                },
                 requested_by: row.requested_by.clone(),
                 created_at: now,
             };

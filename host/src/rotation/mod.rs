@@ -16,6 +16,7 @@
 mod custody;
 mod worker;
 
+use std::ops::RangeInclusive;
 use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,7 @@ use crate::audit::{AuditLog, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
-use crate::model::rotation::{RunFilter, RunReason, RunStatus};
+use crate::model::rotation::{RunFilter, RunProgress, RunReason, RunStatus};
 use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget, Status};
 use crate::pki::{BoxFuture, CertificateEvents, Pki};
 use crate::plugins::rotation_target::Credentials;
@@ -171,6 +172,18 @@ fn config_text(config: &Map<String, Value>) -> Result<String> {
     serde_json::to_string(config).map_err(Error::internal)
 }
 
+/// `value` when it lies in `range`, else a 400 naming `field`.
+fn within(field: &str, value: u32, range: RangeInclusive<u32>) -> Result<u32> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::bad_request(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
+
 pub(crate) fn credentials_record(target_id: &str) -> String {
     format!("rotation_target:{target_id}")
 }
@@ -246,22 +259,10 @@ impl Rotation {
             })?;
         }
         if let Some(days) = input.days_before_expiry {
-            if !(1..=3650).contains(&days) {
-                return Err(Error::bad_request(
-                    "days_before_expiry",
-                    "must be between 1 and 3650",
-                ));
-            }
-            config.days_before_expiry = Some(days);
+            config.days_before_expiry = Some(within("days_before_expiry", days, 1..=3650)?);
         }
         if let Some(hours) = input.interval_hours {
-            if !(1..=8760).contains(&hours) {
-                return Err(Error::bad_request(
-                    "interval_hours",
-                    "must be between 1 and 8760",
-                ));
-            }
-            config.interval_hours = Some(hours);
+            config.interval_hours = Some(within("interval_hours", hours, 1..=8760)?);
         }
         if let Some(include) = input.include_private_key {
             if include && certificate.sealed_key.is_none() {
@@ -295,17 +296,17 @@ impl Rotation {
         config.updated_by = Some(caller.principal.actor());
         config.updated_at = Some(now);
         self.store.rotation_config_upsert(&config).await?;
-        self.record(
-            caller,
-            "rotation.config.update",
-            certificate_id,
-            Severity::Medium,
-            Some(json!({
-                "enabled": config.enabled, "trigger": config.trigger.as_str(),
-                "include_private_key": config.include_private_key,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.config.update",
+                certificate_id,
+                Severity::Medium,
+                Some(json!({
+                    "enabled": config.enabled, "trigger": config.trigger.as_str(),
+                    "include_private_key": config.include_private_key,
+                })),
+            ))
+            .await?;
         Ok(config)
     }
 
@@ -497,16 +498,13 @@ impl Rotation {
             .rotation_target_insert(&target)
             .await
             .on_conflict(|| duplicate_name(&target.name))?;
-        self.record(
-            caller,
-            "rotation.target.create",
+        self.audit.record(caller.success("rotation.target.create",
             &target.id,
             Severity::Medium,
             Some(json!({
                 "certificate_id": target.certificate_id, "name": target.name,
                 "type": target.target_type, "has_credentials": target.sealed_credentials.is_some(),
-            })),
-        )
+            }))))
         .await?;
         Ok(target)
     }
@@ -572,17 +570,17 @@ impl Rotation {
         if !updated {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
         }
-        self.record(
-            caller,
-            "rotation.target.update",
-            &row.id,
-            Severity::Medium,
-            Some(json!({
-                "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
-                "enabled": row.enabled, "credentials_changed": credentials_changed,
-            })),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.target.update",
+                &row.id,
+                Severity::Medium,
+                Some(json!({
+                    "certificate_id": row.certificate_id, "name": row.name, "type": row.target_type,
+                    "enabled": row.enabled, "credentials_changed": credentials_changed,
+                })),
+            ))
+            .await?;
         Ok(row)
     }
 
@@ -600,14 +598,14 @@ impl Rotation {
         {
             return Err(Error::NotFound(format!("rotation target '{target_id}'")));
         }
-        self.record(
-            caller,
-            "rotation.target.delete",
-            &row.id,
-            Severity::Medium,
-            Some(json!({"certificate_id": row.certificate_id, "name": row.name})),
-        )
-        .await
+        self.audit
+            .record(caller.success(
+                "rotation.target.delete",
+                &row.id,
+                Severity::Medium,
+                Some(json!({"certificate_id": row.certificate_id, "name": row.name})),
+            ))
+            .await
     }
 
     // ---- pushes ----
@@ -643,25 +641,17 @@ impl Rotation {
                 "the certificate has no enabled rotation target; create one first".into(),
             ));
         }
-        let config = self.config_of(caller.scope(), &certificate).await?;
         let runs = self
-            .insert_runs(
-                &certificate,
-                &targets,
-                RunReason::Manual,
-                config.include_private_key,
-                &caller.principal.actor(),
-                RunStatus::Pending,
-            )
+            .queue_for(caller, &certificate, &targets, RunReason::Manual)
             .await?;
-        self.record(
-            caller,
-            "rotation.trigger",
-            certificate_id,
-            Severity::Low,
-            Some(json!({"targets": runs.len()})),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.trigger",
+                certificate_id,
+                Severity::Low,
+                Some(json!({"targets": runs.len()})),
+            ))
+            .await?;
         Ok(runs)
     }
 
@@ -675,25 +665,22 @@ impl Rotation {
         let target = self.get_target(caller, certificate_id, target_id).await?;
         let certificate = self.pki.get_certificate(caller, certificate_id).await?;
         Self::check_pushable(&certificate)?;
-        let config = self.config_of(caller.scope(), &certificate).await?;
         let mut runs = self
-            .insert_runs(
+            .queue_for(
+                caller,
                 &certificate,
                 std::slice::from_ref(&target),
                 RunReason::Sync,
-                config.include_private_key,
-                &caller.principal.actor(),
-                RunStatus::Pending,
             )
             .await?;
-        self.record(
-            caller,
-            "rotation.sync",
-            &target.id,
-            Severity::Low,
-            Some(json!({"certificate_id": certificate_id})),
-        )
-        .await?;
+        self.audit
+            .record(caller.success(
+                "rotation.sync",
+                &target.id,
+                Severity::Low,
+                Some(json!({"certificate_id": certificate_id})),
+            ))
+            .await?;
         runs.pop()
             .ok_or_else(|| Error::internal(anyhow::anyhow!("no run was queued")))
     }
@@ -751,6 +738,27 @@ impl Rotation {
         Ok(version)
     }
 
+    /// Pushes queued by `caller`: the key goes along as the certificate's rotation config
+    /// says.
+    async fn queue_for(
+        &self,
+        caller: &Caller,
+        certificate: &Certificate,
+        targets: &[RotationTarget],
+        reason: RunReason,
+    ) -> Result<Vec<RotationRun>> {
+        let config = self.config_of(caller.scope(), certificate).await?;
+        self.insert_runs(
+            certificate,
+            targets,
+            reason,
+            config.include_private_key,
+            &caller.principal.actor(),
+            RunStatus::Pending,
+        )
+        .await
+    }
+
     /// One run per target, in `status`. Pending ones supersede their target's older
     /// waiting runs and wake the worker: that is how a push is queued.
     async fn insert_runs(
@@ -785,13 +793,7 @@ impl Rotation {
                     && certificate.sealed_key.is_some()
                     && !target.key_custody,
                 next_attempt_at: now,
-                lease_until: None,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                error: None,
-                location: None,
-                destination_version: None,
+                progress: RunProgress::default(),
                 requested_by: actor.into(),
                 created_at: now,
             };
@@ -846,20 +848,6 @@ impl Rotation {
         )
         .await?;
         Ok(())
-    }
-
-    async fn record(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        severity: Severity,
-        details: Option<Value>,
-    ) -> Result<()> {
-        let actor = caller.principal.actor();
-        self.audit
-            .record(caller.success(&actor, action, target, severity, details))
-            .await
     }
 }
 

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 use super::{PushFailure, Rotation, Trigger, config_text};
 use crate::audit::{AuditEvent, Outcome, Severity};
 use crate::auth::{Caller, Principal};
-use crate::model::rotation::{RunReason, RunStatus};
+use crate::model::rotation::{RunProgress, RunReason, RunStatus};
 use crate::model::{Certificate, RotationConfig, RotationRun, RotationTarget};
 use crate::plugins::Tenant;
 use crate::plugins::rotation_target::{Bundle, Receipt};
@@ -104,8 +104,9 @@ impl Rotation {
     pub async fn execute(&self, mut run: RotationRun) {
         let started = Instant::now();
         let outcome = self.push(&run).await;
-        run.finished_at = Some(timestamp::now());
-        run.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        run.progress.finished_at = Some(timestamp::now());
+        run.progress.duration_ms =
+            Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
         let recorded = match outcome {
             Ok(receipt) => self.record_success(run, receipt).await,
             Err(failure) => self.record_rotation_failure(run, failure).await,
@@ -117,21 +118,21 @@ impl Rotation {
 
     async fn record_success(&self, mut run: RotationRun, receipt: Receipt) -> Result<()> {
         run.status = RunStatus::Succeeded;
-        run.error = None;
-        run.location = Some(receipt.location);
-        run.destination_version = receipt.version;
+        run.progress.error = None;
+        run.progress.location = Some(receipt.location);
+        run.progress.destination_version = receipt.version;
         self.store.rotation_run_finish(&run).await?;
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
                 RunStatus::Succeeded,
-                run.finished_at.unwrap_or_else(timestamp::now),
+                run.progress.finished_at.unwrap_or_else(timestamp::now),
                 None,
             )
             .await?;
         tracing::info!(
             target_id = %run.target_id, certificate = %run.certificate_id,
-            duration_ms = run.duration_ms, "rotation push succeeded"
+            duration_ms = run.progress.duration_ms, "rotation push succeeded"
         );
         Ok(())
     }
@@ -147,13 +148,13 @@ impl Rotation {
         failure: PushFailure,
     ) -> Result<()> {
         run.status = RunStatus::Failed;
-        run.error = Some(failure.message.clone());
+        run.progress.error = Some(failure.message.clone());
         self.store.rotation_run_finish(&run).await?;
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
                 RunStatus::Failed,
-                run.finished_at.unwrap_or_else(timestamp::now),
+                run.progress.finished_at.unwrap_or_else(timestamp::now),
                 Some(&failure.message),
             )
             .await?;
@@ -181,13 +182,7 @@ impl Rotation {
                 status: RunStatus::Pending,
                 attempt,
                 next_attempt_at: now + wait,
-                lease_until: None,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                error: None,
-                location: None,
-                destination_version: None,
+                progress: RunProgress::default(),
                 created_at: now,
                 ..run
             };
@@ -289,7 +284,7 @@ impl Rotation {
         self.audit
             .record(AuditEvent {
                 organization_id: Some(&run.organization_id),
-                actor: &run.requested_by,
+                actor: run.requested_by.clone(),
                 action: "rotation.key_push",
                 target: Some(&run.certificate_id),
                 severity: Severity::High,
@@ -424,8 +419,8 @@ impl Rotation {
                     )
                     .await?;
                 for mut run in runs {
-                    run.finished_at = Some(timestamp::now());
-                    run.duration_ms = Some(0);
+                    run.progress.finished_at = Some(timestamp::now());
+                    run.progress.duration_ms = Some(0);
                     self.record_rotation_failure(
                         run,
                         PushFailure::permanent(format!("renewal before expiry failed: {err}")),

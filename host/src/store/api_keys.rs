@@ -118,15 +118,16 @@ impl Store {
         scope: Scope<'_>,
         public_key: &str,
     ) -> Result<Option<ApiKey>, StoreError> {
-        let row: Option<ApiKeyRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM api_keys
+        let row: Option<ApiKeyRow> = scope
+            .query_as(
+                &format!(
+                    "SELECT {COLUMNS} FROM api_keys
              WHERE {IN_SCOPE} AND public_key = ?3 AND revoked_at IS NULL"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(public_key)
-        .fetch_optional(&self.pool)
-        .await?;
+                ),
+                public_key,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(ApiKeyRow::into_model).transpose()
     }
 

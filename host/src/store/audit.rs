@@ -109,7 +109,7 @@ where
     .bind(id)
     .bind(timestamp::format(occurred_at))
     .bind(event.organization_id)
-    .bind(event.actor)
+    .bind(&event.actor)
     .bind(event.action)
     .bind(event.target)
     .bind(event.severity.as_str())

@@ -68,14 +68,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<JwtKey>, StoreError> {
-        let row: Option<JwtKeyRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<JwtKeyRow> = scope
+            .query_as(
+                &format!("SELECT {COLUMNS} FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(JwtKeyRow::into_model).transpose()
     }
 
@@ -84,15 +83,14 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let sealed = sqlx::query_scalar(&format!(
-            "SELECT sealed_private FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(sealed)
+        let sealed: Option<(Vec<u8>,)> = scope
+            .query_as(
+                &format!("SELECT sealed_private FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(sealed.map(|(sealed,)| sealed))
     }
 
     /// A project's keys, newest first.
@@ -117,14 +115,13 @@ impl Store {
     }
 
     pub async fn jwt_key_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
 use super::{Scope, Store, StoreError};
-use crate::model::rotation::{RunFilter, RunReason, RunStatus, Trigger};
+use crate::model::rotation::{RunFilter, RunProgress, RunReason, RunStatus, Trigger};
 use crate::model::{RotationConfig, RotationRun, RotationTarget};
 use crate::timestamp;
 
@@ -138,13 +138,24 @@ impl RotationRunRow {
             status: name("rotation_runs.status", &self.status, RunStatus::parse)?,
             attempt: int("rotation_runs.attempt", self.attempt)?,
             next_attempt_at: time("rotation_runs.next_attempt_at", &self.next_attempt_at)?,
-            lease_until: optional_time("rotation_runs.lease_until", self.lease_until.as_deref())?,
-            started_at: optional_time("rotation_runs.started_at", self.started_at.as_deref())?,
-            finished_at: optional_time("rotation_runs.finished_at", self.finished_at.as_deref())?,
-            duration_ms: self
-                .duration_ms
-                .map(|ms| int("rotation_runs.duration_ms", ms))
-                .transpose()?,
+            progress: RunProgress {
+                lease_until: optional_time(
+                    "rotation_runs.lease_until",
+                    self.lease_until.as_deref(),
+                )?,
+                started_at: optional_time("rotation_runs.started_at", self.started_at.as_deref())?,
+                finished_at: optional_time(
+                    "rotation_runs.finished_at",
+                    self.finished_at.as_deref(),
+                )?,
+                duration_ms: self
+                    .duration_ms
+                    .map(|ms| int("rotation_runs.duration_ms", ms))
+                    .transpose()?,
+                error: self.error,
+                location: self.location,
+                destination_version: self.destination_version,
+            },
             created_at: time("rotation_runs.created_at", &self.created_at)?,
             id: self.id,
             organization_id: self.organization_id,
@@ -154,9 +165,6 @@ impl RotationRunRow {
             target_type: self.target_type,
             serial_number: self.serial_number,
             include_private_key: self.include_private_key,
-            error: self.error,
-            location: self.location,
-            destination_version: self.destination_version,
             requested_by: self.requested_by,
         })
     }
@@ -198,15 +206,16 @@ impl Store {
         scope: Scope<'_>,
         certificate_id: &str,
     ) -> Result<Option<RotationConfig>, StoreError> {
-        let row: Option<RotationConfigRow> = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_configs WHERE {} AND certificate_id = ?3",
-            certificate_in_scope("rotation_configs")
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(certificate_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<RotationConfigRow> = scope
+            .query_as(
+                &format!(
+                    "SELECT * FROM rotation_configs WHERE {} AND certificate_id = ?3",
+                    certificate_in_scope("rotation_configs")
+                ),
+                certificate_id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(RotationConfigRow::into_model).transpose()
     }
 
@@ -331,14 +340,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<RotationTarget>, StoreError> {
-        let row: Option<RotationTargetRow> = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<RotationTargetRow> = scope
+            .query_as(
+                &format!("SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(RotationTargetRow::into_model).transpose()
     }
 
@@ -347,15 +355,16 @@ impl Store {
         scope: Scope<'_>,
         certificate_id: &str,
     ) -> Result<Vec<RotationTarget>, StoreError> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND certificate_id = ?3
+        let rows = scope
+            .query_as(
+                &format!(
+                    "SELECT * FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND certificate_id = ?3
              ORDER BY created_at, id"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(certificate_id)
-        .fetch_all(&self.pool)
-        .await?;
+                ),
+                certificate_id,
+            )
+            .fetch_all(&self.pool)
+            .await?;
         targets(rows)
     }
 
@@ -387,14 +396,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -441,13 +449,13 @@ impl Store {
         .bind(run.attempt)
         .bind(run.include_private_key)
         .bind(timestamp::format(run.next_attempt_at))
-        .bind(optional_time_text(run.lease_until))
-        .bind(optional_time_text(run.started_at))
-        .bind(optional_time_text(run.finished_at))
-        .bind(run.duration_ms.map(int_text))
-        .bind(&run.error)
-        .bind(&run.location)
-        .bind(&run.destination_version)
+        .bind(optional_time_text(run.progress.lease_until))
+        .bind(optional_time_text(run.progress.started_at))
+        .bind(optional_time_text(run.progress.finished_at))
+        .bind(run.progress.duration_ms.map(int_text))
+        .bind(&run.progress.error)
+        .bind(&run.progress.location)
+        .bind(&run.progress.destination_version)
         .bind(&run.requested_by)
         .bind(timestamp::format(run.created_at))
         .execute(&self.pool)
@@ -557,11 +565,11 @@ impl Store {
              WHERE id = ?",
         )
         .bind(run.status.as_str())
-        .bind(optional_time_text(run.finished_at))
-        .bind(run.duration_ms.map(int_text))
-        .bind(&run.error)
-        .bind(&run.location)
-        .bind(&run.destination_version)
+        .bind(optional_time_text(run.progress.finished_at))
+        .bind(run.progress.duration_ms.map(int_text))
+        .bind(&run.progress.error)
+        .bind(&run.progress.location)
+        .bind(&run.progress.destination_version)
         .bind(&run.id)
         .execute(&self.pool)
         .await?;

@@ -1,5 +1,9 @@
 //! The tenant a query is confined to.
 
+use sqlx::query::{Query, QueryAs};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{FromRow, Sqlite};
+
 /// An organization, and within it one project when the caller is confined to one.
 /// Tenant-scoped store queries take a `Scope`, so that no query can forget the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,5 +41,36 @@ impl<'a> Scope<'a> {
     /// Whether an object of `project_id` lies inside this scope.
     pub fn contains_project(&self, project_id: &str) -> bool {
         self.project_id.is_none_or(|p| p == project_id)
+    }
+}
+
+/// Queries that look for one key inside a scope. Their SQL names the scope's organization
+/// `?1`, its project `?2` (NULL for the whole organization) and the key `?3`.
+impl<'q> Scope<'q> {
+    /// `sql` with the scope and `key` bound, answering rows of type `R`.
+    pub(super) fn query_as<R>(
+        self,
+        sql: &'q str,
+        key: &'q str,
+    ) -> QueryAs<'q, Sqlite, R, SqliteArguments<'q>>
+    where
+        R: for<'r> FromRow<'r, SqliteRow>,
+    {
+        sqlx::query_as(sql)
+            .bind(self.organization_id)
+            .bind(self.project_id)
+            .bind(key)
+    }
+
+    /// `sql` with the scope and `key` bound, for a statement that answers no rows.
+    pub(super) fn query(
+        self,
+        sql: &'q str,
+        key: &'q str,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+        sqlx::query(sql)
+            .bind(self.organization_id)
+            .bind(self.project_id)
+            .bind(key)
     }
 }

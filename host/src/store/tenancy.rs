@@ -228,14 +228,13 @@ impl Store {
         self.caches
             .projects
             .get_or_load(key, || async {
-                let row: Option<ProjectRow> = sqlx::query_as(&format!(
-                    "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
-                ))
-                .bind(scope.organization_id())
-                .bind(scope.project_id())
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+                let row: Option<ProjectRow> = scope
+                    .query_as(
+                        &format!("SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"),
+                        id,
+                    )
+                    .fetch_optional(&self.pool)
+                    .await?;
                 row.map(ProjectRow::into_model).transpose()
             })
             .await
@@ -246,14 +245,13 @@ impl Store {
         scope: Scope<'_>,
         name: &str,
     ) -> Result<Option<Project>, StoreError> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!(
-            "SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND name = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<ProjectRow> = scope
+            .query_as(
+                &format!("SELECT * FROM projects WHERE {PROJECT_IN_SCOPE} AND name = ?3"),
+                name,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(ProjectRow::into_model).transpose()
     }
 
@@ -294,14 +292,13 @@ impl Store {
     }
 
     pub async fn project_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         self.caches.invalidate_all();
         Ok(done.rows_affected() == 1)
     }

@@ -1,6 +1,8 @@
 //! Webhook endpoints, the outbox of events, deliveries with their leases and attempts,
 //! and the certificate expiry notices already given.
 
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::{FromRow, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -58,6 +60,11 @@ fn events_text(events: &[EventKind]) -> Result<String, StoreError> {
     json_text(&events.iter().map(|e| e.as_str()).collect::<Vec<_>>())
 }
 
+/// An event's kind as `webhook_events.event_type` holds it.
+fn event_kind(text: &str) -> Result<EventKind, StoreError> {
+    name("webhook_events.event_type", text, EventKind::parse_any)
+}
+
 #[derive(FromRow)]
 struct DeliveryRow {
     id: String,
@@ -79,11 +86,7 @@ struct DeliveryRow {
 impl DeliveryRow {
     fn into_model(self) -> Result<WebhookDelivery, StoreError> {
         Ok(WebhookDelivery {
-            event_type: name(
-                "webhook_events.event_type",
-                &self.event_type,
-                EventKind::parse_any,
-            )?,
+            event_type: event_kind(&self.event_type)?,
             occurred_at: time("webhook_events.occurred_at", &self.occurred_at)?,
             data: json("webhook_events.payload", &self.payload)?,
             status: name(
@@ -159,11 +162,7 @@ impl DeliveryJobRow {
     fn into_model(self) -> Result<DeliveryJob, StoreError> {
         Ok(DeliveryJob {
             attempts: int("webhook_deliveries.attempts", self.attempts)?,
-            event_type: name(
-                "webhook_events.event_type",
-                &self.event_type,
-                EventKind::parse_any,
-            )?,
+            event_type: event_kind(&self.event_type)?,
             occurred_at: time("webhook_events.occurred_at", &self.occurred_at)?,
             delivery_id: self.delivery_id,
             lease_token: self.lease_token,
@@ -192,29 +191,40 @@ const FAN_OUT_BATCH: usize = 500;
 
 const WEBHOOK_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
 
-impl Store {
-    // ---- endpoints ----
-
-    pub async fn webhook_insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webhooks (id, organization_id, project_id, url, events, sealed_secret,
-                                   transport, config, description, active, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&webhook.id)
-        .bind(&webhook.organization_id)
-        .bind(&webhook.project_id)
+/// Binds the settings an endpoint's owner may change, in the order both the insert and the
+/// update name their columns: url, events, sealed_secret, transport, config, description,
+/// active.
+fn bind_settings<'q>(
+    query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    webhook: &'q Webhook,
+) -> Result<Query<'q, Sqlite, SqliteArguments<'q>>, StoreError> {
+    Ok(query
         .bind(&webhook.url)
         .bind(events_text(&webhook.events)?)
         .bind(&webhook.sealed_secret)
         .bind(&webhook.transport)
         .bind(json_text(&webhook.config)?)
         .bind(&webhook.description)
-        .bind(webhook.active)
-        .bind(timestamp::format(webhook.created_at))
-        .bind(timestamp::format(webhook.updated_at))
-        .execute(&self.pool)
-        .await?;
+        .bind(webhook.active))
+}
+
+impl Store {
+    // ---- endpoints ----
+
+    pub async fn webhook_insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO webhooks (id, organization_id, project_id, url, events, sealed_secret,
+                                   transport, config, description, active, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&webhook.id)
+        .bind(&webhook.organization_id)
+        .bind(&webhook.project_id);
+        bind_settings(insert, webhook)?
+            .bind(timestamp::format(webhook.created_at))
+            .bind(timestamp::format(webhook.updated_at))
+            .execute(&self.pool)
+            .await?;
         self.caches.subscriptions.invalidate();
         Ok(())
     }
@@ -224,14 +234,13 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<Option<Webhook>, StoreError> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<WebhookRow> = scope
+            .query_as(
+                &format!("SELECT * FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(WebhookRow::into_model).transpose()
     }
 
@@ -249,37 +258,30 @@ impl Store {
 
     /// Writes every mutable column back.
     pub async fn webhook_update(&self, webhook: &Webhook) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE webhooks SET url = ?, events = ?, sealed_secret = ?, transport = ?, config = ?,
                                  description = ?, active = ?, updated_at = ?
              WHERE id = ? AND organization_id = ?",
-        )
-        .bind(&webhook.url)
-        .bind(events_text(&webhook.events)?)
-        .bind(&webhook.sealed_secret)
-        .bind(&webhook.transport)
-        .bind(json_text(&webhook.config)?)
-        .bind(&webhook.description)
-        .bind(webhook.active)
-        .bind(timestamp::format(webhook.updated_at))
-        .bind(&webhook.id)
-        .bind(&webhook.organization_id)
-        .execute(&self.pool)
-        .await?;
+        );
+        let done = bind_settings(update, webhook)?
+            .bind(timestamp::format(webhook.updated_at))
+            .bind(&webhook.id)
+            .bind(&webhook.organization_id)
+            .execute(&self.pool)
+            .await?;
         self.caches.subscriptions.invalidate();
         Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a webhook with its deliveries and their attempts.
     pub async fn webhook_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = scope
+            .query(
+                &format!("DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
+                id,
+            )
+            .execute(&self.pool)
+            .await?;
         self.caches.subscriptions.invalidate();
         Ok(done.rows_affected() == 1)
     }

@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use crate::audit::AuditLog;
 use crate::auth::{Caller, Permission};
 use crate::error::OnConflict;
 use crate::model::{Environment, Organization, Project};
@@ -18,6 +19,15 @@ pub const MAX_DESCRIPTION_LEN: usize = 1024;
 #[derive(Clone)]
 pub struct Tenancy {
     store: Store,
+}
+
+/// What every tenant-scoped service works through: the store, the audit log, and the
+/// tenancy that resolves a caller's projects and environments.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub store: Store,
+    pub audit: AuditLog,
+    pub tenancy: Tenancy,
 }
 
 /// Changes to a named object; `None` leaves a field as it is.

@@ -28,8 +28,8 @@ use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::model::webhook::{DeliveryFilter, DeliveryStatus};
 use crate::model::{DeliveryAttempt, Webhook, WebhookDelivery};
 use crate::plugins::Registry;
-use crate::store::{Scope, Store};
-use crate::tenancy::{MAX_DESCRIPTION_LEN, Tenancy};
+use crate::store::Scope;
+use crate::tenancy::{MAX_DESCRIPTION_LEN, ServiceContext};
 use crate::{Error, Result, timestamp};
 
 /// The transport of an endpoint that names none.
@@ -79,9 +79,7 @@ pub struct DeliveryRecord {
 }
 
 pub struct Webhooks {
-    store: Store,
-    audit: AuditLog,
-    tenancy: Tenancy,
+    context: ServiceContext,
     master: Arc<MasterKey>,
     plugins: Arc<Registry>,
     allow_loopback: bool,
@@ -94,17 +92,13 @@ pub(crate) fn secret_record(id: &str) -> String {
 
 impl Webhooks {
     pub fn new(
-        store: Store,
-        audit: AuditLog,
-        tenancy: Tenancy,
+        context: ServiceContext,
         master: Arc<MasterKey>,
         plugins: Arc<Registry>,
         allow_loopback: bool,
     ) -> Self {
         Self {
-            store,
-            audit,
-            tenancy,
+            context,
             master,
             plugins,
             allow_loopback,
@@ -114,7 +108,7 @@ impl Webhooks {
     /// The dispatcher that delivers this store's outbox.
     pub fn dispatcher(&self, settings: dispatcher::Settings) -> Dispatcher {
         Dispatcher::new(
-            self.store.clone(),
+            self.context.store.clone(),
             self.master.clone(),
             self.plugins.clone(),
             settings,
@@ -159,7 +153,7 @@ impl Webhooks {
             created_at: now,
             updated_at: now,
         };
-        self.store.webhook_insert(&webhook).await?;
+        self.context.store.webhook_insert(&webhook).await?;
         self.record(caller, "webhook.create", Severity::Medium, &webhook, None)
             .await?;
         Ok(CreatedWebhook {
@@ -176,12 +170,13 @@ impl Webhooks {
             (Some(p), _) | (None, Some(p)) => Scope::project(organization, p),
             (None, None) => Scope::organization(organization),
         };
-        Ok(self.store.webhook_list(scope).await?)
+        Ok(self.context.store.webhook_list(scope).await?)
     }
 
     /// A webhook the caller may see; another tenant's (or project's) is "not found".
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Webhook> {
-        self.store
+        self.context
+            .store
             .webhook_get(caller.scope(), id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -228,7 +223,7 @@ impl Webhooks {
             changed.push("secret");
         }
         webhook.updated_at = timestamp::now();
-        if !self.store.webhook_update(&webhook).await? {
+        if !self.context.store.webhook_update(&webhook).await? {
             return Err(not_found(id));
         }
         let severity = if changed.contains(&"secret") {
@@ -251,6 +246,7 @@ impl Webhooks {
     pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
         let webhook = self.get(caller, id).await?;
         if !self
+            .context
             .store
             .webhook_delete(caller.scope(), &webhook.id)
             .await?
@@ -286,11 +282,12 @@ impl Webhooks {
             .transpose()?;
         let filter = DeliveryFilter { status, event_type };
         let (deliveries, total) = self
+            .context
             .store
             .delivery_list(&webhook.id, &filter, offset, limit)
             .await?;
         let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
-        let mut attempts = self.store.attempt_list(&ids).await?;
+        let mut attempts = self.context.store.attempt_list(&ids).await?;
         let records = deliveries
             .into_iter()
             .map(|delivery| {
@@ -315,11 +312,16 @@ impl Webhooks {
     ) -> Result<DeliveryRecord> {
         let webhook = self.get(caller, id).await?;
         let delivery = self
+            .context
             .store
             .delivery_get(&webhook.id, delivery_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
-        let attempts = self.store.attempt_list(&[delivery.id.as_str()]).await?;
+        let attempts = self
+            .context
+            .store
+            .attempt_list(&[delivery.id.as_str()])
+            .await?;
         Ok(DeliveryRecord { delivery, attempts })
     }
 
@@ -332,17 +334,15 @@ impl Webhooks {
         delivery_id: &str,
     ) -> Result<DeliveryRecord> {
         let webhook = self.get(caller, id).await?;
-        let mut tx = self.store.write().await?;
+        let mut tx = self.context.store.write().await?;
         let new_id = tx
             .delivery_repeat(&webhook.id, delivery_id, timestamp::now())
             .await?
             .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
-        let actor = caller.principal.actor();
         AuditLog::record_in(
             &mut tx,
             audit_event(
                 caller,
-                &actor,
                 "webhook.redeliver",
                 Severity::Low,
                 &webhook,
@@ -368,7 +368,7 @@ impl Webhooks {
             webhook.project_id.as_deref(),
             json!({ "webhookId": webhook.id, "sentBy": caller.principal.actor() }),
         );
-        let mut tx = self.store.write().await?;
+        let mut tx = self.context.store.write().await?;
         let delivery_id = events::emit_to(&mut tx, &event, &webhook.id).await?;
         tx.commit().await?;
         self.delivery(caller, id, &delivery_id).await
@@ -385,7 +385,7 @@ impl Webhooks {
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => return Ok(None),
         };
-        match self.tenancy.get_project(caller, id).await {
+        match self.context.tenancy.get_project(caller, id).await {
             Ok(project) => Ok(Some(project.id)),
             Err(Error::NotFound(_)) => Err(Error::bad_request(
                 "projectId",
@@ -439,18 +439,15 @@ impl Webhooks {
         webhook: &Webhook,
         extra: Option<Value>,
     ) -> Result<()> {
-        let actor = caller.principal.actor();
-        self.audit
-            .record(audit_event(
-                caller, &actor, action, severity, webhook, extra,
-            ))
+        self.context
+            .audit
+            .record(audit_event(caller, action, severity, webhook, extra))
             .await
     }
 }
 
 fn audit_event<'a>(
     caller: &'a Caller,
-    actor: &'a str,
     action: &'a str,
     severity: Severity,
     webhook: &'a Webhook,
@@ -465,7 +462,7 @@ fn audit_event<'a>(
     if let (Some(map), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
         map.extend(extra);
     }
-    caller.success(actor, action, &webhook.id, severity, Some(details))
+    caller.success(action, &webhook.id, severity, Some(details))
 }
 
 fn not_found(id: &str) -> Error {
