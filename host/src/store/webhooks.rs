@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError, Tx, WriteTx};
+use super::{Scope, Store, StoreError, WriteTx};
 use crate::model::webhook::{
     DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryStatus, Event, EventKind,
 };
@@ -375,8 +375,8 @@ impl Store {
 
     // ---- the dispatcher ----
 
-    /// Makes the deliveries of up to `limit` outbox events (see [`Tx::outbox_fan_out`]);
-    /// returns how many events were fanned out.
+    /// Makes the deliveries of up to `limit` outbox events (see
+    /// [`super::Tx::outbox_fan_out`]); returns how many events were fanned out.
     pub async fn outbox_fan_out(&self, limit: usize) -> Result<usize, StoreError> {
         // A read first: most calls find nothing, and need not queue for the writer.
         let waiting: bool =
