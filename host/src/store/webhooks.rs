@@ -533,45 +533,66 @@ impl Store {
 }
 
 impl WriteTx {
-    /// Puts `event` in the outbox. For `webhook_id`, its delivery to that webhook is made
-    /// at once, whatever the webhook subscribes to; otherwise the event is kept when some
-    /// active webhook of its tenant subscribes to its type, and the dispatcher makes its
-    /// deliveries later. `None` when nothing was written; otherwise the id of the
-    /// delivery made at once.
+    /// Puts `event` in the outbox when some active webhook of its tenant subscribes to
+    /// its type; the dispatcher makes its deliveries later. Returns whether it was kept.
     pub async fn outbox_insert(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
         event: &Event,
-        webhook_id: Option<&str>,
-    ) -> Result<Option<Option<String>>, StoreError> {
-        let event_type = event.kind.as_str();
-        let wanted: bool =
-            match webhook_id {
-                Some(webhook) => sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND organization_id = ?)",
-                )
-                .bind(webhook)
-                .bind(&event.organization_id)
-                .fetch_one(self.conn())
-                .await?,
-                None => {
-                    sqlx::query_scalar(
-                        "SELECT EXISTS (SELECT 1 FROM webhooks w
-                     WHERE w.organization_id = ?1 AND w.active = 1
-                       AND (w.project_id IS NULL OR w.project_id = ?2)
-                       AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3))",
-                    )
-                    .bind(&event.organization_id)
-                    .bind(&event.project_id)
-                    .bind(event_type)
-                    .fetch_one(self.conn())
-                    .await?
-                }
-            };
-        if !wanted {
+    ) -> Result<bool, StoreError> {
+        let wanted: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhooks w
+             WHERE w.organization_id = ?1 AND w.active = 1
+               AND (w.project_id IS NULL OR w.project_id = ?2)
+               AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3))",
+        )
+        .bind(&event.organization_id)
+        .bind(&event.project_id)
+        .bind(event.kind.as_str())
+        .fetch_one(self.conn())
+        .await?;
+        if wanted {
+            self.insert_event(id, occurred_at, event, false).await?;
+        }
+        Ok(wanted)
+    }
+
+    /// Puts `event` in the outbox with its delivery to `webhook_id` alone, whatever that
+    /// webhook subscribes to; returns the delivery's id, `None` when the tenant has no
+    /// such webhook.
+    pub async fn outbox_insert_for(
+        &mut self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &Event,
+        webhook_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND organization_id = ?)",
+        )
+        .bind(webhook_id)
+        .bind(&event.organization_id)
+        .fetch_one(self.conn())
+        .await?;
+        if !known {
             return Ok(None);
         }
+        let occurred_at = self.insert_event(id, occurred_at, event, true).await?;
+        Ok(Some(
+            insert_delivery(self, webhook_id, id, &occurred_at, None).await?,
+        ))
+    }
+
+    /// Writes the event row (`fanned_out` when its deliveries are made with it); returns
+    /// its time in stored form.
+    async fn insert_event(
+        &mut self,
+        id: &str,
+        occurred_at: OffsetDateTime,
+        event: &Event,
+        fanned_out: bool,
+    ) -> Result<String, StoreError> {
         let occurred_at = timestamp::format(occurred_at);
         sqlx::query(
             "INSERT INTO webhook_events (id, organization_id, project_id, event_type, occurred_at,
@@ -581,18 +602,14 @@ impl WriteTx {
         .bind(id)
         .bind(&event.organization_id)
         .bind(&event.project_id)
-        .bind(event_type)
+        .bind(event.kind.as_str())
         .bind(&occurred_at)
         .bind(event.data.to_string())
-        .bind(webhook_id.is_some())
+        .bind(fanned_out)
         .execute(self.conn())
         .await?;
-        let delivery = match webhook_id {
-            Some(webhook) => Some(insert_delivery(self, webhook, id, &occurred_at, None).await?),
-            None => None,
-        };
         self.queued_deliveries = true;
-        Ok(Some(delivery))
+        Ok(occurred_at)
     }
 
     /// Queues the event of `delivery_id` again for the same webhook; returns the new
@@ -721,10 +738,7 @@ mod tests {
     /// Whether the event was kept.
     async fn emit(tx: &mut WriteTx, id: &str, kind: EventKind) -> bool {
         let event = Event::new(kind, "org", Some("p1"), serde_json::json!({"n": 1}));
-        tx.outbox_insert(id, t0(), &event, None)
-            .await
-            .unwrap()
-            .is_some()
+        tx.outbox_insert(id, t0(), &event).await.unwrap()
     }
 
     fn outcome(job: &DeliveryJob) -> DeliveryOutcome {

@@ -25,7 +25,10 @@ use crate::{Error, Result, timestamp};
 /// when it rolls back. Returns whether some webhook subscribes (otherwise nothing is
 /// written).
 pub async fn emit(tx: &mut WriteTx, event: &Event) -> Result<bool> {
-    Ok(queue(tx, event, None).await?.is_some())
+    check_data(event)?;
+    Ok(tx
+        .outbox_insert(&crate::model::new_id(), timestamp::now(), event)
+        .await?)
 }
 
 /// Emits `event` in a transaction of its own, for a change that has no transaction to
@@ -40,9 +43,9 @@ pub async fn emit_now(store: &Store, event: &Event) -> Result<bool> {
 /// Queues `event` for one webhook only, whatever it subscribes to; returns the
 /// delivery's id.
 pub(super) async fn emit_to(tx: &mut WriteTx, event: &Event, webhook_id: &str) -> Result<String> {
-    queue(tx, event, Some(webhook_id))
+    check_data(event)?;
+    tx.outbox_insert_for(&crate::model::new_id(), timestamp::now(), event, webhook_id)
         .await?
-        .flatten()
         .ok_or_else(|| Error::NotFound(format!("webhook '{webhook_id}'")))
 }
 
@@ -50,19 +53,6 @@ pub(super) async fn emit_to(tx: &mut WriteTx, event: &Event, webhook_id: &str) -
 pub fn emit_in(tx: &mut Tx<'_>, event: &Event) -> Result<bool> {
     check_data(event)?;
     Ok(tx.outbox_insert(&crate::model::new_id(), timestamp::now(), event)?)
-}
-
-/// `None` when nothing was written; otherwise the delivery's id when the event went to
-/// one webhook.
-async fn queue(
-    tx: &mut WriteTx,
-    event: &Event,
-    webhook_id: Option<&str>,
-) -> Result<Option<Option<String>>> {
-    check_data(event)?;
-    Ok(tx
-        .outbox_insert(&crate::model::new_id(), timestamp::now(), event, webhook_id)
-        .await?)
 }
 
 fn check_data(event: &Event) -> Result<()> {
