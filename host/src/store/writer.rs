@@ -4,11 +4,18 @@
 //!
 //! sqlx runs each connection on a thread of its own, so every statement is a round
 //! trip between threads; here a unit of work runs its statements in place, and many
-//! units share one `COMMIT` (and its `fsync`). Each unit runs inside a savepoint: one
-//! that fails is rolled back alone and the others still commit. A caller is answered
-//! only after the commit that holds its work is on disk.
+//! units share one `COMMIT`. Each unit runs inside a savepoint: one that fails is
+//! rolled back alone and the others still commit.
+//!
+//! Commits are made durable beside the writer, not inside its cycle: the connection
+//! commits with `synchronous = NORMAL` (the commit's WAL frames are written, not
+//! synced), and hands the group to the sync thread, which syncs the WAL file and only
+//! then answers the group's callers, while the writer already runs the next group. A
+//! caller is therefore answered only after the commit that holds its work is on disk.
 
-use std::path::Path;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -38,9 +45,8 @@ const GATHER: Duration = Duration::from_micros(300);
 
 /// A unit of work as the writer thread sees it: runs against the connection (and the
 /// store's caches) inside the group's transaction (or, given none, answers that the
-/// write failed), and says
-/// whether it succeeded and whether it queued webhook deliveries. Its result waits in
-/// `reply` until the commit is decided.
+/// write failed), and says whether it succeeded and whether it queued webhook
+/// deliveries. Its result waits in `reply` until the commit is on disk (or failed).
 type Unit = Box<dyn FnOnce(Option<(&Connection, &Caches)>) -> Ran + Send>;
 
 /// Tells a unit's caller how its group's commit went (`Err` holds the cause).
@@ -71,14 +77,15 @@ impl Writer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // FULL: the WAL is synced at every commit, so an answered write survives a power
-        // loss, not only a crash of this process. Group commit pays one sync per group.
+        // NORMAL: a commit writes its WAL frames without syncing them; the sync thread
+        // syncs the WAL before any caller of the group is answered, so an answered write
+        // survives a power loss, not only a crash of this process (see `sync`).
         // The savepoints' undo records stay in memory rather than in temporary files.
         // Checkpoints run on a thread of their own (see `checkpoint`); a commit only
         // finishes one when the WAL has grown past `WAL_RESTART_PAGES`, by then mostly
         // copied already.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
              PRAGMA wal_autocheckpoint = {WAL_RESTART_PAGES}; PRAGMA temp_store = MEMORY;"
         ))?;
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -87,13 +94,22 @@ impl Writer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        // A checkpoint syncs the WAL before it copies it, and the database file after.
         checkpointer.execute_batch("PRAGMA synchronous = FULL;")?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
         let (units, queue) = mpsc::channel();
+        let (committed, to_sync) = mpsc::channel();
         let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("keystead-sync".into())
+            .spawn(move || sync(&wal, to_sync, &outbox))
+            .map_err(|err| StoreError::Backend(Box::new(err)))?;
         std::thread::Builder::new()
             .name("keystead-writer".into())
             .spawn(move || {
-                run(conn, queue, turn, outbox, caches);
+                run(conn, queue, turn, committed, caches);
                 drop(stop);
             })
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
@@ -104,7 +120,7 @@ impl Writer {
         Ok(Self { units })
     }
 
-    /// Runs `work` in the next group and answers once that group is committed.
+    /// Runs `work` in the next group and answers once that group is committed and synced.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -159,7 +175,7 @@ fn run(
     conn: Connection,
     queue: mpsc::Receiver<Unit>,
     turn: Arc<Mutex<()>>,
-    outbox: Arc<Notify>,
+    committed: mpsc::Sender<Vec<Ran>>,
     caches: Arc<Caches>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
@@ -179,7 +195,68 @@ fn run(
         }
         busy = group.len() > 1;
         let _turn = turn.blocking_lock();
-        commit_group(&conn, &caches, &mut group, &outbox);
+        match commit_group(&conn, &caches, &mut group) {
+            Ok(ran) => {
+                if let Err(mpsc::SendError(ran)) = committed.send(ran) {
+                    answer(ran, Err("the database writer has stopped"));
+                }
+            }
+            Err((ran, cause)) => answer(ran, Err(&cause)),
+        }
+    }
+}
+
+/// Makes committed groups durable and answers their callers: each round syncs the
+/// WAL file once for every group committed since the previous round. The writer has
+/// written a group's frames before it sends the group, so the sync that follows covers
+/// them (and every earlier frame: `fdatasync` writes out the whole file, whichever
+/// descriptor wrote it).
+///
+/// A failed sync leaves it unknown what reached the disk, and a later sync can succeed
+/// without having written the lost pages (the kernel may have dropped them), so after
+/// one failure every write is answered as failed until the server restarts and
+/// recovers the database from its files, as PostgreSQL does.
+fn sync(wal_path: &Path, committed: mpsc::Receiver<Vec<Ran>>, outbox: &Notify) {
+    let mut wal: Option<(File, u64)> = None;
+    let mut failed: Option<String> = None;
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        if failed.is_none()
+            && let Err(err) = sync_wal(wal_path, &mut wal)
+        {
+            tracing::error!(error = %err, "the WAL cannot be synced; writes fail until a restart");
+            failed = Some(format!("the database cannot be synced to disk: {err}"));
+        }
+        let result = failed.as_deref().map_or(Ok(()), Err);
+        let mut queued_deliveries = false;
+        for ran in groups {
+            queued_deliveries |= ran.iter().any(|unit| unit.ok && unit.queued_deliveries);
+            answer(ran, result);
+        }
+        if queued_deliveries && result.is_ok() {
+            outbox.notify_one();
+        }
+    }
+}
+
+/// Syncs the WAL file, (re)opening it when it is not the file held open: SQLite
+/// creates it at the first write and would create a new one after the last connection
+/// to the database closed.
+fn sync_wal(path: &Path, wal: &mut Option<(File, u64)>) -> std::io::Result<()> {
+    let inode = std::fs::metadata(path)?.ino();
+    let file = match wal {
+        Some((file, held)) if *held == inode => file,
+        _ => &wal.insert((File::open(path)?, inode)).0,
+    };
+    file.sync_data()
+}
+
+/// Gives each unit of a group its answer: the commit's outcome (its own error for a
+/// unit that failed).
+fn answer(ran: Vec<Ran>, commit: Result<(), &str>) {
+    for unit in ran {
+        (unit.reply)(commit);
     }
 }
 
@@ -199,16 +276,19 @@ fn checkpoint(conn: Connection, stopped: mpsc::Receiver<()>) {
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
-fn commit_group(conn: &Connection, caches: &Caches, group: &mut Vec<Unit>, outbox: &Notify) {
+/// Runs a group's units in one transaction and commits it (without syncing it);
+/// gives back the units' outcomes, with the cause when the commit failed.
+fn commit_group(
+    conn: &Connection,
+    caches: &Caches,
+    group: &mut Vec<Unit>,
+) -> Result<Vec<Ran>, (Vec<Ran>, String)> {
     let mut ran = Vec::with_capacity(group.len());
-    let begun = statement(conn, "BEGIN IMMEDIATE");
-    if let Err(err) = begun {
+    if let Err(err) = statement(conn, "BEGIN IMMEDIATE") {
         let cause = err.to_string();
         tracing::error!(error = %cause, "the writer cannot begin a transaction");
-        for unit in group.drain(..) {
-            (unit(None).reply)(Err(&cause));
-        }
-        return;
+        ran.extend(group.drain(..).map(|unit| unit(None)));
+        return Err((ran, cause));
     }
     for unit in group.drain(..) {
         let savepoint = statement(conn, "SAVEPOINT unit");
@@ -231,18 +311,14 @@ fn commit_group(conn: &Connection, caches: &Caches, group: &mut Vec<Unit>, outbo
         }
         ran.push(outcome);
     }
-    let commit = statement(conn, "COMMIT").map_err(|err| err.to_string());
-    if let Err(cause) = &commit {
-        tracing::error!(error = %cause, "a group commit failed; its writes are rolled back");
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    let mut queued_deliveries = false;
-    for outcome in ran {
-        queued_deliveries |= outcome.ok && outcome.queued_deliveries;
-        (outcome.reply)(commit.as_ref().map(|_| ()).map_err(String::as_str));
-    }
-    if queued_deliveries && commit.is_ok() {
-        outbox.notify_one();
+    match statement(conn, "COMMIT") {
+        Ok(()) => Ok(ran),
+        Err(err) => {
+            let cause = err.to_string();
+            tracing::error!(error = %cause, "a group commit failed; its writes are rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+            Err((ran, cause))
+        }
     }
 }
 
@@ -352,6 +428,23 @@ mod tests {
             .len();
         let bound = u64::from(WAL_RESTART_PAGES) * 4096;
         assert!(wal < 2 * bound, "the WAL is {wal} bytes");
+    }
+
+    #[test]
+    fn the_wal_is_reopened_when_sqlite_made_a_new_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("w.db-wal");
+        std::fs::write(&path, b"first").expect("write");
+        let mut wal = None;
+        sync_wal(&path, &mut wal).expect("sync");
+        let first = wal.as_ref().map(|(_, inode)| *inode);
+        // A new file at the same path (another inode): the next sync must reach it.
+        std::fs::write(dir.path().join("new"), b"second").expect("write");
+        std::fs::rename(dir.path().join("new"), &path).expect("rename");
+        sync_wal(&path, &mut wal).expect("sync");
+        let second = wal.as_ref().map(|(_, inode)| *inode);
+        assert_ne!(first, second);
+        assert_eq!(second, Some(std::fs::metadata(&path).expect("stat").ino()));
     }
 
     #[tokio::test]
