@@ -171,12 +171,11 @@ impl Pki {
                 validity_days,
             )
             .await;
-        if let (Err(refused), KeySource::Uploaded(der)) = (&checked, &source) {
+        if let (Err(_), KeySource::Uploaded(der)) = (&checked, &source) {
             // A request that fails both is told about its signature first; one that passes
             // has it verified where it is signed.
             let der = der.clone();
             super::off_the_workers(move || csr::verify("csr_pem", &der)).await?;
-            tracing::debug!(error = %refused, "a request with a valid CSR is refused by its template");
         }
         checked?;
         // A key that leaves this server: its custodian and the key (PEM).
