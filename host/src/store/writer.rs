@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Mutex, Notify, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::StoreError;
 use super::cache::Caches;
@@ -59,11 +59,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Opens the database file at `path` (already created and migrated) and starts the
-    /// writer thread. `turn` is the lock the store's other write transactions take, so
-    /// that they and the writer take turns instead of waiting in SQLite's busy handler.
+    /// writer thread.
     pub fn start(
         path: &Path,
-        turn: Arc<Mutex<()>>,
         outbox: Arc<Notify>,
         caches: Arc<Caches>,
     ) -> Result<Self, StoreError> {
@@ -93,7 +91,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("keystead-writer".into())
             .spawn(move || {
-                run(conn, queue, turn, outbox, caches);
+                run(conn, queue, outbox, caches);
                 drop(stop);
             })
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
@@ -155,13 +153,7 @@ impl Writer {
     }
 }
 
-fn run(
-    conn: Connection,
-    queue: mpsc::Receiver<Unit>,
-    turn: Arc<Mutex<()>>,
-    outbox: Arc<Notify>,
-    caches: Arc<Caches>,
-) {
+fn run(conn: Connection, queue: mpsc::Receiver<Unit>, outbox: Arc<Notify>, caches: Arc<Caches>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut busy = false;
     // Blocks until work arrives; ends when every sender (every `Store`) is gone.
@@ -178,7 +170,6 @@ fn run(
             }
         }
         busy = group.len() > 1;
-        let _turn = turn.blocking_lock();
         commit_group(&conn, &caches, &mut group, &outbox);
     }
 }
@@ -276,13 +267,8 @@ mod tests {
         setup
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
             .expect("schema");
-        let writer = Writer::start(
-            &path,
-            Arc::new(Mutex::new(())),
-            Arc::new(Notify::new()),
-            Arc::new(Caches::new()),
-        )
-        .expect("writer");
+        let writer =
+            Writer::start(&path, Arc::new(Notify::new()), Arc::new(Caches::new())).expect("writer");
         (writer, setup)
     }
 
