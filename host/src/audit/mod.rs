@@ -1,7 +1,7 @@
 //! Security events: who did what to which object, and whether it was allowed.
 
 pub use crate::model::audit::{AuditEvent, AuditRecord, Outcome, Severity};
-use crate::store::{Store, WriteTx};
+use crate::store::Store;
 use crate::timestamp;
 
 #[derive(Clone)]
@@ -14,17 +14,10 @@ impl AuditLog {
         Self { store }
     }
 
+    /// Records `event` on its own. An event that describes a change is written with it
+    /// instead: [`AuditEvent::record`] in the change's unit of [`Store::transaction`].
     pub async fn record(&self, event: AuditEvent<'_>) -> crate::Result<()> {
-        self.store
-            .audit_insert(&crate::model::new_id(), timestamp::now(), &event)
-            .await?;
-        Ok(())
-    }
-
-    /// Records `event` inside `tx`, so that it commits with the change it describes.
-    pub async fn record_in(tx: &mut WriteTx, event: AuditEvent<'_>) -> crate::Result<()> {
-        tx.audit_insert(&crate::model::new_id(), timestamp::now(), &event)
-            .await?;
+        self.store.audit_insert(event.record()).await?;
         Ok(())
     }
 }

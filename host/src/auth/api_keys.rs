@@ -132,7 +132,9 @@ impl ApiKeys {
             expires_at: None,
             revoked_at: None,
         };
-        self.store.api_key_insert(&key, &self.hash(token)).await?;
+        self.store
+            .api_key_insert(key.clone(), self.hash(token).to_vec())
+            .await?;
         self.audit
             .record(AuditEvent {
                 organization_id: Some(organization_id),
@@ -231,7 +233,7 @@ impl ApiKeys {
         };
         let secret = new_secret();
         self.store
-            .api_key_insert(&key, &self.hash(&secret))
+            .api_key_insert(key.clone(), self.hash(&secret).to_vec())
             .await
             .on_conflict(|| Error::Conflict("key collision; retry".into()))?;
         let (jwt, jwt_expires) = self
@@ -281,7 +283,7 @@ impl ApiKeys {
         if let Some(expires) = update.expires {
             key.expires_at = expires.map(|text| parse_expiry(&text)).transpose()?;
         }
-        if !self.store.api_key_update(&key).await? {
+        if !self.store.api_key_update(key.clone()).await? {
             return Err(Error::NotFound(format!("key '{public_key}'")));
         }
         self.record(

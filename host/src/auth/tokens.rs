@@ -53,7 +53,7 @@ impl TokenSigner {
             None => {
                 let pem = ES256.generate_key_pair()?.to_pem_private_key();
                 let sealed = master.seal(KEY_RECORD, &pem);
-                if !store.meta_insert(KEY_RECORD, &sealed.0).await? {
+                if !store.meta_insert(KEY_RECORD, sealed.0).await? {
                     // Another process created it first; use theirs.
                     return Box::pin(Self::load_or_create(store, master, ttl)).await;
                 }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, AuditLog, Severity};
+use crate::audit::{AuditEvent, Severity};
 use crate::auth::Caller;
 use crate::crypto::{SecretString, serialize_withheld};
 use crate::error::OnConflict;
@@ -274,26 +274,28 @@ impl JwkObjects {
         };
         // The object, its audit event and its webhook event commit together; publishing
         // in each environment follows.
-        let mut tx = self.context.store.write().await?;
-        tx.jwk_object_insert(&object)
-            .await
-            .on_conflict(|| exists(&name))?;
-        AuditLog::record_in(&mut tx, audit_event(caller, "jwk.created", &object)).await?;
-        webhooks::emit(
-            &mut tx,
-            &Event::new(
-                EventKind::JwkCreated,
-                &object.organization_id,
-                Some(&object.project_id),
-                json!({
-                    "jwkId": object.id, "name": object.name, "projectId": object.project_id,
-                    "projectName": project.name, "sourceType": object.source_type.as_str(),
-                    "kid": object.kid, "jwk": object.jwk,
-                }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let audit = audit_event(caller, "jwk.created", &object).record();
+        let event = Event::new(
+            EventKind::JwkCreated,
+            &object.organization_id,
+            Some(&object.project_id),
+            json!({
+                "jwkId": object.id, "name": object.name, "projectId": object.project_id,
+                "projectName": project.name, "sourceType": object.source_type.as_str(),
+                "kid": object.kid, "jwk": object.jwk,
+            }),
+        );
+        let object = self
+            .context
+            .store
+            .transaction(move |tx| {
+                tx.jwk_object_insert(&object)
+                    .on_conflict(|| exists(&object.name))?;
+                tx.audit_insert(&audit)?;
+                webhooks::emit(tx, &event)?;
+                Ok::<_, Error>(object)
+            })
+            .await?;
         let deployment = self.deploy(&project, &object.id).await?;
         Ok((self.published(object).await?, deployment))
     }
@@ -328,7 +330,7 @@ impl JwkObjects {
             updated_at: timestamp::now(),
             ..existing
         };
-        if !self.context.store.jwk_object_update(&object).await? {
+        if !self.context.store.jwk_object_update(object.clone()).await? {
             return Err(not_found(&name));
         }
         let deployment = self.deploy(&project, &object.id).await?;

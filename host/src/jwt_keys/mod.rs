@@ -20,11 +20,12 @@ use uuid::Uuid;
 pub use algorithm::{Algorithm, DEFAULT_RSA_KEY_SIZE, PrivateJwk, RSA_KEY_SIZES};
 pub use jwks::{JwksCache, JwksDocument};
 
-use crate::audit::{AuditLog, Severity};
+use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::error::OnConflict;
 use crate::model::{JwtKey, Project};
+use crate::store::Scope;
 use crate::tenancy::{DEFAULT_PROJECT, ServiceContext};
 use crate::webhooks::{self, Event, EventKind};
 use crate::{Error, Result, timestamp};
@@ -166,7 +167,7 @@ impl JwtKeys {
             .await?;
         self.context
             .store
-            .jwt_key_insert(&key, &sealed.0)
+            .jwt_key_insert(key.clone(), sealed.0)
             .await
             .on_conflict(|| name_conflict(&key.name))?;
         self.reload_jwks(&project.id).await?;
@@ -194,19 +195,8 @@ impl JwtKeys {
             .await?;
         // The rotation, its audit event and its webhook event commit together.
         let deprecated_at = timestamp::now();
-        let mut tx = self.context.store.write().await?;
-        let rotated = tx
-            .jwt_key_rotate(caller.scope(), &old.id, &key, &sealed.0, deprecated_at)
-            .await
-            .on_conflict(|| name_conflict(&key.name))?;
-        if !rotated {
-            return Err(Error::Conflict(format!(
-                "JWT key '{id}' was rotated or deleted meanwhile"
-            )));
-        }
-        AuditLog::record_in(
-            &mut tx,
-            caller.success(
+        let audit = caller
+            .success(
                 "jwt_key.rotate",
                 &old.id,
                 Severity::Medium,
@@ -214,26 +204,41 @@ impl JwtKeys {
                     "name": key.name, "algorithm": key.algorithm.name(), "projectId": key.project_id,
                     "oldKid": old.kid, "newId": key.id, "newKid": key.kid,
                 })),
-            ),
-        )
-        .await?;
-        webhooks::emit(
-            &mut tx,
-            &Event::new(
-                EventKind::KeyRotated,
-                caller.organization_id(),
-                Some(&key.project_id),
-                json!({
-                    "keyId": key.id, "kid": key.kid, "name": key.name,
-                    "algorithm": key.algorithm.name(), "projectId": key.project_id,
-                    "previousKeyId": old.id, "previousKid": old.kid,
-                    "deprecatedAt": timestamp::format(deprecated_at),
-                }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        self.reload_jwks(&old.project_id).await?;
+            )
+            .record();
+        let event = Event::new(
+            EventKind::KeyRotated,
+            caller.organization_id(),
+            Some(&key.project_id),
+            json!({
+                "keyId": key.id, "kid": key.kid, "name": key.name,
+                "algorithm": key.algorithm.name(), "projectId": key.project_id,
+                "previousKeyId": old.id, "previousKid": old.kid,
+                "deprecatedAt": timestamp::format(deprecated_at),
+            }),
+        );
+        let old_project = old.project_id.clone();
+        let key = self
+            .context
+            .store
+            .transaction(move |tx| {
+                // The old key was read inside the caller's scope.
+                let scope = Scope::project(&old.organization_id, &old.project_id);
+                let rotated = tx
+                    .jwt_key_rotate(scope, &old.id, &key, &sealed.0, deprecated_at)
+                    .on_conflict(|| name_conflict(&key.name))?;
+                if !rotated {
+                    return Err(Error::Conflict(format!(
+                        "JWT key '{}' was rotated or deleted meanwhile",
+                        old.id
+                    )));
+                }
+                tx.audit_insert(&audit)?;
+                webhooks::emit(tx, &event)?;
+                Ok(key)
+            })
+            .await?;
+        self.reload_jwks(&old_project).await?;
         Ok(key)
     }
 

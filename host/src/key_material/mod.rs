@@ -216,7 +216,7 @@ impl KeyMaterial {
         let inserted = self
             .context
             .store
-            .stored_key_insert(&key, sealed.as_ref().map(|s| s.0.as_slice()))
+            .stored_key_insert(key.clone(), sealed.map(|s| s.0))
             .await;
         self.uploaded(caller, &environment, key, inserted).await
     }
@@ -293,7 +293,7 @@ impl KeyMaterial {
         let inserted = self
             .context
             .store
-            .keystore_insert(&keystore, &sealed_content.0, &sealed_password.0)
+            .keystore_insert(keystore.clone(), sealed_content.0, sealed_password.0)
             .await;
         self.uploaded(caller, &environment, keystore, inserted)
             .await

@@ -136,10 +136,13 @@ impl Pki {
             ca.not_before = Some(signed.not_before);
             ca.not_after = Some(signed.not_after);
         }
-        self.store.ca_insert(&ca).await.map_err(|err| match err {
-            StoreError::Conflict => Error::Conflict(format!("a CA named '{}' exists", ca.name)),
-            other => other.into(),
-        })?;
+        self.store
+            .ca_insert(ca.clone())
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict => Error::Conflict(format!("a CA named '{}' exists", ca.name)),
+                other => other.into(),
+            })?;
         self.audit.record(caller.success("ca.create", &ca.id, Severity::High, Some(json!({
             "name": ca.name, "kind": ca.kind.as_str(), "key_algorithm": ca.key_algorithm.label(),
             "parent_id": ca.parent_id,
@@ -184,7 +187,7 @@ impl Pki {
         ca.not_before = Some(cert.validity().not_before.to_datetime());
         ca.not_after = Some(cert.validity().not_after.to_datetime());
         ca.updated_at = timestamp::now();
-        self.store.ca_update(&ca).await?;
+        self.store.ca_update(ca.clone()).await?;
         self.forget_ca(id);
         self.audit
             .record(caller.success("ca.certificate_upload", id, Severity::High, None))
@@ -215,7 +218,7 @@ impl Pki {
         }
         ca.status = CaStatus::Disabled;
         ca.updated_at = timestamp::now();
-        self.store.ca_update(&ca).await?;
+        self.store.ca_update(ca.clone()).await?;
         self.forget_ca(id);
         self.audit
             .record(caller.success("ca.disable", id, Severity::High, None))

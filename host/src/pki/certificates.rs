@@ -15,13 +15,13 @@ use super::lifecycle::{self, Transition};
 use super::template::RequestFacts;
 use super::validators::ValidationInput;
 use super::webhook_events::certificate_event;
-use crate::audit::{AuditLog, Severity};
+use crate::audit::Severity;
 use crate::auth::Caller;
 use crate::model::{
     ApprovalMode, Certificate, CertificateFilter, CertificateSource, CrlKind, Issued, KeyAlgorithm,
     KeyStorageMode, KeyType, NewCertificate, Revocation, SanSet, Status, Subject, TemplateRules,
 };
-use crate::store::{Scope, WriteTx};
+use crate::store::{Scope, Tx};
 use crate::webhooks::{self, EventKind};
 use crate::{Error, Result, timestamp};
 
@@ -171,12 +171,11 @@ impl Pki {
                 validity_days,
             )
             .await;
-        if let (Err(refused), KeySource::Uploaded(der)) = (&checked, &source) {
+        if let (Err(_), KeySource::Uploaded(der)) = (&checked, &source) {
             // A request that fails both is told about its signature first; one that passes
             // has it verified where it is signed.
             let der = der.clone();
             super::off_the_workers(move || csr::verify("csr_pem", &der)).await?;
-            tracing::debug!(error = %refused, "a request with a valid CSR is refused by its template");
         }
         checked?;
         // A key that leaves this server: its custodian and the key (PEM).
@@ -497,15 +496,16 @@ impl Pki {
         let mut certificate = self.get_certificate(caller, id).await?;
         certificate.properties = properties;
         certificate.updated_at = timestamp::now();
-        let mut tx = self.store.write().await?;
-        save(&mut tx, &certificate, certificate.status).await?;
-        AuditLog::record_in(
-            &mut tx,
-            caller.success("certificate.update", id, Severity::Low, None),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(certificate)
+        let audit = caller
+            .success("certificate.update", id, Severity::Low, None)
+            .record();
+        self.store
+            .transaction(move |tx| {
+                save(tx, &certificate, certificate.status)?;
+                tx.audit_insert(&audit)?;
+                Ok::<_, Error>(certificate)
+            })
+            .await
     }
 
     /// Applies a lifecycle transition decided by [`lifecycle::next`].
@@ -573,30 +573,32 @@ impl Pki {
             }
             Transition::PermanentDelete => ("certificate.permanent_delete", Severity::High),
         };
-        let mut tx = self.store.write().await?;
         let Some(next) = next else {
-            tx.certificate_delete(caller.scope(), id).await?;
-            AuditLog::record_in(
-                &mut tx,
-                caller.success(
+            let audit = caller
+                .success(
                     action,
                     id,
                     severity,
                     Some(json!({"common_name": certificate.common_name})),
-                ),
-            )
-            .await?;
-            tx.commit().await?;
+                )
+                .record();
+            // The certificate was read inside the caller's scope.
+            self.store
+                .transaction(move |tx| {
+                    let scope =
+                        Scope::project(&certificate.organization_id, &certificate.project_id);
+                    tx.certificate_delete(scope, &certificate.id)?;
+                    tx.audit_insert(&audit)
+                })
+                .await?;
             return Ok(None);
         };
         certificate.status = next;
         certificate.updated_at = now;
-        save(&mut tx, &certificate, previous).await?;
         let reason = certificate.revocation_reason().map(|r| r.as_str());
-        AuditLog::record_in(&mut tx, caller.success(action, id, severity, Some(json!({
+        let audit = caller.success(action, id, severity, Some(json!({
             "from": previous.as_str(), "to": next.as_str(), "reason": reason, "comment": comment,
-        }))))
-        .await?;
+        }))).record();
         let event = match (transition, &certificate.revocation) {
             (Transition::Approve, _) => Some(certificate_event(
                 EventKind::CertificateIssued,
@@ -614,10 +616,17 @@ impl Pki {
             )),
             _ => None,
         };
-        if let Some(event) = event {
-            webhooks::emit(&mut tx, &event).await?;
-        }
-        tx.commit().await?;
+        let certificate = self
+            .store
+            .transaction(move |tx| {
+                save(tx, &certificate, previous)?;
+                tx.audit_insert(&audit)?;
+                if let Some(event) = &event {
+                    webhooks::emit(tx, event)?;
+                }
+                Ok::<_, Error>(certificate)
+            })
+            .await?;
         if matches!(transition, Transition::Approve) {
             self.announce_issued(&certificate).await;
         }
@@ -665,12 +674,8 @@ impl Pki {
 }
 
 /// Writes `certificate` back unless its status changed from `expected` since it was read.
-pub(super) async fn save(
-    tx: &mut WriteTx,
-    certificate: &Certificate,
-    expected: Status,
-) -> Result<()> {
-    if tx.certificate_update(certificate, expected).await? {
+pub(super) fn save(tx: &mut Tx<'_>, certificate: &Certificate, expected: Status) -> Result<()> {
+    if tx.certificate_update(certificate, expected)? {
         Ok(())
     } else {
         Err(Error::Conflict(

@@ -87,7 +87,7 @@ impl Pki {
             this_update,
             next_update,
         };
-        self.store.crl_insert(&crl).await?;
+        self.store.crl_insert(crl.clone()).await?;
         Ok(crl)
     }
 

@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 use super::Pki;
 use super::webhook_events::certificate_event;
 use crate::model::Certificate;
-use crate::webhooks::{self, EventKind};
-use crate::{Result, timestamp};
+use crate::webhooks::{self, Event, EventKind};
+use crate::{Error, Result};
 
 /// Certificates handled per query; a scan repeats until it has seen them all.
 const BATCH: i64 = 500;
@@ -82,41 +82,48 @@ impl Pki {
         if certificates.is_empty() {
             return Ok(0);
         }
-        let at = timestamp::format(now);
-        let mut given = 0;
-        let mut tx = self.store.write().await?;
-        for certificate in certificates {
-            if !tx
-                .expiry_notice_insert(&certificate.id, notice, &at)
-                .await?
-            {
-                continue;
-            }
-            for other in also {
-                tx.expiry_notice_insert(&certificate.id, other, &at).await?;
-            }
-            let event = match threshold {
-                Some(days) => {
-                    let left = certificate
-                        .not_after()
-                        .map(|end| (end - now).whole_days())
-                        .unwrap_or_default();
-                    certificate_event(
-                        EventKind::CertificateExpiring,
+        let notices: Vec<(String, Event)> = certificates
+            .iter()
+            .map(|certificate| {
+                let event = match threshold {
+                    Some(days) => {
+                        let left = certificate
+                            .not_after()
+                            .map(|end| (end - now).whole_days())
+                            .unwrap_or_default();
+                        certificate_event(
+                            EventKind::CertificateExpiring,
+                            certificate,
+                            json!({ "thresholdDays": days, "daysLeft": left }),
+                        )
+                    }
+                    None => certificate_event(
+                        EventKind::CertificateExpired,
                         certificate,
-                        json!({ "thresholdDays": days, "daysLeft": left }),
-                    )
+                        json!({ "status": "expired" }),
+                    ),
+                };
+                (certificate.id.clone(), event)
+            })
+            .collect();
+        let (notice, also) = (notice.to_owned(), also.to_vec());
+        let given = self
+            .store
+            .transaction(move |tx| {
+                let mut given = 0;
+                for (certificate_id, event) in &notices {
+                    if !tx.expiry_notice_insert(certificate_id, &notice, now)? {
+                        continue;
+                    }
+                    for other in &also {
+                        tx.expiry_notice_insert(certificate_id, other, now)?;
+                    }
+                    webhooks::emit(tx, event)?;
+                    given += 1;
                 }
-                None => certificate_event(
-                    EventKind::CertificateExpired,
-                    certificate,
-                    json!({ "status": "expired" }),
-                ),
-            };
-            webhooks::emit(&mut tx, &event).await?;
-            given += 1;
-        }
-        tx.commit().await?;
+                Ok::<_, Error>(given)
+            })
+            .await?;
         Ok(given)
     }
 }

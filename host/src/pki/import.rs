@@ -391,7 +391,7 @@ impl Pki {
             not_before,
             not_after,
         });
-        match self.store.certificate_insert(&certificate).await {
+        match self.store.certificate_insert(certificate.clone()).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 // Imported meanwhile by another request.

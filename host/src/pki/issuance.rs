@@ -42,7 +42,7 @@ impl Pki {
                 tx.certificate_insert(&certificate)?;
                 tx.audit_insert(&audit)?;
                 if let Some(event) = &event {
-                    webhooks::emit_in(tx, event)?;
+                    webhooks::emit(tx, event)?;
                 }
                 Ok::<_, Error>(certificate)
             })

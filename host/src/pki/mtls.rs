@@ -342,18 +342,24 @@ impl Pki {
         certificate.status = Status::Archived;
         certificate.sealed_key = None;
         certificate.updated_at = now;
-        let mut tx = self.store.write().await?;
-        save(&mut tx, &certificate, previous).await?;
-        if newly_revoked {
-            let event = certificate_event(
+        let event = newly_revoked.then(|| {
+            certificate_event(
                 EventKind::CertificateRevoked,
                 &certificate,
                 json!({"reason": reason.as_str(), "revokedAt": timestamp::format(now)}),
-            );
-            webhooks::emit(&mut tx, &event).await?;
-        }
-        tx.commit().await?;
-        if newly_revoked && let Some(ca_id) = &certificate.ca_id {
+            )
+        });
+        let ca_id = certificate.ca_id.clone();
+        self.store
+            .transaction(move |tx| {
+                save(tx, &certificate, previous)?;
+                if let Some(event) = &event {
+                    webhooks::emit(tx, event)?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await?;
+        if newly_revoked && let Some(ca_id) = &ca_id {
             self.regenerate_crl(ca_id, CrlKind::Full).await?;
         }
         Ok(())

@@ -216,7 +216,7 @@ impl Pki {
             } else {
                 scan.queued += 1;
             }
-            self.store.renewal_insert(&entry).await?;
+            self.store.renewal_insert(entry).await?;
         }
         Ok(scan)
     }
@@ -281,7 +281,7 @@ impl Pki {
     ) -> Result<RenewalRequest> {
         entry.decided_by = Some(caller.principal.actor());
         entry.decided_at = Some(timestamp::now());
-        if !self.store.renewal_decide(&entry).await? {
+        if !self.store.renewal_decide(entry.clone()).await? {
             return Err(Error::Conflict("the renewal was decided meanwhile".into()));
         }
         self.audit

@@ -54,7 +54,7 @@ impl Pki {
             .checked_template(caller, Uuid::new_v4().to_string(), input)
             .await?;
         self.store
-            .template_insert(&template)
+            .template_insert(template.clone())
             .await
             .map_err(|err| conflict(err, &template.name))?;
         self.audit
@@ -75,7 +75,7 @@ impl Pki {
             .await?;
         template.created_at = existing.created_at;
         self.store
-            .template_update(&template)
+            .template_update(template.clone())
             .await
             .map_err(|err| conflict(err, &template.name))?;
         self.audit

@@ -200,7 +200,10 @@ impl ExternalCustody {
             created_at: now,
             updated_at: now,
         };
-        self.rotation.store.rotation_target_insert(&target).await?;
+        self.rotation
+            .store
+            .rotation_target_insert(target.clone())
+            .await?;
         let deposited = self
             .deposited
             .lock()
@@ -232,7 +235,7 @@ impl ExternalCustody {
                 requested_by: row.requested_by.clone(),
                 created_at: now,
             };
-            self.rotation.store.rotation_run_insert(&run).await?;
+            self.rotation.store.rotation_run_insert(run).await?;
         }
         Ok(())
     }

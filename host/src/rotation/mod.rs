@@ -295,7 +295,7 @@ impl Rotation {
         };
         config.updated_by = Some(caller.principal.actor());
         config.updated_at = Some(now);
-        self.store.rotation_config_upsert(&config).await?;
+        self.store.rotation_config_upsert(config.clone()).await?;
         self.audit
             .record(caller.success(
                 "rotation.config.update",
@@ -495,7 +495,7 @@ impl Rotation {
             updated_at: now,
         };
         self.store
-            .rotation_target_insert(&target)
+            .rotation_target_insert(target.clone())
             .await
             .on_conflict(|| duplicate_name(&target.name))?;
         self.audit.record(caller.success("rotation.target.create",
@@ -564,7 +564,7 @@ impl Rotation {
         row.updated_at = timestamp::now();
         let updated = self
             .store
-            .rotation_target_update(&row)
+            .rotation_target_update(row.clone())
             .await
             .on_conflict(|| duplicate_name(&row.name))?;
         if !updated {
@@ -797,7 +797,7 @@ impl Rotation {
                 requested_by: actor.into(),
                 created_at: now,
             };
-            self.store.rotation_run_insert(&run).await?;
+            self.store.rotation_run_insert(run.clone()).await?;
             runs.push(run);
         }
         if status == RunStatus::Pending && !runs.is_empty() {

@@ -121,7 +121,7 @@ impl Rotation {
         run.progress.error = None;
         run.progress.location = Some(receipt.location);
         run.progress.destination_version = receipt.version;
-        self.store.rotation_run_finish(&run).await?;
+        self.store.rotation_run_finish(run.clone()).await?;
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
@@ -149,7 +149,7 @@ impl Rotation {
     ) -> Result<()> {
         run.status = RunStatus::Failed;
         run.progress.error = Some(failure.message.clone());
-        self.store.rotation_run_finish(&run).await?;
+        self.store.rotation_run_finish(run.clone()).await?;
         self.store
             .rotation_target_record_outcome(
                 &run.target_id,
@@ -186,7 +186,7 @@ impl Rotation {
                 created_at: now,
                 ..run
             };
-            self.store.rotation_run_insert(&next).await?;
+            self.store.rotation_run_insert(next).await?;
             self.wakeup.notify_one();
         }
         Ok(())
@@ -221,7 +221,7 @@ impl Rotation {
                 "attempt": run.attempt, "willRetry": retry, "error": failure.message,
             }),
         );
-        if let Err(err) = webhooks::emit_now(&self.store, &event).await {
+        if let Err(err) = webhooks::emit_now(&self.store, event).await {
             tracing::warn!(error = %err, "rotation.failed: cannot queue the webhook event");
         }
     }

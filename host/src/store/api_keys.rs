@@ -1,10 +1,12 @@
 //! API key records. The secret itself is never stored, only its keyed hash.
 
+use rusqlite::params;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
+use super::cache::Changed;
 use super::codec::{json, json_text, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError};
+use super::{Scope, Store, StoreError, Tx};
 use crate::model::ApiKey;
 use crate::timestamp;
 
@@ -58,27 +60,13 @@ impl Store {
         Ok(count)
     }
 
-    pub async fn api_key_insert(&self, key: &ApiKey, secret_hash: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO api_keys (public_key, organization_id, project_id, secret_hash, alias, ips,
-                                   role, permissions, platform_admin, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key.public_key)
-        .bind(&key.organization_id)
-        .bind(&key.project_id)
-        .bind(secret_hash)
-        .bind(&key.alias)
-        .bind(json_text(&key.ips)?)
-        .bind(&key.role)
-        .bind(json_text(&key.permissions)?)
-        .bind(key.platform_admin)
-        .bind(timestamp::format(key.created_at))
-        .bind(optional_time_text(key.expires_at))
-        .execute(&self.pool)
-        .await?;
-        self.caches.api_keys.invalidate();
-        Ok(())
+    pub async fn api_key_insert(
+        &self,
+        key: ApiKey,
+        secret_hash: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.api_key_insert(&key, &secret_hash))
+            .await
     }
 
     pub async fn api_key_by_hash(&self, hash: &[u8]) -> Result<Option<ApiKey>, StoreError> {
@@ -147,20 +135,8 @@ impl Store {
     }
 
     /// Writes the alias, the addresses and the expiry back.
-    pub async fn api_key_update(&self, key: &ApiKey) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET alias = ?, ips = ?, expires_at = ?
-             WHERE public_key = ? AND organization_id = ? AND revoked_at IS NULL",
-        )
-        .bind(&key.alias)
-        .bind(json_text(&key.ips)?)
-        .bind(optional_time_text(key.expires_at))
-        .bind(&key.public_key)
-        .bind(&key.organization_id)
-        .execute(&self.pool)
-        .await?;
-        self.caches.api_keys.invalidate();
-        Ok(done.rows_affected() == 1)
+    pub async fn api_key_update(&self, key: ApiKey) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.api_key_update(&key)).await
     }
 
     pub async fn api_key_revoke(
@@ -169,17 +145,72 @@ impl Store {
         public_key: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE api_keys SET revoked_at = ?3
-             WHERE {IN_SCOPE} AND public_key = ?4 AND revoked_at IS NULL"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(timestamp::format(at))
-        .bind(public_key)
-        .execute(&self.pool)
-        .await?;
-        self.caches.api_keys.invalidate();
-        Ok(done.rows_affected() == 1)
+        let (scope, public_key) = (scope.to_owned_scope(), public_key.to_owned());
+        self.transaction(move |tx| tx.api_key_revoke(scope.scope(), &public_key, at))
+            .await
+    }
+}
+
+impl Tx<'_> {
+    pub fn api_key_insert(&mut self, key: &ApiKey, secret_hash: &[u8]) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO api_keys (public_key, organization_id, project_id, secret_hash, alias, ips,
+                                   role, permissions, platform_admin, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                key.public_key,
+                key.organization_id,
+                key.project_id,
+                secret_hash,
+                key.alias,
+                json_text(&key.ips)?,
+                key.role,
+                json_text(&key.permissions)?,
+                key.platform_admin,
+                timestamp::format(key.created_at),
+                optional_time_text(key.expires_at),
+            ],
+        )?;
+        self.change(Changed::API_KEYS);
+        Ok(())
+    }
+
+    /// Writes the alias, the addresses and the expiry back.
+    pub fn api_key_update(&mut self, key: &ApiKey) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE api_keys SET alias = ?, ips = ?, expires_at = ?
+             WHERE public_key = ? AND organization_id = ? AND revoked_at IS NULL",
+            params![
+                key.alias,
+                json_text(&key.ips)?,
+                optional_time_text(key.expires_at),
+                key.public_key,
+                key.organization_id,
+            ],
+        )?;
+        self.change(Changed::API_KEYS);
+        Ok(done == 1)
+    }
+
+    pub fn api_key_revoke(
+        &mut self,
+        scope: Scope<'_>,
+        public_key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!(
+                "UPDATE api_keys SET revoked_at = ?3
+                 WHERE {IN_SCOPE} AND public_key = ?4 AND revoked_at IS NULL"
+            ),
+            params![
+                scope.organization_id(),
+                scope.project_id(),
+                timestamp::format(at),
+                public_key,
+            ],
+        )?;
+        self.change(Changed::API_KEYS);
+        Ok(done == 1)
     }
 }

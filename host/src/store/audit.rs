@@ -1,11 +1,11 @@
 //! The append-only audit log.
 
+use rusqlite::params;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
-use time::OffsetDateTime;
 
 use super::codec::{json, name, time};
-use super::{Scope, Store, StoreError, WriteTx};
-use crate::model::{AuditEvent, AuditFilter, AuditRecord, Outcome, Severity};
+use super::{Scope, Store, StoreError, Tx};
+use crate::model::{AuditFilter, AuditRecord, Outcome, Severity};
 use crate::timestamp;
 
 #[derive(FromRow)]
@@ -44,13 +44,8 @@ impl AuditEventRow {
 }
 
 impl Store {
-    pub async fn audit_insert(
-        &self,
-        id: &str,
-        occurred_at: OffsetDateTime,
-        event: &AuditEvent<'_>,
-    ) -> Result<(), StoreError> {
-        insert(&self.pool, id, occurred_at, event).await
+    pub async fn audit_insert(&self, event: AuditRecord) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.audit_insert(&event)).await
     }
 
     /// A scope's events, newest first, with the total that matches the filter. Events
@@ -81,44 +76,27 @@ impl Store {
     }
 }
 
-impl WriteTx {
-    pub async fn audit_insert(
-        &mut self,
-        id: &str,
-        occurred_at: OffsetDateTime,
-        event: &AuditEvent<'_>,
-    ) -> Result<(), StoreError> {
-        insert(self.conn(), id, occurred_at, event).await
+impl Tx<'_> {
+    pub fn audit_insert(&mut self, event: &AuditRecord) -> Result<(), StoreError> {
+        let mut insert = self.conn().prepare_cached(
+            "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
+                                       severity, outcome, request_id, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        insert.execute(params![
+            event.id,
+            timestamp::format(event.occurred_at),
+            event.organization_id,
+            event.actor,
+            event.action,
+            event.target,
+            event.severity.as_str(),
+            event.outcome.as_str(),
+            event.request_id,
+            event.details.as_ref().map(|details| details.to_string()),
+        ])?;
+        Ok(())
     }
-}
-
-async fn insert<'e, E>(
-    executor: E,
-    id: &str,
-    occurred_at: OffsetDateTime,
-    event: &AuditEvent<'_>,
-) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    sqlx::query(
-        "INSERT INTO audit_events (id, occurred_at, organization_id, actor, action, target,
-                                   severity, outcome, request_id, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(timestamp::format(occurred_at))
-    .bind(event.organization_id)
-    .bind(&event.actor)
-    .bind(event.action)
-    .bind(event.target)
-    .bind(event.severity.as_str())
-    .bind(event.outcome.as_str())
-    .bind(event.request_id)
-    .bind(event.details.as_ref().map(|d| d.to_string()))
-    .execute(executor)
-    .await?;
-    Ok(())
 }
 
 fn push_filter<'a>(

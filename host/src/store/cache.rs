@@ -117,6 +117,37 @@ impl Subscription {
     }
 }
 
+/// The kinds of cached records a write changed.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Changed(u8);
+
+impl Changed {
+    pub const API_KEYS: Self = Self(1);
+    pub const TEMPLATES: Self = Self(2);
+    pub const PROJECTS: Self = Self(4);
+    pub const SUBSCRIPTIONS: Self = Self(8);
+    /// A change that can cascade (an organization or project deleted).
+    pub const ALL: Self = Self(15);
+
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & Self::ALL.0)
+    }
+
+    fn has(self, kind: Self) -> bool {
+        self.0 & kind.0 != 0
+    }
+}
+
+impl std::ops::BitOrAssign for Changed {
+    fn bitor_assign(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+}
+
 impl Caches {
     pub fn new() -> Self {
         Self {
@@ -127,12 +158,20 @@ impl Caches {
         }
     }
 
-    /// After a change that can cascade (an organization or project deleted).
-    pub fn invalidate_all(&self) {
-        self.api_keys.invalidate();
-        self.templates.invalidate();
-        self.projects.invalidate();
-        self.subscriptions.invalidate();
+    /// Forgets the records of the kinds `changed` names.
+    pub fn invalidate(&self, changed: Changed) {
+        if changed.has(Changed::API_KEYS) {
+            self.api_keys.invalidate();
+        }
+        if changed.has(Changed::TEMPLATES) {
+            self.templates.invalidate();
+        }
+        if changed.has(Changed::PROJECTS) {
+            self.projects.invalidate();
+        }
+        if changed.has(Changed::SUBSCRIPTIONS) {
+            self.subscriptions.invalidate();
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! JWK objects and their publication per environment.
 
+use rusqlite::params;
 use serde_json::{Map, Value};
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::codec::{json, json_text, name, time};
-use super::{Store, StoreError, WriteTx};
+use super::{Store, StoreError, Tx};
 use crate::model::JwkObject;
 use crate::model::jwk_object::JwkSourceType;
 use crate::timestamp;
@@ -51,21 +52,9 @@ impl JwkObjectRow {
 
 impl Store {
     /// Replaces everything but the id, the name and the creation time.
-    pub async fn jwk_object_update(&self, object: &JwkObject) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE jwk_objects SET description = ?, source_type = ?, source = ?, jwk = ?, \
-             kid = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&object.description)
-        .bind(object.source_type.as_str())
-        .bind(json_text(&object.source)?)
-        .bind(json_text(&object.jwk)?)
-        .bind(&object.kid)
-        .bind(timestamp::format(object.updated_at))
-        .bind(&object.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn jwk_object_update(&self, object: JwkObject) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.jwk_object_update(&object))
+            .await
     }
 
     pub async fn jwk_object_list(&self, project_id: &str) -> Result<Vec<JwkObject>, StoreError> {
@@ -92,11 +81,8 @@ impl Store {
     }
 
     pub async fn jwk_object_delete(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM jwk_objects WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let id = id.to_owned();
+        self.transaction(move |tx| tx.jwk_object_delete(&id)).await
     }
 
     /// Publishes the object in one environment (again, if it already is).
@@ -106,16 +92,9 @@ impl Store {
         environment_id: &str,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO jwk_deployments (jwk_id, environment_id, deployed_at) VALUES (?, ?, ?) \
-             ON CONFLICT (jwk_id, environment_id) DO UPDATE SET deployed_at = excluded.deployed_at",
-        )
-        .bind(jwk_id)
-        .bind(environment_id)
-        .bind(timestamp::format(at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (jwk_id, environment_id) = (jwk_id.to_owned(), environment_id.to_owned());
+        self.transaction(move |tx| tx.jwk_deploy(&jwk_id, &environment_id, at))
+            .await
     }
 
     /// Names of the environments an object is published in.
@@ -180,26 +159,63 @@ impl Store {
     }
 }
 
-impl WriteTx {
-    pub async fn jwk_object_insert(&mut self, object: &JwkObject) -> Result<(), StoreError> {
-        sqlx::query(
+impl Tx<'_> {
+    pub fn jwk_object_insert(&mut self, object: &JwkObject) -> Result<(), StoreError> {
+        self.execute(
             "INSERT INTO jwk_objects (id, organization_id, project_id, name, description, \
              source_type, source, jwk, kid, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&object.id)
-        .bind(&object.organization_id)
-        .bind(&object.project_id)
-        .bind(&object.name)
-        .bind(&object.description)
-        .bind(object.source_type.as_str())
-        .bind(json_text(&object.source)?)
-        .bind(json_text(&object.jwk)?)
-        .bind(&object.kid)
-        .bind(timestamp::format(object.created_at))
-        .bind(timestamp::format(object.updated_at))
-        .execute(self.conn())
-        .await?;
+            params![
+                object.id,
+                object.organization_id,
+                object.project_id,
+                object.name,
+                object.description,
+                object.source_type.as_str(),
+                json_text(&object.source)?,
+                json_text(&object.jwk)?,
+                object.kid,
+                timestamp::format(object.created_at),
+                timestamp::format(object.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces everything but the id, the name and the creation time.
+    pub fn jwk_object_update(&mut self, object: &JwkObject) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE jwk_objects SET description = ?, source_type = ?, source = ?, jwk = ?, \
+             kid = ?, updated_at = ? WHERE id = ?",
+            params![
+                object.description,
+                object.source_type.as_str(),
+                json_text(&object.source)?,
+                json_text(&object.jwk)?,
+                object.kid,
+                timestamp::format(object.updated_at),
+                object.id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+
+    pub fn jwk_object_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.execute("DELETE FROM jwk_objects WHERE id = ?", [id])? == 1)
+    }
+
+    /// Publishes the object in one environment (again, if it already is).
+    pub fn jwk_deploy(
+        &mut self,
+        jwk_id: &str,
+        environment_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO jwk_deployments (jwk_id, environment_id, deployed_at) VALUES (?, ?, ?) \
+             ON CONFLICT (jwk_id, environment_id) DO UPDATE SET deployed_at = excluded.deployed_at",
+            params![jwk_id, environment_id, timestamp::format(at)],
+        )?;
         Ok(())
     }
 }

@@ -1,10 +1,11 @@
 //! JWT signing key records. The private key column holds only sealed bytes.
 
+use rusqlite::params;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::codec::{int, int_text, name, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError, WriteTx};
+use super::{Scope, Store, StoreError, Tx};
 use crate::model::JwtKey;
 use crate::model::jwt_key::Algorithm;
 use crate::timestamp;
@@ -59,8 +60,9 @@ fn into_models(rows: Vec<JwtKeyRow>) -> Result<Vec<JwtKey>, StoreError> {
 }
 
 impl Store {
-    pub async fn jwt_key_insert(&self, key: &JwtKey, sealed: &[u8]) -> Result<(), StoreError> {
-        insert(&self.pool, key, sealed).await
+    pub async fn jwt_key_insert(&self, key: JwtKey, sealed: Vec<u8>) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.jwt_key_insert(&key, &sealed))
+            .await
     }
 
     pub async fn jwt_key_get(
@@ -115,14 +117,9 @@ impl Store {
     }
 
     pub async fn jwt_key_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = scope
-            .query(
-                &format!("DELETE FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"),
-                id,
-            )
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let (scope, id) = (scope.to_owned_scope(), id.to_owned());
+        self.transaction(move |tx| tx.jwt_key_delete(scope.scope(), &id))
+            .await
     }
 
     /// Whether a project with this id exists, in any organization (the JWKS is public).
@@ -135,10 +132,35 @@ impl Store {
     }
 }
 
-impl WriteTx {
+impl Tx<'_> {
+    pub fn jwt_key_insert(&mut self, key: &JwtKey, sealed: &[u8]) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO jwt_keys (id, organization_id, project_id, name, algorithm, key_size, kid,
+                                   public_jwk, public_pem, sealed_private, deprecated_at,
+                                   replaced_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                key.id,
+                key.organization_id,
+                key.project_id,
+                key.name,
+                key.algorithm.name(),
+                key.key_size.map(int_text),
+                key.kid,
+                key.public_jwk,
+                key.public_pem,
+                sealed,
+                optional_time_text(key.deprecated_at),
+                key.replaced_by,
+                timestamp::format(key.created_at),
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Inserts `new` and marks `old_id` deprecated at `at`, replaced by `new`. Returns
     /// false (and changes nothing) when `old_id` is not an active key of the scope.
-    pub async fn jwt_key_rotate(
+    pub fn jwt_key_rotate(
         &mut self,
         scope: Scope<'_>,
         old_id: &str,
@@ -146,49 +168,31 @@ impl WriteTx {
         sealed: &[u8],
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE jwt_keys SET deprecated_at = ?3, replaced_by = ?4
-             WHERE {IN_SCOPE} AND id = ?5 AND deprecated_at IS NULL"
-        ))
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .bind(timestamp::format(at))
-        .bind(&new.id)
-        .bind(old_id)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() != 1 {
+        let done = self.execute(
+            &format!(
+                "UPDATE jwt_keys SET deprecated_at = ?3, replaced_by = ?4
+                 WHERE {IN_SCOPE} AND id = ?5 AND deprecated_at IS NULL"
+            ),
+            params![
+                scope.organization_id(),
+                scope.project_id(),
+                timestamp::format(at),
+                new.id,
+                old_id,
+            ],
+        )?;
+        if done != 1 {
             return Ok(false);
         }
-        insert(self.conn(), new, sealed).await?;
+        self.jwt_key_insert(new, sealed)?;
         Ok(true)
     }
-}
 
-async fn insert<'e, E>(executor: E, key: &JwtKey, sealed: &[u8]) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
-    sqlx::query(
-        "INSERT INTO jwt_keys (id, organization_id, project_id, name, algorithm, key_size, kid,
-                               public_jwk, public_pem, sealed_private, deprecated_at,
-                               replaced_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&key.id)
-    .bind(&key.organization_id)
-    .bind(&key.project_id)
-    .bind(&key.name)
-    .bind(key.algorithm.name())
-    .bind(key.key_size.map(int_text))
-    .bind(&key.kid)
-    .bind(&key.public_jwk)
-    .bind(&key.public_pem)
-    .bind(sealed)
-    .bind(optional_time_text(key.deprecated_at))
-    .bind(&key.replaced_by)
-    .bind(timestamp::format(key.created_at))
-    .execute(executor)
-    .await?;
-    Ok(())
+    pub fn jwt_key_delete(&mut self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!("DELETE FROM jwt_keys WHERE {IN_SCOPE} AND id = ?3"),
+            params![scope.organization_id(), scope.project_id(), id],
+        )?;
+        Ok(done == 1)
+    }
 }

@@ -1,11 +1,12 @@
 //! Named key material per project and environment: uploaded keys and keystores.
 //! Secret columns hold only sealed bytes.
 
+use rusqlite::params;
 use sqlx::FromRow;
 use sqlx::sqlite::SqliteRow;
 
 use super::codec::{int, int_text, json, json_text, name, time};
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 use crate::model::key_material::{
     KeyEncoding, KeyType, KeystoreFile, KeystoreFormat, PemKey, Stored,
 };
@@ -130,47 +131,13 @@ impl Store {
         row.as_ref().map(T::read_stored).transpose()
     }
 
-    async fn material_delete<T: Table>(
-        &self,
-        environment_id: &str,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM {} WHERE environment_id = ? AND id = ?",
-            T::TABLE
-        ))
-        .bind(environment_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn stored_key_insert(
         &self,
-        key: &StoredKey,
-        sealed_pem: Option<&[u8]>,
+        key: StoredKey,
+        sealed_pem: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO stored_keys (id, organization_id, project_id, environment_id, name,
-                                      description, key_type, encoding, public_pem, sealed_pem,
-                                      created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key.id)
-        .bind(&key.organization_id)
-        .bind(&key.project_id)
-        .bind(&key.environment_id)
-        .bind(&key.name)
-        .bind(&key.description)
-        .bind(key.material.key_type.as_str())
-        .bind(key.material.encoding.as_str())
-        .bind(&key.material.public_pem)
-        .bind(sealed_pem)
-        .bind(timestamp::format(key.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.transaction(move |tx| tx.stored_key_insert(&key, sealed_pem.as_deref()))
+            .await
     }
 
     pub async fn stored_key_list(
@@ -202,36 +169,19 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        self.material_delete::<PemKey>(environment_id, id).await
+        let (environment_id, id) = (environment_id.to_owned(), id.to_owned());
+        self.transaction(move |tx| tx.stored_key_delete(&environment_id, &id))
+            .await
     }
 
     pub async fn keystore_insert(
         &self,
-        keystore: &StoredKeystore,
-        sealed_content: &[u8],
-        sealed_password: &[u8],
+        keystore: StoredKeystore,
+        sealed_content: Vec<u8>,
+        sealed_password: Vec<u8>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO keystores (id, organization_id, project_id, environment_id, name,
-                                    description, format, size_bytes, aliases, sealed_content,
-                                    sealed_password, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&keystore.id)
-        .bind(&keystore.organization_id)
-        .bind(&keystore.project_id)
-        .bind(&keystore.environment_id)
-        .bind(&keystore.name)
-        .bind(&keystore.description)
-        .bind(keystore.material.format.as_str())
-        .bind(int_text(keystore.material.size_bytes))
-        .bind(json_text(&keystore.material.aliases)?)
-        .bind(sealed_content)
-        .bind(sealed_password)
-        .bind(timestamp::format(keystore.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.transaction(move |tx| tx.keystore_insert(&keystore, &sealed_content, &sealed_password))
+            .await
     }
 
     pub async fn keystore_list(
@@ -267,7 +217,93 @@ impl Store {
         environment_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        self.material_delete::<KeystoreFile>(environment_id, id)
+        let (environment_id, id) = (environment_id.to_owned(), id.to_owned());
+        self.transaction(move |tx| tx.keystore_delete(&environment_id, &id))
             .await
+    }
+}
+
+impl Tx<'_> {
+    pub fn stored_key_insert(
+        &mut self,
+        key: &StoredKey,
+        sealed_pem: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO stored_keys (id, organization_id, project_id, environment_id, name,
+                                      description, key_type, encoding, public_pem, sealed_pem,
+                                      created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                key.id,
+                key.organization_id,
+                key.project_id,
+                key.environment_id,
+                key.name,
+                key.description,
+                key.material.key_type.as_str(),
+                key.material.encoding.as_str(),
+                key.material.public_pem,
+                sealed_pem,
+                timestamp::format(key.created_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn stored_key_delete(
+        &mut self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        self.material_delete::<PemKey>(environment_id, id)
+    }
+
+    pub fn keystore_insert(
+        &mut self,
+        keystore: &StoredKeystore,
+        sealed_content: &[u8],
+        sealed_password: &[u8],
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO keystores (id, organization_id, project_id, environment_id, name,
+                                    description, format, size_bytes, aliases, sealed_content,
+                                    sealed_password, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                keystore.id,
+                keystore.organization_id,
+                keystore.project_id,
+                keystore.environment_id,
+                keystore.name,
+                keystore.description,
+                keystore.material.format.as_str(),
+                int_text(keystore.material.size_bytes),
+                json_text(&keystore.material.aliases)?,
+                sealed_content,
+                sealed_password,
+                timestamp::format(keystore.created_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn keystore_delete(&mut self, environment_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.material_delete::<KeystoreFile>(environment_id, id)
+    }
+
+    fn material_delete<T: Table>(
+        &mut self,
+        environment_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!(
+                "DELETE FROM {} WHERE environment_id = ? AND id = ?",
+                T::TABLE
+            ),
+            params![environment_id, id],
+        )?;
+        Ok(done == 1)
     }
 }

@@ -1,4 +1,5 @@
-//! Storage: sqlx repositories over SQLite and the embedded migrations.
+//! Storage: repositories over SQLite and the embedded migrations. Reads go through a
+//! sqlx pool; writes are units of work of the group-commit writer ([`Tx`]).
 //! No business rules live here; callers pass the tenant every query is scoped by.
 
 mod api_keys;
@@ -19,11 +20,12 @@ mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::Notify;
 
 pub use scope::Scope;
 pub use tx::Tx;
@@ -78,43 +80,13 @@ impl From<sqlx::Error> for StoreError {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads only: every write is a unit of the writer.
     pool: SqlitePool,
     /// Woken when a commit has queued webhook deliveries.
     outbox: Arc<Notify>,
-    /// Write transactions queue here, in order, instead of polling SQLite's lock.
-    writers: Arc<Mutex<()>>,
     /// Commits units of work in groups (see [`writer`]).
     writer: writer::Writer,
     caches: Arc<cache::Caches>,
-}
-
-/// How long a write transaction waits for its turn, like SQLite's busy timeout.
-const WRITE_WAIT: Duration = Duration::from_secs(5);
-
-/// A write transaction (`BEGIN IMMEDIATE`): a change, its audit event and the webhook
-/// events it causes commit together or not at all. Dropped without [`WriteTx::commit`],
-/// it rolls back.
-pub struct WriteTx {
-    // Declared before the turn so that a rollback on drop happens while it is held.
-    tx: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
-    outbox: Arc<Notify>,
-    queued_deliveries: bool,
-}
-
-impl WriteTx {
-    pub fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
-
-    /// Commits; then wakes the webhook dispatcher when deliveries were queued.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        if self.queued_deliveries {
-            self.outbox.notify_one();
-        }
-        Ok(())
-    }
 }
 
 impl Store {
@@ -137,26 +109,24 @@ impl Store {
         if url.contains(":memory:") || url.contains("mode=memory") {
             return Err(OpenError::InMemory);
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.clone())
+        // Migrations are the one write outside the writer, before it starts.
+        let mut migrating = SqliteConnection::connect_with(&options)
             .await
             .map_err(open_err)?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations").run(&mut migrating).await?;
+        migrating.close().await.map_err(open_err)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.clone().pragma("query_only", "ON"))
+            .await
+            .map_err(open_err)?;
         let outbox = Arc::new(Notify::new());
-        let writers = Arc::new(Mutex::new(()));
         let caches = Arc::new(cache::Caches::new());
-        let writer = writer::Writer::start(
-            options.get_filename(),
-            writers.clone(),
-            outbox.clone(),
-            caches.clone(),
-        )
-        .map_err(|err| OpenError::Writer(err.to_string()))?;
+        let writer = writer::Writer::start(options.get_filename(), outbox.clone(), caches.clone())
+            .map_err(|err| OpenError::Writer(err.to_string()))?;
         Ok(Self {
             pool,
             outbox,
-            writers,
             writer,
             caches,
         })
@@ -166,32 +136,30 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction. Writers of this process take turns first (SQLite
-    /// admits one writer, and its busy handler sleeps in growing steps, so contending
-    /// writers would mostly wait); then it takes SQLite's write lock at once, so that a
-    /// transaction that reads before it writes cannot fail on a lock upgrade.
-    pub async fn write(&self) -> Result<WriteTx, StoreError> {
-        let turn = tokio::time::timeout(WRITE_WAIT, self.writers.clone().lock_owned())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        Ok(WriteTx {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            _turn: turn,
-            outbox: self.outbox.clone(),
-            queued_deliveries: false,
-        })
-    }
-
     /// Runs `work` as one unit of a group commit: its statements commit together, with
     /// the other units queued meanwhile, and this answers once they are on disk. A unit
-    /// that fails is rolled back alone.
+    /// that fails is rolled back alone. This is the only way to write.
     pub async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.writer.write(work).await
+        // The cached records the unit changed are forgotten again once its group is
+        // decided, committed or not: a reader may have cached them meanwhile.
+        let changed = Arc::new(AtomicU8::new(0));
+        let noted = changed.clone();
+        let done = self
+            .writer
+            .write(move |tx| {
+                let done = work(tx);
+                noted.store(tx.changed().bits(), Ordering::Release);
+                done
+            })
+            .await;
+        self.caches
+            .invalidate(cache::Changed::from_bits(changed.load(Ordering::Acquire)));
+        done
     }
 
     /// Notified after each commit that queued webhook deliveries.
@@ -214,5 +182,18 @@ mod tests {
     async fn an_in_memory_database_is_refused_with_a_clear_reason() {
         let refused = Store::open("sqlite::memory:").await;
         assert!(matches!(refused, Err(OpenError::InMemory)));
+    }
+
+    #[tokio::test]
+    async fn only_the_writer_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let refused = sqlx::query("INSERT INTO meta (key, value) VALUES ('k', x'00')")
+            .execute(store.pool())
+            .await;
+        assert!(refused.is_err(), "the read pool wrote");
+        assert!(store.meta_insert("k", vec![0]).await.unwrap());
+        assert_eq!(store.meta_get("k").await.unwrap(), Some(vec![0]));
     }
 }

@@ -1,13 +1,15 @@
 //! CAs, templates, certificates, renewals and CRLs: rows and queries, and their mapping
 //! to the domain model. Tenant-scoped queries take a [`Scope`].
 
+use rusqlite::params;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 use time::OffsetDateTime;
 
+use super::cache::Changed;
 use super::codec::{
     int, json, json_text, name, optional_time, optional_time_text, time, unreadable,
 };
-use super::{Scope, Store, StoreError, WriteTx};
+use super::{Scope, Store, StoreError, Tx};
 use crate::crypto::Sealed;
 use crate::model::{
     CaKind, CaStatus, Certificate, CertificateAuthority, CertificateFilter, CertificateSource, Crl,
@@ -99,43 +101,43 @@ impl TryFrom<TemplateRow> for Template {
 }
 
 #[derive(FromRow)]
-pub(super) struct CertificateRow {
-    pub(super) id: String,
-    pub(super) organization_id: String,
-    pub(super) project_id: String,
-    pub(super) ca_id: Option<String>,
-    pub(super) template_id: Option<String>,
-    pub(super) status: String,
-    pub(super) archived_status: Option<String>,
-    pub(super) common_name: String,
-    pub(super) subject: String,
-    pub(super) san: String,
-    pub(super) key_type: String,
-    pub(super) key_storage_mode: String,
-    pub(super) validity_days: i64,
-    pub(super) csr_pem: String,
-    pub(super) serial_number: Option<String>,
-    pub(super) certificate_der: Option<Vec<u8>>,
-    pub(super) sealed_key: Option<Vec<u8>>,
-    pub(super) fingerprint_sha256: Option<String>,
-    pub(super) issuer_cn: Option<String>,
-    pub(super) not_before: Option<String>,
-    pub(super) not_after: Option<String>,
-    pub(super) requested_by: String,
-    pub(super) requested_at: String,
-    pub(super) decided_by: Option<String>,
-    pub(super) decided_at: Option<String>,
-    pub(super) rejection_reason: Option<String>,
-    pub(super) revoked_at: Option<String>,
-    pub(super) revoked_by: Option<String>,
-    pub(super) revocation_reason: Option<String>,
-    pub(super) revocation_comment: Option<String>,
-    pub(super) properties: String,
-    pub(super) created_at: String,
-    pub(super) updated_at: String,
-    pub(super) renewed_from: Option<String>,
-    pub(super) source: String,
-    pub(super) chain_pem: Option<String>,
+struct CertificateRow {
+    id: String,
+    organization_id: String,
+    project_id: String,
+    ca_id: Option<String>,
+    template_id: Option<String>,
+    status: String,
+    archived_status: Option<String>,
+    common_name: String,
+    subject: String,
+    san: String,
+    key_type: String,
+    key_storage_mode: String,
+    validity_days: i64,
+    csr_pem: String,
+    serial_number: Option<String>,
+    certificate_der: Option<Vec<u8>>,
+    sealed_key: Option<Vec<u8>>,
+    fingerprint_sha256: Option<String>,
+    issuer_cn: Option<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    requested_by: String,
+    requested_at: String,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+    rejection_reason: Option<String>,
+    revoked_at: Option<String>,
+    revoked_by: Option<String>,
+    revocation_reason: Option<String>,
+    revocation_comment: Option<String>,
+    properties: String,
+    created_at: String,
+    updated_at: String,
+    renewed_from: Option<String>,
+    source: String,
+    chain_pem: Option<String>,
 }
 
 impl TryFrom<CertificateRow> for Certificate {
@@ -369,32 +371,8 @@ impl TryFrom<CrlRow> for Crl {
 impl Store {
     // ---- CAs ----
 
-    pub async fn ca_insert(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cas (id, organization_id, name, kind, parent_id, status, key_algorithm, subject,
-                              certificate_pem, csr_pem, sealed_key, serial_number, not_before, not_after,
-                              created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&ca.id)
-        .bind(&ca.organization_id)
-        .bind(&ca.name)
-        .bind(ca.kind.as_str())
-        .bind(&ca.parent_id)
-        .bind(ca.status.as_str())
-        .bind(ca.key_algorithm.label())
-        .bind(json_text(&ca.subject)?)
-        .bind(&ca.certificate_pem)
-        .bind(&ca.csr_pem)
-        .bind(&ca.sealed_key.0)
-        .bind(&ca.serial_number)
-        .bind(optional_time_text(ca.not_before))
-        .bind(optional_time_text(ca.not_after))
-        .bind(timestamp::format(ca.created_at))
-        .bind(timestamp::format(ca.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn ca_insert(&self, ca: CertificateAuthority) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.ca_insert(&ca)).await
     }
 
     /// A CA of the scope's organization. CAs belong to the organization: every project
@@ -459,55 +437,21 @@ impl Store {
     }
 
     /// Writes back what changes over a CA's life: its status and its certificate.
-    pub async fn ca_update(&self, ca: &CertificateAuthority) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE cas SET status = ?, certificate_pem = ?, csr_pem = ?, serial_number = ?,
-                            not_before = ?, not_after = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ?",
-        )
-        .bind(ca.status.as_str())
-        .bind(&ca.certificate_pem)
-        .bind(&ca.csr_pem)
-        .bind(&ca.serial_number)
-        .bind(optional_time_text(ca.not_before))
-        .bind(optional_time_text(ca.not_after))
-        .bind(timestamp::format(ca.updated_at))
-        .bind(&ca.id)
-        .bind(&ca.organization_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn ca_update(&self, ca: CertificateAuthority) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.ca_update(&ca)).await
     }
 
     /// Takes the next CRL number of a CA.
     pub async fn ca_next_crl_number(&self, id: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?)
+        let id = id.to_owned();
+        self.transaction(move |tx| tx.ca_next_crl_number(&id)).await
     }
 
     // ---- templates ----
 
-    pub async fn template_insert(&self, template: &Template) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO templates (id, organization_id, name, description, ca_id, rules, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&template.id)
-        .bind(&template.organization_id)
-        .bind(&template.name)
-        .bind(&template.description)
-        .bind(&template.ca_id)
-        .bind(json_text(&template.rules)?)
-        .bind(timestamp::format(template.created_at))
-        .bind(timestamp::format(template.updated_at))
-        .execute(&self.pool)
-        .await?;
-        self.caches.templates.invalidate();
-        Ok(())
+    pub async fn template_insert(&self, template: Template) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.template_insert(&template))
+            .await
     }
 
     /// A template of the scope's organization, by id or name. Templates belong to the
@@ -559,32 +503,15 @@ impl Store {
     }
 
     /// Writes back everything but the id, the organization and the creation time.
-    pub async fn template_update(&self, template: &Template) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE templates SET name = ?, description = ?, ca_id = ?, rules = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ?",
-        )
-        .bind(&template.name)
-        .bind(&template.description)
-        .bind(&template.ca_id)
-        .bind(json_text(&template.rules)?)
-        .bind(timestamp::format(template.updated_at))
-        .bind(&template.id)
-        .bind(&template.organization_id)
-        .execute(&self.pool)
-        .await?;
-        self.caches.templates.invalidate();
-        Ok(())
+    pub async fn template_update(&self, template: Template) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.template_update(&template))
+            .await
     }
 
     pub async fn template_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM templates WHERE organization_id = ? AND id = ?")
-            .bind(scope.organization_id())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        self.caches.templates.invalidate();
-        Ok(done.rows_affected() == 1)
+        let (scope, id) = (scope.to_owned_scope(), id.to_owned());
+        self.transaction(move |tx| tx.template_delete(scope.scope(), &id))
+            .await
     }
 
     pub async fn template_in_use(&self, id: &str) -> Result<bool, StoreError> {
@@ -599,10 +526,9 @@ impl Store {
     // ---- certificates ----
 
     /// A write of its own. A change with an audit event or webhook events writes through
-    /// [`Tx::certificate_insert`](super::Tx::certificate_insert) in one
-    /// [`Store::transaction`] instead, so that they commit together.
-    pub async fn certificate_insert(&self, certificate: &Certificate) -> Result<(), StoreError> {
-        let certificate = certificate.clone();
+    /// [`Tx::certificate_insert`] in one [`Store::transaction`] instead, so that they
+    /// commit together.
+    pub async fn certificate_insert(&self, certificate: Certificate) -> Result<(), StoreError> {
         self.transaction(move |tx| tx.certificate_insert(&certificate))
             .await
     }
@@ -806,26 +732,9 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn renewal_insert(&self, request: &RenewalRequest) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO renewal_queue (id, organization_id, certificate_id, status, reason, not_after,
-                new_certificate_id, decided_by, decided_at, error, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&request.id)
-        .bind(&request.organization_id)
-        .bind(&request.certificate_id)
-        .bind(request.status.as_str())
-        .bind(&request.reason)
-        .bind(timestamp::format(request.not_after))
-        .bind(&request.new_certificate_id)
-        .bind(&request.decided_by)
-        .bind(optional_time_text(request.decided_at))
-        .bind(&request.error)
-        .bind(timestamp::format(request.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn renewal_insert(&self, request: RenewalRequest) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.renewal_insert(&request))
+            .await
     }
 
     /// A queue entry whose certificate lies inside the scope.
@@ -847,21 +756,9 @@ impl Store {
     }
 
     /// Moves an entry out of `pending`; false when it was no longer pending.
-    pub async fn renewal_decide(&self, request: &RenewalRequest) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE renewal_queue SET status = ?, new_certificate_id = ?, decided_by = ?, decided_at = ?, error = ?
-             WHERE id = ? AND organization_id = ? AND status = 'pending'",
-        )
-        .bind(request.status.as_str())
-        .bind(&request.new_certificate_id)
-        .bind(&request.decided_by)
-        .bind(optional_time_text(request.decided_at))
-        .bind(&request.error)
-        .bind(&request.id)
-        .bind(&request.organization_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn renewal_decide(&self, request: RenewalRequest) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.renewal_decide(&request))
+            .await
     }
 
     /// Queue entries whose certificates lie inside the scope, newest first.
@@ -900,21 +797,8 @@ impl Store {
 
     // ---- CRLs ----
 
-    pub async fn crl_insert(&self, crl: &Crl) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO crls (ca_id, crl_number, kind, base_crl_number, der, this_update, next_update)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&crl.ca_id)
-        .bind(crl.crl_number)
-        .bind(crl.kind.as_str())
-        .bind(crl.base_crl_number)
-        .bind(&crl.der)
-        .bind(timestamp::format(crl.this_update))
-        .bind(timestamp::format(crl.next_update))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn crl_insert(&self, crl: Crl) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.crl_insert(&crl)).await
     }
 
     /// The newest CRL of a kind.
@@ -941,80 +825,283 @@ impl Store {
     }
 }
 
-impl WriteTx {
+impl Tx<'_> {
+    // ---- CAs ----
+
+    pub fn ca_insert(&mut self, ca: &CertificateAuthority) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO cas (id, organization_id, name, kind, parent_id, status, key_algorithm, subject,
+                              certificate_pem, csr_pem, sealed_key, serial_number, not_before, not_after,
+                              created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                ca.id,
+                ca.organization_id,
+                ca.name,
+                ca.kind.as_str(),
+                ca.parent_id,
+                ca.status.as_str(),
+                ca.key_algorithm.label(),
+                json_text(&ca.subject)?,
+                ca.certificate_pem,
+                ca.csr_pem,
+                ca.sealed_key.0,
+                ca.serial_number,
+                optional_time_text(ca.not_before),
+                optional_time_text(ca.not_after),
+                timestamp::format(ca.created_at),
+                timestamp::format(ca.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Writes back what changes over a CA's life: its status and its certificate.
+    pub fn ca_update(&mut self, ca: &CertificateAuthority) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE cas SET status = ?, certificate_pem = ?, csr_pem = ?, serial_number = ?,
+                            not_before = ?, not_after = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+            params![
+                ca.status.as_str(),
+                ca.certificate_pem,
+                ca.csr_pem,
+                ca.serial_number,
+                optional_time_text(ca.not_before),
+                optional_time_text(ca.not_after),
+                timestamp::format(ca.updated_at),
+                ca.id,
+                ca.organization_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Takes the next CRL number of a CA.
+    pub fn ca_next_crl_number(&mut self, id: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE cas SET crl_number = crl_number + 1 WHERE id = ? RETURNING crl_number",
+            )?
+            .query_row([id], |row| row.get(0))?)
+    }
+
+    // ---- templates ----
+
+    pub fn template_insert(&mut self, template: &Template) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO templates (id, organization_id, name, description, ca_id, rules, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                template.id,
+                template.organization_id,
+                template.name,
+                template.description,
+                template.ca_id,
+                json_text(&template.rules)?,
+                timestamp::format(template.created_at),
+                timestamp::format(template.updated_at),
+            ],
+        )?;
+        self.change(Changed::TEMPLATES);
+        Ok(())
+    }
+
+    /// Writes back everything but the id, the organization and the creation time.
+    pub fn template_update(&mut self, template: &Template) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE templates SET name = ?, description = ?, ca_id = ?, rules = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+            params![
+                template.name,
+                template.description,
+                template.ca_id,
+                json_text(&template.rules)?,
+                timestamp::format(template.updated_at),
+                template.id,
+                template.organization_id,
+            ],
+        )?;
+        self.change(Changed::TEMPLATES);
+        Ok(())
+    }
+
+    pub fn template_delete(&mut self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "DELETE FROM templates WHERE organization_id = ? AND id = ?",
+            params![scope.organization_id(), id],
+        )?;
+        self.change(Changed::TEMPLATES);
+        Ok(done == 1)
+    }
+
+    // ---- certificates ----
+
+    pub fn certificate_insert(&mut self, certificate: &Certificate) -> Result<(), StoreError> {
+        let row = CertificateRow::try_from(certificate)?;
+        let mut insert = self.conn().prepare_cached(
+            "INSERT INTO certificates (id, organization_id, project_id, ca_id, template_id, status,
+                archived_status, common_name, subject, san, key_type, key_storage_mode, validity_days,
+                csr_pem, serial_number, certificate_der, sealed_key, fingerprint_sha256, issuer_cn,
+                not_before, not_after, requested_by, requested_at, decided_by, decided_at,
+                rejection_reason, revoked_at, revoked_by, revocation_reason, revocation_comment,
+                properties, created_at, updated_at, renewed_from, source, chain_pem)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        insert.execute(params![
+            row.id,
+            row.organization_id,
+            row.project_id,
+            row.ca_id,
+            row.template_id,
+            row.status,
+            row.archived_status,
+            row.common_name,
+            row.subject,
+            row.san,
+            row.key_type,
+            row.key_storage_mode,
+            row.validity_days,
+            row.csr_pem,
+            row.serial_number,
+            row.certificate_der,
+            row.sealed_key,
+            row.fingerprint_sha256,
+            row.issuer_cn,
+            row.not_before,
+            row.not_after,
+            row.requested_by,
+            row.requested_at,
+            row.decided_by,
+            row.decided_at,
+            row.rejection_reason,
+            row.revoked_at,
+            row.revoked_by,
+            row.revocation_reason,
+            row.revocation_comment,
+            row.properties,
+            row.created_at,
+            row.updated_at,
+            row.renewed_from,
+            row.source,
+            row.chain_pem,
+        ])?;
+        Ok(())
+    }
+
     /// Writes every mutable field back. `expected` guards against a concurrent transition:
     /// the update applies only when the stored status is still that one.
-    pub async fn certificate_update(
+    pub fn certificate_update(
         &mut self,
         certificate: &Certificate,
         expected: Status,
     ) -> Result<bool, StoreError> {
-        update_certificate(
-            self.conn(),
-            &CertificateRow::try_from(certificate)?,
-            expected,
-        )
-        .await
+        let row = CertificateRow::try_from(certificate)?;
+        let done = self.execute(
+            "UPDATE certificates SET status = ?, archived_status = ?, serial_number = ?,
+                certificate_der = ?, sealed_key = ?, fingerprint_sha256 = ?, issuer_cn = ?,
+                not_before = ?, not_after = ?, decided_by = ?, decided_at = ?, rejection_reason = ?,
+                revoked_at = ?, revoked_by = ?, revocation_reason = ?, revocation_comment = ?,
+                properties = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ? AND status = ?",
+            params![
+                row.status,
+                row.archived_status,
+                row.serial_number,
+                row.certificate_der,
+                row.sealed_key,
+                row.fingerprint_sha256,
+                row.issuer_cn,
+                row.not_before,
+                row.not_after,
+                row.decided_by,
+                row.decided_at,
+                row.rejection_reason,
+                row.revoked_at,
+                row.revoked_by,
+                row.revocation_reason,
+                row.revocation_comment,
+                row.properties,
+                row.updated_at,
+                row.id,
+                row.organization_id,
+                expected.as_str(),
+            ],
+        )?;
+        Ok(done == 1)
     }
 
-    pub async fn certificate_delete(
-        &mut self,
-        scope: Scope<'_>,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    pub fn certificate_delete(&mut self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
             "DELETE FROM certificates
              WHERE id = ?1 AND organization_id = ?2 AND (?3 IS NULL OR project_id = ?3)",
-        )
-        .bind(id)
-        .bind(scope.organization_id())
-        .bind(scope.project_id())
-        .execute(self.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
+            params![id, scope.organization_id(), scope.project_id()],
+        )?;
+        Ok(done == 1)
     }
-}
 
-async fn update_certificate<'e, E>(
-    executor: E,
-    row: &CertificateRow,
-    expected: Status,
-) -> Result<bool, StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    let done = sqlx::query(
-        "UPDATE certificates SET status = ?, archived_status = ?, serial_number = ?,
-            certificate_der = ?, sealed_key = ?, fingerprint_sha256 = ?, issuer_cn = ?,
-            not_before = ?, not_after = ?, decided_by = ?, decided_at = ?, rejection_reason = ?,
-            revoked_at = ?, revoked_by = ?, revocation_reason = ?, revocation_comment = ?,
-            properties = ?, updated_at = ?
-         WHERE id = ? AND organization_id = ? AND status = ?",
-    )
-    .bind(&row.status)
-    .bind(&row.archived_status)
-    .bind(&row.serial_number)
-    .bind(&row.certificate_der)
-    .bind(&row.sealed_key)
-    .bind(&row.fingerprint_sha256)
-    .bind(&row.issuer_cn)
-    .bind(&row.not_before)
-    .bind(&row.not_after)
-    .bind(&row.decided_by)
-    .bind(&row.decided_at)
-    .bind(&row.rejection_reason)
-    .bind(&row.revoked_at)
-    .bind(&row.revoked_by)
-    .bind(&row.revocation_reason)
-    .bind(&row.revocation_comment)
-    .bind(&row.properties)
-    .bind(&row.updated_at)
-    .bind(&row.id)
-    .bind(&row.organization_id)
-    .bind(expected.as_str())
-    .execute(executor)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    // ---- renewal ----
+
+    pub fn renewal_insert(&mut self, request: &RenewalRequest) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO renewal_queue (id, organization_id, certificate_id, status, reason, not_after,
+                new_certificate_id, decided_by, decided_at, error, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                request.id,
+                request.organization_id,
+                request.certificate_id,
+                request.status.as_str(),
+                request.reason,
+                timestamp::format(request.not_after),
+                request.new_certificate_id,
+                request.decided_by,
+                optional_time_text(request.decided_at),
+                request.error,
+                timestamp::format(request.created_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Moves an entry out of `pending`; false when it was no longer pending.
+    pub fn renewal_decide(&mut self, request: &RenewalRequest) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE renewal_queue SET status = ?, new_certificate_id = ?, decided_by = ?, decided_at = ?, error = ?
+             WHERE id = ? AND organization_id = ? AND status = 'pending'",
+            params![
+                request.status.as_str(),
+                request.new_certificate_id,
+                request.decided_by,
+                optional_time_text(request.decided_at),
+                request.error,
+                request.id,
+                request.organization_id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+
+    // ---- CRLs ----
+
+    pub fn crl_insert(&mut self, crl: &Crl) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO crls (ca_id, crl_number, kind, base_crl_number, der, this_update, next_update)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                crl.ca_id,
+                crl.crl_number,
+                crl.kind.as_str(),
+                crl.base_crl_number,
+                crl.der,
+                timestamp::format(crl.this_update),
+                timestamp::format(crl.next_update),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 fn push_certificate_filter<'a>(
@@ -1067,7 +1154,7 @@ fn push_certificate_filter<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{NewCertificate, SanSet, Subject};
+    use crate::model::{NewCertificate, Organization, Project, SanSet, Subject};
 
     fn at(text: &str) -> OffsetDateTime {
         timestamp::parse(text).unwrap()
@@ -1179,22 +1266,29 @@ mod tests {
         let store = Store::open(&format!("sqlite://{}", dir.join("t.db").display()))
             .await
             .unwrap();
-        let t = "2026-01-01T00:00:00.000000Z";
-        sqlx::query("INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('org', 'org', ?1, ?1)")
-            .bind(t)
-            .execute(store.pool())
+        let t = at("2026-01-01T00:00:00.000000Z");
+        store
+            .organization_insert(Organization {
+                id: "org".into(),
+                name: "org".into(),
+                display_name: None,
+                created_at: t,
+                updated_at: t,
+            })
             .await
             .unwrap();
         for project in ["p1", "p2"] {
-            sqlx::query(
-                "INSERT INTO projects (id, organization_id, name, created_at, updated_at)
-                 VALUES (?1, 'org', ?1, ?2, ?2)",
-            )
-            .bind(project)
-            .bind(t)
-            .execute(store.pool())
-            .await
-            .unwrap();
+            store
+                .project_insert(Project {
+                    id: project.into(),
+                    organization_id: "org".into(),
+                    name: project.into(),
+                    description: None,
+                    created_at: t,
+                    updated_at: t,
+                })
+                .await
+                .unwrap();
         }
         store
     }
@@ -1204,7 +1298,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_projects(dir.path()).await;
         let certificate = issued_certificate("c1", "p1");
-        store.certificate_insert(&certificate).await.unwrap();
+        store.certificate_insert(certificate.clone()).await.unwrap();
 
         let org = Scope::organization("org");
         let read = store.certificate_get(org, "c1").await.unwrap();
@@ -1225,7 +1319,7 @@ mod tests {
         let mut copy = issued_certificate("c2", "p1");
         copy.issued = certificate.issued.clone();
         assert!(matches!(
-            store.certificate_insert(&copy).await,
+            store.certificate_insert(copy).await,
             Err(StoreError::Conflict)
         ));
 
@@ -1250,7 +1344,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_projects(dir.path()).await;
         store
-            .certificate_insert(&issued_certificate("c1", "p1"))
+            .certificate_insert(issued_certificate("c1", "p1"))
             .await
             .unwrap();
         let request = RenewalRequest {
@@ -1266,7 +1360,7 @@ mod tests {
             error: None,
             created_at: at("2026-03-01T00:00:00.000000Z"),
         };
-        store.renewal_insert(&request).await.unwrap();
+        store.renewal_insert(request.clone()).await.unwrap();
         let pending = Some(RenewalStatus::Pending);
         let (found, total) = store
             .renewal_list(Scope::organization("org"), pending, 0, 10)
@@ -1281,8 +1375,8 @@ mod tests {
         let p1 = Scope::project("org", "p1");
         let mut decided = store.renewal_get(p1, "r1").await.unwrap().unwrap();
         decided.status = RenewalStatus::Cancelled;
-        assert!(store.renewal_decide(&decided).await.unwrap());
-        assert!(!store.renewal_decide(&decided).await.unwrap());
+        assert!(store.renewal_decide(decided.clone()).await.unwrap());
+        assert!(!store.renewal_decide(decided).await.unwrap());
     }
 
     #[tokio::test]
@@ -1310,10 +1404,10 @@ mod tests {
             created_at: at("2026-01-01T00:00:00.000000Z"),
             updated_at: at("2026-01-01T00:00:00.000000Z"),
         };
-        store.ca_insert(&ca).await.unwrap();
+        store.ca_insert(ca.clone()).await.unwrap();
         assert!(matches!(
             store
-                .ca_insert(&CertificateAuthority {
+                .ca_insert(CertificateAuthority {
                     id: "ca2".into(),
                     ..ca.clone()
                 })
@@ -1348,7 +1442,7 @@ mod tests {
             reason: RevocationReason::CertificateHold,
             comment: None,
         });
-        store.certificate_insert(&revoked).await.unwrap();
+        store.certificate_insert(revoked).await.unwrap();
         let listed = store.revoked_for_ca("ca1", None).await.unwrap();
         assert_eq!(
             listed,
@@ -1372,7 +1466,7 @@ mod tests {
             this_update: at("2026-01-01T00:00:00.000000Z"),
             next_update: at("2026-01-03T00:00:00.000000Z"),
         };
-        store.crl_insert(&crl).await.unwrap();
+        store.crl_insert(crl.clone()).await.unwrap();
         let latest = store
             .crl_latest("ca1", CrlKind::Full)
             .await

@@ -1,10 +1,11 @@
 //! Rotation configs, targets and push runs (queue and history), scoped by tenant.
 
+use rusqlite::params;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError};
+use super::{Scope, Store, StoreError, Tx};
 use crate::model::rotation::{RunFilter, RunProgress, RunReason, RunStatus, Trigger};
 use crate::model::{RotationConfig, RotationRun, RotationTarget};
 use crate::timestamp;
@@ -219,32 +220,9 @@ impl Store {
         row.map(RotationConfigRow::into_model).transpose()
     }
 
-    pub async fn rotation_config_upsert(&self, config: &RotationConfig) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rotation_configs (certificate_id, organization_id, enabled, trigger_mode,
-                days_before_expiry, interval_hours, include_private_key, next_run_at, updated_by,
-                updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (certificate_id) DO UPDATE SET enabled = excluded.enabled,
-                trigger_mode = excluded.trigger_mode, days_before_expiry = excluded.days_before_expiry,
-                interval_hours = excluded.interval_hours,
-                include_private_key = excluded.include_private_key,
-                next_run_at = excluded.next_run_at, updated_by = excluded.updated_by,
-                updated_at = excluded.updated_at",
-        )
-        .bind(&config.certificate_id)
-        .bind(&config.organization_id)
-        .bind(config.enabled)
-        .bind(config.trigger.as_str())
-        .bind(config.days_before_expiry)
-        .bind(config.interval_hours)
-        .bind(config.include_private_key)
-        .bind(optional_time_text(config.next_run_at))
-        .bind(config.updated_by.as_deref().unwrap_or_default())
-        .bind(optional_time_text(config.updated_at).unwrap_or_default())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn rotation_config_upsert(&self, config: RotationConfig) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.rotation_config_upsert(&config))
+            .await
     }
 
     /// Enabled configs with a time-driven trigger whose next look is due.
@@ -269,12 +247,9 @@ impl Store {
         certificate_id: &str,
         next_run_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE rotation_configs SET next_run_at = ? WHERE certificate_id = ?")
-            .bind(optional_time_text(next_run_at))
-            .bind(certificate_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let certificate_id = certificate_id.to_owned();
+        self.transaction(move |tx| tx.rotation_config_set_next_run(&certificate_id, next_run_at))
+            .await
     }
 
     /// Moves a certificate's rotation config and targets to the certificate that
@@ -284,54 +259,16 @@ impl Store {
         old_certificate_id: &str,
         new_certificate_id: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE rotation_configs SET certificate_id = ? WHERE certificate_id = ?
-               AND NOT EXISTS (SELECT 1 FROM rotation_configs WHERE certificate_id = ?)",
-        )
-        .bind(new_certificate_id)
-        .bind(old_certificate_id)
-        .bind(new_certificate_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE OR IGNORE rotation_targets SET certificate_id = ? WHERE certificate_id = ?",
-        )
-        .bind(new_certificate_id)
-        .bind(old_certificate_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let (old, new) = (old_certificate_id.to_owned(), new_certificate_id.to_owned());
+        self.transaction(move |tx| tx.rotation_hand_over(&old, &new))
+            .await
     }
 
     // ---- targets ----
 
-    pub async fn rotation_target_insert(&self, target: &RotationTarget) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rotation_targets (id, organization_id, project_id, certificate_id, name,
-                type, enabled, config, sealed_credentials, key_custody, last_status, last_synced_at,
-                last_error, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&target.id)
-        .bind(&target.organization_id)
-        .bind(&target.project_id)
-        .bind(&target.certificate_id)
-        .bind(&target.name)
-        .bind(&target.target_type)
-        .bind(target.enabled)
-        .bind(json_text(&target.config)?)
-        .bind(&target.sealed_credentials)
-        .bind(target.key_custody)
-        .bind(target.last_status.map(RunStatus::as_str))
-        .bind(optional_time_text(target.last_synced_at))
-        .bind(&target.last_error)
-        .bind(timestamp::format(target.created_at))
-        .bind(timestamp::format(target.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn rotation_target_insert(&self, target: RotationTarget) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.rotation_target_insert(&target))
+            .await
     }
 
     /// A target of a scope, whatever its certificate.
@@ -369,26 +306,9 @@ impl Store {
     }
 
     /// Writes the settings back (not the outcome columns).
-    pub async fn rotation_target_update(
-        &self,
-        target: &RotationTarget,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE rotation_targets SET name = ?, type = ?, enabled = ?, config = ?,
-                sealed_credentials = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ?",
-        )
-        .bind(&target.name)
-        .bind(&target.target_type)
-        .bind(target.enabled)
-        .bind(json_text(&target.config)?)
-        .bind(&target.sealed_credentials)
-        .bind(timestamp::format(target.updated_at))
-        .bind(&target.id)
-        .bind(&target.organization_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn rotation_target_update(&self, target: RotationTarget) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.rotation_target_update(&target))
+            .await
     }
 
     pub async fn rotation_target_delete(
@@ -396,14 +316,9 @@ impl Store {
         scope: Scope<'_>,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let done = scope
-            .query(
-                &format!("DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
-                id,
-            )
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let (scope, id) = (scope.to_owned_scope(), id.to_owned());
+        self.transaction(move |tx| tx.rotation_target_delete(scope.scope(), &id))
+            .await
     }
 
     pub async fn rotation_target_record_outcome(
@@ -413,54 +328,18 @@ impl Store {
         at: OffsetDateTime,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rotation_targets SET last_status = ?, last_synced_at = ?, last_error = ?
-             WHERE id = ?",
-        )
-        .bind(status.as_str())
-        .bind(timestamp::format(at))
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (id, error) = (id.to_owned(), error.map(str::to_owned));
+        self.transaction(move |tx| {
+            tx.rotation_target_record_outcome(&id, status, at, error.as_deref())
+        })
+        .await
     }
 
     // ---- runs ----
 
-    pub async fn rotation_run_insert(&self, run: &RotationRun) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rotation_runs (id, organization_id, target_id, certificate_id, target_name,
-                target_type, serial_number, version, reason, status, attempt, include_private_key,
-                next_attempt_at, lease_until, started_at, finished_at, duration_ms, error, location,
-                destination_version, requested_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&run.id)
-        .bind(&run.organization_id)
-        .bind(&run.target_id)
-        .bind(&run.certificate_id)
-        .bind(&run.target_name)
-        .bind(&run.target_type)
-        .bind(&run.serial_number)
-        .bind(run.version)
-        .bind(run.reason.as_str())
-        .bind(run.status.as_str())
-        .bind(run.attempt)
-        .bind(run.include_private_key)
-        .bind(timestamp::format(run.next_attempt_at))
-        .bind(optional_time_text(run.progress.lease_until))
-        .bind(optional_time_text(run.progress.started_at))
-        .bind(optional_time_text(run.progress.finished_at))
-        .bind(run.progress.duration_ms.map(int_text))
-        .bind(&run.progress.error)
-        .bind(&run.progress.location)
-        .bind(&run.progress.destination_version)
-        .bind(&run.requested_by)
-        .bind(timestamp::format(run.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn rotation_run_insert(&self, run: RotationRun) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.rotation_run_insert(&run))
+            .await
     }
 
     /// Marks a target's waiting runs as superseded by a newer one.
@@ -468,16 +347,10 @@ impl Store {
         &self,
         target_id: &str,
         at: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE rotation_runs SET status = 'superseded', finished_at = ?
-             WHERE target_id = ? AND status = 'pending'",
-        )
-        .bind(timestamp::format(at))
-        .bind(target_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+    ) -> Result<usize, StoreError> {
+        let target_id = target_id.to_owned();
+        self.transaction(move |tx| tx.rotation_runs_supersede(&target_id, at))
+            .await
     }
 
     /// Whether a push to the target waits in the queue.
@@ -495,15 +368,9 @@ impl Store {
     pub async fn rotation_runs_release_expired(
         &self,
         now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE rotation_runs SET status = 'pending', lease_until = NULL
-             WHERE status = 'running' AND lease_until < ?",
-        )
-        .bind(timestamp::format(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+    ) -> Result<usize, StoreError> {
+        self.transaction(move |tx| tx.rotation_runs_release_expired(now))
+            .await
     }
 
     /// Takes up to `limit` due runs, at most one per target and none for a target
@@ -514,37 +381,21 @@ impl Store {
         lease_until: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<RotationRun>, StoreError> {
-        let now = timestamp::format(now);
-        let lease_until = timestamp::format(lease_until);
-        let candidates: Vec<String> = sqlx::query_scalar(
-            "SELECT r.id FROM rotation_runs r
-             WHERE r.status = 'pending' AND r.next_attempt_at <= ?
-               AND NOT EXISTS (SELECT 1 FROM rotation_runs x
-                               WHERE x.target_id = r.target_id AND x.status = 'running')
-             ORDER BY r.next_attempt_at, r.created_at LIMIT ?",
+        let claimed = self
+            .transaction(move |tx| tx.rotation_runs_claim(now, lease_until, limit))
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The writer answered after its commit: the claimed runs read back as claimed.
+        let rows = sqlx::query_as(
+            "SELECT * FROM rotation_runs WHERE id IN (SELECT value FROM json_each(?))
+             ORDER BY next_attempt_at, created_at",
         )
-        .bind(&now)
-        .bind(limit)
+        .bind(json_text(&claimed)?)
         .fetch_all(&self.pool)
         .await?;
-        let mut claimed = Vec::new();
-        for id in candidates {
-            let row: Option<RotationRunRow> = sqlx::query_as(
-                "UPDATE rotation_runs SET status = 'running', lease_until = ?, started_at = ?
-                 WHERE id = ? AND status = 'pending'
-                   AND NOT EXISTS (SELECT 1 FROM rotation_runs x
-                                   WHERE x.target_id = rotation_runs.target_id
-                                     AND x.status = 'running')
-                 RETURNING *",
-            )
-            .bind(&lease_until)
-            .bind(&now)
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await?;
-            claimed.extend(row);
-        }
-        runs(claimed)
+        runs(rows)
     }
 
     /// When the next waiting run is due, if any.
@@ -558,22 +409,9 @@ impl Store {
     }
 
     /// Records how a running push ended.
-    pub async fn rotation_run_finish(&self, run: &RotationRun) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rotation_runs SET status = ?, lease_until = NULL, finished_at = ?,
-                duration_ms = ?, error = ?, location = ?, destination_version = ?
-             WHERE id = ?",
-        )
-        .bind(run.status.as_str())
-        .bind(optional_time_text(run.progress.finished_at))
-        .bind(run.progress.duration_ms.map(int_text))
-        .bind(&run.progress.error)
-        .bind(&run.progress.location)
-        .bind(&run.progress.destination_version)
-        .bind(&run.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn rotation_run_finish(&self, run: RotationRun) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.rotation_run_finish(&run))
+            .await
     }
 
     /// The runs of a certificate's current targets and of pushes of that certificate,
@@ -616,5 +454,263 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok((runs(rows)?, total))
+    }
+}
+
+impl Tx<'_> {
+    // ---- configs ----
+
+    pub fn rotation_config_upsert(&mut self, config: &RotationConfig) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO rotation_configs (certificate_id, organization_id, enabled, trigger_mode,
+                days_before_expiry, interval_hours, include_private_key, next_run_at, updated_by,
+                updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (certificate_id) DO UPDATE SET enabled = excluded.enabled,
+                trigger_mode = excluded.trigger_mode, days_before_expiry = excluded.days_before_expiry,
+                interval_hours = excluded.interval_hours,
+                include_private_key = excluded.include_private_key,
+                next_run_at = excluded.next_run_at, updated_by = excluded.updated_by,
+                updated_at = excluded.updated_at",
+            params![
+                config.certificate_id,
+                config.organization_id,
+                config.enabled,
+                config.trigger.as_str(),
+                config.days_before_expiry,
+                config.interval_hours,
+                config.include_private_key,
+                optional_time_text(config.next_run_at),
+                config.updated_by.as_deref().unwrap_or_default(),
+                optional_time_text(config.updated_at).unwrap_or_default(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn rotation_config_set_next_run(
+        &mut self,
+        certificate_id: &str,
+        next_run_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rotation_configs SET next_run_at = ? WHERE certificate_id = ?",
+            params![optional_time_text(next_run_at), certificate_id],
+        )?;
+        Ok(())
+    }
+
+    /// Moves a certificate's rotation config and targets to the certificate that
+    /// renewed it.
+    pub fn rotation_hand_over(
+        &mut self,
+        old_certificate_id: &str,
+        new_certificate_id: &str,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rotation_configs SET certificate_id = ?1 WHERE certificate_id = ?2
+               AND NOT EXISTS (SELECT 1 FROM rotation_configs WHERE certificate_id = ?1)",
+            params![new_certificate_id, old_certificate_id],
+        )?;
+        self.execute(
+            "UPDATE OR IGNORE rotation_targets SET certificate_id = ? WHERE certificate_id = ?",
+            params![new_certificate_id, old_certificate_id],
+        )?;
+        Ok(())
+    }
+
+    // ---- targets ----
+
+    pub fn rotation_target_insert(&mut self, target: &RotationTarget) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO rotation_targets (id, organization_id, project_id, certificate_id, name,
+                type, enabled, config, sealed_credentials, key_custody, last_status, last_synced_at,
+                last_error, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                target.id,
+                target.organization_id,
+                target.project_id,
+                target.certificate_id,
+                target.name,
+                target.target_type,
+                target.enabled,
+                json_text(&target.config)?,
+                target.sealed_credentials,
+                target.key_custody,
+                target.last_status.map(RunStatus::as_str),
+                optional_time_text(target.last_synced_at),
+                target.last_error,
+                timestamp::format(target.created_at),
+                timestamp::format(target.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Writes the settings back (not the outcome columns).
+    pub fn rotation_target_update(&mut self, target: &RotationTarget) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE rotation_targets SET name = ?, type = ?, enabled = ?, config = ?,
+                sealed_credentials = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+            params![
+                target.name,
+                target.target_type,
+                target.enabled,
+                json_text(&target.config)?,
+                target.sealed_credentials,
+                timestamp::format(target.updated_at),
+                target.id,
+                target.organization_id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+
+    pub fn rotation_target_delete(
+        &mut self,
+        scope: Scope<'_>,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!("DELETE FROM rotation_targets WHERE {TARGET_IN_SCOPE} AND id = ?3"),
+            params![scope.organization_id(), scope.project_id(), id],
+        )?;
+        Ok(done == 1)
+    }
+
+    pub fn rotation_target_record_outcome(
+        &mut self,
+        id: &str,
+        status: RunStatus,
+        at: OffsetDateTime,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rotation_targets SET last_status = ?, last_synced_at = ?, last_error = ?
+             WHERE id = ?",
+            params![status.as_str(), timestamp::format(at), error, id],
+        )?;
+        Ok(())
+    }
+
+    // ---- runs ----
+
+    pub fn rotation_run_insert(&mut self, run: &RotationRun) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO rotation_runs (id, organization_id, target_id, certificate_id, target_name,
+                target_type, serial_number, version, reason, status, attempt, include_private_key,
+                next_attempt_at, lease_until, started_at, finished_at, duration_ms, error, location,
+                destination_version, requested_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                run.id,
+                run.organization_id,
+                run.target_id,
+                run.certificate_id,
+                run.target_name,
+                run.target_type,
+                run.serial_number,
+                run.version,
+                run.reason.as_str(),
+                run.status.as_str(),
+                run.attempt,
+                run.include_private_key,
+                timestamp::format(run.next_attempt_at),
+                optional_time_text(run.progress.lease_until),
+                optional_time_text(run.progress.started_at),
+                optional_time_text(run.progress.finished_at),
+                run.progress.duration_ms.map(int_text),
+                run.progress.error,
+                run.progress.location,
+                run.progress.destination_version,
+                run.requested_by,
+                timestamp::format(run.created_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a target's waiting runs as superseded by a newer one.
+    pub fn rotation_runs_supersede(
+        &mut self,
+        target_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE rotation_runs SET status = 'superseded', finished_at = ?
+             WHERE target_id = ? AND status = 'pending'",
+            params![timestamp::format(at), target_id],
+        )
+    }
+
+    /// Puts runs whose lease ran out (their node stopped mid-push) back in the queue.
+    pub fn rotation_runs_release_expired(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE rotation_runs SET status = 'pending', lease_until = NULL
+             WHERE status = 'running' AND lease_until < ?",
+            [timestamp::format(now)],
+        )
+    }
+
+    /// Takes up to `limit` due runs, at most one per target and none for a target
+    /// with a push under way; each is `running` until `lease_until`. Returns their ids.
+    pub fn rotation_runs_claim(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = timestamp::format(now);
+        let lease_until = timestamp::format(lease_until);
+        let candidates: Vec<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT r.id FROM rotation_runs r
+                 WHERE r.status = 'pending' AND r.next_attempt_at <= ?
+                   AND NOT EXISTS (SELECT 1 FROM rotation_runs x
+                                   WHERE x.target_id = r.target_id AND x.status = 'running')
+                 ORDER BY r.next_attempt_at, r.created_at LIMIT ?",
+            )?
+            .query_map(params![now, limit], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut claimed = Vec::new();
+        for id in candidates {
+            let done = self.execute(
+                "UPDATE rotation_runs SET status = 'running', lease_until = ?, started_at = ?
+                 WHERE id = ? AND status = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM rotation_runs x
+                                   WHERE x.target_id = rotation_runs.target_id
+                                     AND x.status = 'running')",
+                params![lease_until, now, id],
+            )?;
+            if done == 1 {
+                claimed.push(id);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records how a running push ended.
+    pub fn rotation_run_finish(&mut self, run: &RotationRun) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rotation_runs SET status = ?, lease_until = NULL, finished_at = ?,
+                duration_ms = ?, error = ?, location = ?, destination_version = ?
+             WHERE id = ?",
+            params![
+                run.status.as_str(),
+                optional_time_text(run.progress.finished_at),
+                run.progress.duration_ms.map(int_text),
+                run.progress.error,
+                run.progress.location,
+                run.progress.destination_version,
+                run.id,
+            ],
+        )?;
+        Ok(())
     }
 }

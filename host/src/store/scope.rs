@@ -1,6 +1,6 @@
 //! The tenant a query is confined to.
 
-use sqlx::query::{Query, QueryAs};
+use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{FromRow, Sqlite};
 
@@ -42,6 +42,29 @@ impl<'a> Scope<'a> {
     pub fn contains_project(&self, project_id: &str) -> bool {
         self.project_id.is_none_or(|p| p == project_id)
     }
+
+    /// The same scope owning its ids, for a unit of work that outlives the borrow.
+    pub(super) fn to_owned_scope(self) -> OwnedScope {
+        OwnedScope {
+            organization_id: self.organization_id.to_owned(),
+            project_id: self.project_id.map(str::to_owned),
+        }
+    }
+}
+
+/// A [`Scope`] that owns its ids.
+pub(super) struct OwnedScope {
+    organization_id: String,
+    project_id: Option<String>,
+}
+
+impl OwnedScope {
+    pub(super) fn scope(&self) -> Scope<'_> {
+        Scope {
+            organization_id: &self.organization_id,
+            project_id: self.project_id.as_deref(),
+        }
+    }
 }
 
 /// Queries that look for one key inside a scope. Their SQL names the scope's organization
@@ -57,18 +80,6 @@ impl<'q> Scope<'q> {
         R: for<'r> FromRow<'r, SqliteRow>,
     {
         sqlx::query_as(sql)
-            .bind(self.organization_id)
-            .bind(self.project_id)
-            .bind(key)
-    }
-
-    /// `sql` with the scope and `key` bound, for a statement that answers no rows.
-    pub(super) fn query(
-        self,
-        sql: &'q str,
-        key: &'q str,
-    ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
-        sqlx::query(sql)
             .bind(self.organization_id)
             .bind(self.project_id)
             .bind(key)

@@ -1,11 +1,13 @@
 //! Organizations, projects and environments. Project queries are scoped by tenant;
 //! environment queries by their project.
 
+use rusqlite::params;
 use sqlx::FromRow;
 use sqlx::sqlite::SqliteRow;
 
+use super::cache::Changed;
 use super::codec::time;
-use super::{Scope, Store, StoreError};
+use super::{Scope, Store, StoreError, Tx};
 use crate::model::{Environment, Organization, Project};
 use crate::timestamp;
 
@@ -102,19 +104,9 @@ impl Store {
         Ok(rows)
     }
 
-    pub async fn organization_insert(&self, org: &Organization) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO organizations (id, name, display_name, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&org.id)
-        .bind(&org.name)
-        .bind(&org.display_name)
-        .bind(timestamp::format(org.created_at))
-        .bind(timestamp::format(org.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn organization_insert(&self, org: Organization) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.organization_insert(&org))
+            .await
     }
 
     pub async fn organization_get(&self, id: &str) -> Result<Option<Organization>, StoreError> {
@@ -166,26 +158,15 @@ impl Store {
         Ok((orgs, total))
     }
 
-    pub async fn organization_update(&self, org: &Organization) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE organizations SET name = ?, display_name = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&org.name)
-        .bind(&org.display_name)
-        .bind(timestamp::format(org.updated_at))
-        .bind(&org.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn organization_update(&self, org: Organization) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.organization_update(&org))
+            .await
     }
 
     pub async fn organization_delete(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM organizations WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        self.caches.invalidate_all();
-        Ok(done.rows_affected() == 1)
+        let id = id.to_owned();
+        self.transaction(move |tx| tx.organization_delete(&id))
+            .await
     }
 
     pub async fn project_count(&self, scope: Scope<'_>) -> Result<i64, StoreError> {
@@ -199,20 +180,9 @@ impl Store {
         Ok(count)
     }
 
-    pub async fn project_insert(&self, project: &Project) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO projects (id, organization_id, name, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&project.id)
-        .bind(&project.organization_id)
-        .bind(&project.name)
-        .bind(&project.description)
-        .bind(timestamp::format(project.created_at))
-        .bind(timestamp::format(project.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn project_insert(&self, project: Project) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.project_insert(&project))
+            .await
     }
 
     pub async fn project_get(
@@ -275,48 +245,20 @@ impl Store {
         Ok((projects, total))
     }
 
-    pub async fn project_update(&self, project: &Project) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE projects SET name = ?, description = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ?",
-        )
-        .bind(&project.name)
-        .bind(&project.description)
-        .bind(timestamp::format(project.updated_at))
-        .bind(&project.id)
-        .bind(&project.organization_id)
-        .execute(&self.pool)
-        .await?;
-        self.caches.projects.invalidate();
-        Ok(done.rows_affected() == 1)
+    pub async fn project_update(&self, project: Project) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.project_update(&project))
+            .await
     }
 
     pub async fn project_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = scope
-            .query(
-                &format!("DELETE FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"),
-                id,
-            )
-            .execute(&self.pool)
-            .await?;
-        self.caches.invalidate_all();
-        Ok(done.rows_affected() == 1)
+        let (scope, id) = (scope.to_owned_scope(), id.to_owned());
+        self.transaction(move |tx| tx.project_delete(scope.scope(), &id))
+            .await
     }
 
-    pub async fn environment_insert(&self, env: &Environment) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO environments (id, project_id, name, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&env.id)
-        .bind(&env.project_id)
-        .bind(&env.name)
-        .bind(&env.description)
-        .bind(timestamp::format(env.created_at))
-        .bind(timestamp::format(env.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    pub async fn environment_insert(&self, env: Environment) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.environment_insert(&env))
+            .await
     }
 
     /// An environment by id or by name within a project.
@@ -360,27 +302,130 @@ impl Store {
         Ok((environments, total))
     }
 
-    pub async fn environment_update(&self, env: &Environment) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE environments SET name = ?, description = ?, updated_at = ?
-             WHERE id = ? AND project_id = ?",
-        )
-        .bind(&env.name)
-        .bind(&env.description)
-        .bind(timestamp::format(env.updated_at))
-        .bind(&env.id)
-        .bind(&env.project_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    pub async fn environment_update(&self, env: Environment) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.environment_update(&env))
+            .await
     }
 
     pub async fn environment_delete(&self, project_id: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM environments WHERE project_id = ? AND id = ?")
-            .bind(project_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let (project_id, id) = (project_id.to_owned(), id.to_owned());
+        self.transaction(move |tx| tx.environment_delete(&project_id, &id))
+            .await
+    }
+}
+
+impl Tx<'_> {
+    pub fn organization_insert(&mut self, org: &Organization) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO organizations (id, name, display_name, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?)",
+            params![
+                org.id,
+                org.name,
+                org.display_name,
+                timestamp::format(org.created_at),
+                timestamp::format(org.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn organization_update(&mut self, org: &Organization) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE organizations SET name = ?, display_name = ?, updated_at = ? WHERE id = ?",
+            params![
+                org.name,
+                org.display_name,
+                timestamp::format(org.updated_at),
+                org.id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+
+    pub fn organization_delete(&mut self, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute("DELETE FROM organizations WHERE id = ?", [id])?;
+        self.change(Changed::ALL);
+        Ok(done == 1)
+    }
+
+    pub fn project_insert(&mut self, project: &Project) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO projects (id, organization_id, name, description, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                project.id,
+                project.organization_id,
+                project.name,
+                project.description,
+                timestamp::format(project.created_at),
+                timestamp::format(project.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn project_update(&mut self, project: &Project) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE projects SET name = ?, description = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+            params![
+                project.name,
+                project.description,
+                timestamp::format(project.updated_at),
+                project.id,
+                project.organization_id,
+            ],
+        )?;
+        self.change(Changed::PROJECTS);
+        Ok(done == 1)
+    }
+
+    pub fn project_delete(&mut self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!("DELETE FROM projects WHERE {PROJECT_IN_SCOPE} AND id = ?3"),
+            params![scope.organization_id(), scope.project_id(), id],
+        )?;
+        self.change(Changed::ALL);
+        Ok(done == 1)
+    }
+
+    pub fn environment_insert(&mut self, env: &Environment) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO environments (id, project_id, name, description, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                env.id,
+                env.project_id,
+                env.name,
+                env.description,
+                timestamp::format(env.created_at),
+                timestamp::format(env.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn environment_update(&mut self, env: &Environment) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE environments SET name = ?, description = ?, updated_at = ?
+             WHERE id = ? AND project_id = ?",
+            params![
+                env.name,
+                env.description,
+                timestamp::format(env.updated_at),
+                env.id,
+                env.project_id,
+            ],
+        )?;
+        Ok(done == 1)
+    }
+
+    pub fn environment_delete(&mut self, project_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "DELETE FROM environments WHERE project_id = ? AND id = ?",
+            params![project_id, id],
+        )?;
+        Ok(done == 1)
     }
 }

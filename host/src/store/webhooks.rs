@@ -1,14 +1,16 @@
 //! Webhook endpoints, the outbox of events, deliveries with their leases and attempts,
 //! and the certificate expiry notices already given.
 
-use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{FromRow, Sqlite};
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, params};
+use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::{Changed, Subscription};
 use super::codec::{int, int_text, json, json_text, name, optional_time, optional_time_text, time};
-use super::{Scope, Store, StoreError, WriteTx};
+use super::{Scope, Store, StoreError, Tx};
 use crate::model::webhook::{
     DeliveryFilter, DeliveryJob, DeliveryOutcome, DeliveryStatus, Event, EventKind,
 };
@@ -191,42 +193,12 @@ const FAN_OUT_BATCH: usize = 500;
 
 const WEBHOOK_IN_SCOPE: &str = "organization_id = ?1 AND (?2 IS NULL OR project_id = ?2)";
 
-/// Binds the settings an endpoint's owner may change, in the order both the insert and the
-/// update name their columns: url, events, sealed_secret, transport, config, description,
-/// active.
-fn bind_settings<'q>(
-    query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    webhook: &'q Webhook,
-) -> Result<Query<'q, Sqlite, SqliteArguments<'q>>, StoreError> {
-    Ok(query
-        .bind(&webhook.url)
-        .bind(events_text(&webhook.events)?)
-        .bind(&webhook.sealed_secret)
-        .bind(&webhook.transport)
-        .bind(json_text(&webhook.config)?)
-        .bind(&webhook.description)
-        .bind(webhook.active))
-}
-
 impl Store {
     // ---- endpoints ----
 
-    pub async fn webhook_insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        let insert = sqlx::query(
-            "INSERT INTO webhooks (id, organization_id, project_id, url, events, sealed_secret,
-                                   transport, config, description, active, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&webhook.id)
-        .bind(&webhook.organization_id)
-        .bind(&webhook.project_id);
-        bind_settings(insert, webhook)?
-            .bind(timestamp::format(webhook.created_at))
-            .bind(timestamp::format(webhook.updated_at))
-            .execute(&self.pool)
-            .await?;
-        self.caches.subscriptions.invalidate();
-        Ok(())
+    pub async fn webhook_insert(&self, webhook: Webhook) -> Result<(), StoreError> {
+        self.transaction(move |tx| tx.webhook_insert(&webhook))
+            .await
     }
 
     pub async fn webhook_get(
@@ -257,33 +229,16 @@ impl Store {
     }
 
     /// Writes every mutable column back.
-    pub async fn webhook_update(&self, webhook: &Webhook) -> Result<bool, StoreError> {
-        let update = sqlx::query(
-            "UPDATE webhooks SET url = ?, events = ?, sealed_secret = ?, transport = ?, config = ?,
-                                 description = ?, active = ?, updated_at = ?
-             WHERE id = ? AND organization_id = ?",
-        );
-        let done = bind_settings(update, webhook)?
-            .bind(timestamp::format(webhook.updated_at))
-            .bind(&webhook.id)
-            .bind(&webhook.organization_id)
-            .execute(&self.pool)
-            .await?;
-        self.caches.subscriptions.invalidate();
-        Ok(done.rows_affected() == 1)
+    pub async fn webhook_update(&self, webhook: Webhook) -> Result<bool, StoreError> {
+        self.transaction(move |tx| tx.webhook_update(&webhook))
+            .await
     }
 
     /// Deletes a webhook with its deliveries and their attempts.
     pub async fn webhook_delete(&self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
-        let done = scope
-            .query(
-                &format!("DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
-                id,
-            )
-            .execute(&self.pool)
-            .await?;
-        self.caches.subscriptions.invalidate();
-        Ok(done.rows_affected() == 1)
+        let (scope, id) = (scope.to_owned_scope(), id.to_owned());
+        self.transaction(move |tx| tx.webhook_delete(scope.scope(), &id))
+            .await
     }
 
     // ---- the delivery log ----
@@ -399,21 +354,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DeliveryJob>, StoreError> {
         let token = Uuid::new_v4().to_string();
-        let leased = sqlx::query(
-            "UPDATE webhook_deliveries SET lease_token = ?1, lease_until = ?2
-             WHERE seq IN (
-                 SELECT d.seq FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?3
-                   AND (d.lease_until IS NULL OR d.lease_until <= ?3) AND w.active = 1
-                 ORDER BY d.next_attempt_at LIMIT ?4)",
-        )
-        .bind(&token)
-        .bind(timestamp::format(until))
-        .bind(timestamp::format(now))
-        .bind(limit)
-        .execute(&self.pool)
-        .await?;
-        if leased.rows_affected() == 0 {
+        let leasing = token.clone();
+        let leased = self
+            .transaction(move |tx| tx.delivery_lease(&leasing, now, until, limit))
+            .await?;
+        if leased == 0 {
             return Ok(Vec::new());
         }
         let rows: Vec<DeliveryJobRow> = sqlx::query_as(
@@ -433,22 +378,12 @@ impl Store {
 
     /// Hands leased deliveries back (delivery id, lease token) without an attempt, so
     /// that they are due at once rather than when the lease runs out.
-    pub async fn delivery_release(&self, leased: &[(String, String)]) -> Result<(), StoreError> {
+    pub async fn delivery_release(&self, leased: Vec<(String, String)>) -> Result<(), StoreError> {
         if leased.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write().await?;
-        for (id, token) in leased {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET lease_token = NULL, lease_until = NULL
-                 WHERE id = ? AND lease_token = ?",
-            )
-            .bind(id)
-            .bind(token)
-            .execute(tx.conn())
-            .await?;
-        }
-        tx.commit().await
+        self.transaction(move |tx| tx.delivery_release(&leased))
+            .await
     }
 
     /// When the next pending delivery of an active webhook is due (or its lease runs out).
@@ -466,127 +401,211 @@ impl Store {
     /// Writes attempts back in one transaction. An outcome whose lease was taken over
     /// meanwhile (it ran out) is dropped: the new holder records its own.
     /// Returns how many were written.
-    pub async fn delivery_finish(&self, outcomes: &[DeliveryOutcome]) -> Result<usize, StoreError> {
-        let mut tx = self.write().await?;
-        let mut written = 0;
-        for o in outcomes {
-            let done = sqlx::query(
-                "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-                        last_status_code = ?, last_error = ?, finished_at = ?,
-                        lease_token = NULL, lease_until = NULL
-                 WHERE id = ? AND lease_token = ?",
-            )
-            .bind(o.status.as_str())
-            .bind(o.attempt)
-            .bind(timestamp::format(o.next_attempt_at))
-            .bind(o.status_code)
-            .bind(&o.error)
-            .bind(optional_time_text(o.finished_at))
-            .bind(&o.delivery_id)
-            .bind(&o.lease_token)
-            .execute(tx.conn())
-            .await?;
-            if done.rows_affected() != 1 {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms,
-                                               status_code, error)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&o.delivery_id)
-            .bind(o.attempt)
-            .bind(timestamp::format(o.started_at))
-            .bind(int_text(o.duration_ms))
-            .bind(o.status_code)
-            .bind(&o.error)
-            .execute(tx.conn())
-            .await?;
-            written += 1;
-        }
-        tx.commit().await?;
-        Ok(written)
+    pub async fn delivery_finish(
+        &self,
+        outcomes: Vec<DeliveryOutcome>,
+    ) -> Result<usize, StoreError> {
+        self.transaction(move |tx| tx.delivery_finish(&outcomes))
+            .await
     }
 
     /// Deletes finished deliveries that ended before `before`, and events left without
     /// deliveries. Returns the number of deliveries deleted.
-    pub async fn delivery_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let before = timestamp::format(before);
-        let mut tx = self.write().await?;
-        let done = sqlx::query(
-            "DELETE FROM webhook_deliveries
-             WHERE status IN ('delivered', 'dead') AND finished_at < ?",
-        )
-        .bind(&before)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query(
-            "DELETE FROM webhook_events WHERE occurred_at < ? AND fanned_out = 1 AND NOT EXISTS
-                 (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-        )
-        .bind(&before)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+    pub async fn delivery_prune(&self, before: OffsetDateTime) -> Result<usize, StoreError> {
+        self.transaction(move |tx| tx.delivery_prune(before)).await
     }
 }
 
-impl WriteTx {
+impl Tx<'_> {
+    // ---- endpoints ----
+
+    pub fn webhook_insert(&mut self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO webhooks (id, organization_id, project_id, url, events, sealed_secret,
+                                   transport, config, description, active, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                webhook.id,
+                webhook.organization_id,
+                webhook.project_id,
+                webhook.url,
+                events_text(&webhook.events)?,
+                webhook.sealed_secret,
+                webhook.transport,
+                json_text(&webhook.config)?,
+                webhook.description,
+                webhook.active,
+                timestamp::format(webhook.created_at),
+                timestamp::format(webhook.updated_at),
+            ],
+        )?;
+        self.change(Changed::SUBSCRIPTIONS);
+        Ok(())
+    }
+
+    /// Writes every mutable column back.
+    pub fn webhook_update(&mut self, webhook: &Webhook) -> Result<bool, StoreError> {
+        let done = self.execute(
+            "UPDATE webhooks SET url = ?, events = ?, sealed_secret = ?, transport = ?, config = ?,
+                                 description = ?, active = ?, updated_at = ?
+             WHERE id = ? AND organization_id = ?",
+            params![
+                webhook.url,
+                events_text(&webhook.events)?,
+                webhook.sealed_secret,
+                webhook.transport,
+                json_text(&webhook.config)?,
+                webhook.description,
+                webhook.active,
+                timestamp::format(webhook.updated_at),
+                webhook.id,
+                webhook.organization_id,
+            ],
+        )?;
+        self.change(Changed::SUBSCRIPTIONS);
+        Ok(done == 1)
+    }
+
+    /// Deletes a webhook with its deliveries and their attempts.
+    pub fn webhook_delete(&mut self, scope: Scope<'_>, id: &str) -> Result<bool, StoreError> {
+        let done = self.execute(
+            &format!("DELETE FROM webhooks WHERE {WEBHOOK_IN_SCOPE} AND id = ?3"),
+            params![scope.organization_id(), scope.project_id(), id],
+        )?;
+        self.change(Changed::SUBSCRIPTIONS);
+        Ok(done == 1)
+    }
+
+    // ---- the outbox ----
+
     /// Puts `event` in the outbox when some active webhook of its tenant subscribes to
-    /// its type; the dispatcher makes its deliveries later. Returns whether it was kept.
-    pub async fn outbox_insert(
+    /// its type; the dispatcher makes its deliveries later ([`Tx::outbox_fan_out`]), so
+    /// the change pays for one row however many webhooks want it. Returns whether the
+    /// event was kept.
+    pub fn outbox_insert(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
         event: &Event,
     ) -> Result<bool, StoreError> {
-        let wanted: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM webhooks w
-             WHERE w.organization_id = ?1 AND w.active = 1
-               AND (w.project_id IS NULL OR w.project_id = ?2)
-               AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?3))",
-        )
-        .bind(&event.organization_id)
-        .bind(&event.project_id)
-        .bind(event.kind.as_str())
-        .fetch_one(self.conn())
-        .await?;
-        if wanted {
-            self.insert_event(id, occurred_at, event, false).await?;
+        let event_type = event.kind.as_str();
+        let wanted = self
+            .subscriptions(&event.organization_id)?
+            .iter()
+            .any(|subscription| subscription.wants(event_type, event.project_id.as_deref()));
+        if !wanted {
+            return Ok(false);
         }
-        Ok(wanted)
+        self.insert_event(id, occurred_at, event, false)?;
+        Ok(true)
+    }
+
+    /// Makes the deliveries of up to `limit` outbox events that have none yet: one for
+    /// each webhook that subscribes to the event and existed when it occurred, due since
+    /// then. Returns the number of events fanned out.
+    pub fn outbox_fan_out(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let events: Vec<(String, String, Option<String>, String, String)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, organization_id, project_id, event_type, occurred_at
+                 FROM webhook_events WHERE fanned_out = 0 ORDER BY id LIMIT ?1",
+            )?
+            .query_map([limit], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (id, organization_id, project_id, event_type, occurred_at) in &events {
+            for subscription in self.subscriptions(organization_id)?.iter() {
+                if subscription.wants(event_type, project_id.as_deref())
+                    && subscription.created_at <= *occurred_at
+                {
+                    self.insert_delivery(&subscription.webhook_id, id, occurred_at, None)?;
+                }
+            }
+            self.execute(
+                "UPDATE webhook_events SET fanned_out = 1 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        if !events.is_empty() {
+            self.queue_deliveries();
+        }
+        Ok(events.len())
+    }
+
+    /// The organization's active webhooks, from memory when no webhook changed since
+    /// they were read.
+    fn subscriptions(&self, organization_id: &str) -> Result<Arc<[Subscription]>, StoreError> {
+        let cache = &self.caches().subscriptions;
+        if let Some(known) = cache.get(organization_id) {
+            return Ok(known);
+        }
+        let ticket = cache.ticket();
+        let subscriptions: Arc<[Subscription]> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, project_id, events, created_at FROM webhooks
+                 WHERE organization_id = ?1 AND active = 1",
+            )?
+            .query_map([organization_id], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get(3)?,
+                ))
+            })?
+            .map(|row| {
+                let (webhook_id, project_id, events, created_at) = row?;
+                Ok(Subscription {
+                    webhook_id,
+                    project_id,
+                    events: json("webhooks.events", &events)?,
+                    created_at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        cache.fill(ticket, organization_id.to_owned(), subscriptions.clone());
+        Ok(subscriptions)
     }
 
     /// Puts `event` in the outbox with its delivery to `webhook_id` alone, whatever that
     /// webhook subscribes to; returns the delivery's id, `None` when the tenant has no
     /// such webhook.
-    pub async fn outbox_insert_for(
+    pub fn outbox_insert_for(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
         event: &Event,
         webhook_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let known: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND organization_id = ?)",
-        )
-        .bind(webhook_id)
-        .bind(&event.organization_id)
-        .fetch_one(self.conn())
-        .await?;
+        let known: bool = self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND organization_id = ?)",
+            )?
+            .query_row(params![webhook_id, event.organization_id], |row| row.get(0))?;
         if !known {
             return Ok(None);
         }
-        let occurred_at = self.insert_event(id, occurred_at, event, true).await?;
-        Ok(Some(
-            insert_delivery(self, webhook_id, id, &occurred_at, None).await?,
-        ))
+        let occurred_at = self.insert_event(id, occurred_at, event, true)?;
+        Ok(Some(self.insert_delivery(
+            webhook_id,
+            id,
+            &occurred_at,
+            None,
+        )?))
     }
 
     /// Writes the event row (`fanned_out` when its deliveries are made with it); returns
     /// its time in stored form.
-    async fn insert_event(
+    fn insert_event(
         &mut self,
         id: &str,
         occurred_at: OffsetDateTime,
@@ -594,90 +613,179 @@ impl WriteTx {
         fanned_out: bool,
     ) -> Result<String, StoreError> {
         let occurred_at = timestamp::format(occurred_at);
-        sqlx::query(
+        self.execute(
             "INSERT INTO webhook_events (id, organization_id, project_id, event_type, occurred_at,
                                          payload, fanned_out)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&event.organization_id)
-        .bind(&event.project_id)
-        .bind(event.kind.as_str())
-        .bind(&occurred_at)
-        .bind(event.data.to_string())
-        .bind(fanned_out)
-        .execute(self.conn())
-        .await?;
-        self.queued_deliveries = true;
+            params![
+                id,
+                event.organization_id,
+                event.project_id,
+                event.kind.as_str(),
+                occurred_at,
+                event.data.to_string(),
+                fanned_out,
+            ],
+        )?;
+        self.queue_deliveries();
         Ok(occurred_at)
+    }
+
+    /// Queues a delivery of `event_id` to `webhook_id`, due at `at` (stored form);
+    /// returns its id.
+    fn insert_delivery(
+        &mut self,
+        webhook_id: &str,
+        event_id: &str,
+        at: &str,
+        redelivery_of: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let id = crate::model::new_id();
+        self.execute(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
+                                             next_attempt_at, redelivery_of, created_at)
+             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
+            params![id, webhook_id, event_id, at, redelivery_of, at],
+        )?;
+        self.queue_deliveries();
+        Ok(id)
     }
 
     /// Queues the event of `delivery_id` again for the same webhook; returns the new
     /// delivery's id.
-    pub async fn delivery_repeat(
+    pub fn delivery_repeat(
         &mut self,
         webhook_id: &str,
         delivery_id: &str,
         at: OffsetDateTime,
     ) -> Result<Option<String>, StoreError> {
-        let event_id: Option<String> = sqlx::query_scalar(
-            "SELECT event_id FROM webhook_deliveries WHERE webhook_id = ? AND id = ?",
-        )
-        .bind(webhook_id)
-        .bind(delivery_id)
-        .fetch_optional(self.conn())
-        .await?;
+        let event_id: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT event_id FROM webhook_deliveries WHERE webhook_id = ? AND id = ?",
+            )?
+            .query_row(params![webhook_id, delivery_id], |row| row.get(0))
+            .optional()?;
         let Some(event_id) = event_id else {
             return Ok(None);
         };
         let at = timestamp::format(at);
-        let id = insert_delivery(self, webhook_id, &event_id, &at, Some(delivery_id)).await?;
-        self.queued_deliveries = true;
+        let id = self.insert_delivery(webhook_id, &event_id, &at, Some(delivery_id))?;
         Ok(Some(id))
     }
 
     /// Records that `notice` was given for a certificate; false when it already was.
-    pub async fn expiry_notice_insert(
+    pub fn expiry_notice_insert(
         &mut self,
         certificate_id: &str,
         notice: &str,
-        at: &str,
+        at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = self.execute(
             "INSERT INTO certificate_expiry_notices (certificate_id, notice, noticed_at)
              VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(certificate_id)
-        .bind(notice)
-        .bind(at)
-        .execute(self.conn())
-        .await?;
-        Ok(done.rows_affected() == 1)
+            params![certificate_id, notice, timestamp::format(at)],
+        )?;
+        Ok(done == 1)
     }
-}
 
-async fn insert_delivery(
-    tx: &mut WriteTx,
-    webhook_id: &str,
-    event_id: &str,
-    at: &str,
-    redelivery_of: Option<&str>,
-) -> Result<String, StoreError> {
-    let id = Uuid::new_v4().to_string();
-    sqlx::query::<Sqlite>(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts,
-                                         next_attempt_at, redelivery_of, created_at)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(webhook_id)
-    .bind(event_id)
-    .bind(at)
-    .bind(redelivery_of)
-    .bind(at)
-    .execute(tx.conn())
-    .await?;
-    Ok(id)
+    // ---- the dispatcher ----
+
+    /// Leases up to `limit` due deliveries of active webhooks until `until` under
+    /// `token`; returns how many. Rows whose lease ran out are due again.
+    pub fn delivery_lease(
+        &mut self,
+        token: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE webhook_deliveries SET lease_token = ?1, lease_until = ?2
+             WHERE seq IN (
+                 SELECT d.seq FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?3
+                   AND (d.lease_until IS NULL OR d.lease_until <= ?3) AND w.active = 1
+                 ORDER BY d.next_attempt_at LIMIT ?4)",
+            params![
+                token,
+                timestamp::format(until),
+                timestamp::format(now),
+                limit
+            ],
+        )
+    }
+
+    /// Hands leased deliveries back (delivery id, lease token) without an attempt.
+    pub fn delivery_release(&mut self, leased: &[(String, String)]) -> Result<(), StoreError> {
+        for (id, token) in leased {
+            self.execute(
+                "UPDATE webhook_deliveries SET lease_token = NULL, lease_until = NULL
+                 WHERE id = ? AND lease_token = ?",
+                params![id, token],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes attempts back; an outcome whose lease was taken over meanwhile is dropped.
+    /// Returns how many were written.
+    pub fn delivery_finish(&mut self, outcomes: &[DeliveryOutcome]) -> Result<usize, StoreError> {
+        let mut written = 0;
+        for o in outcomes {
+            let done = self.execute(
+                "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+                        last_status_code = ?, last_error = ?, finished_at = ?,
+                        lease_token = NULL, lease_until = NULL
+                 WHERE id = ? AND lease_token = ?",
+                params![
+                    o.status.as_str(),
+                    o.attempt,
+                    timestamp::format(o.next_attempt_at),
+                    o.status_code,
+                    o.error,
+                    optional_time_text(o.finished_at),
+                    o.delivery_id,
+                    o.lease_token,
+                ],
+            )?;
+            if done != 1 {
+                continue;
+            }
+            self.execute(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms,
+                                               status_code, error)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                params![
+                    o.delivery_id,
+                    o.attempt,
+                    timestamp::format(o.started_at),
+                    int_text(o.duration_ms),
+                    o.status_code,
+                    o.error,
+                ],
+            )?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Deletes finished deliveries that ended before `before`, and events left without
+    /// deliveries. Returns the number of deliveries deleted.
+    pub fn delivery_prune(&mut self, before: OffsetDateTime) -> Result<usize, StoreError> {
+        let before = timestamp::format(before);
+        let done = self.execute(
+            "DELETE FROM webhook_deliveries
+             WHERE status IN ('delivered', 'dead') AND finished_at < ?",
+            [&before],
+        )?;
+        self.execute(
+            "DELETE FROM webhook_events WHERE occurred_at < ? AND fanned_out = 1 AND NOT EXISTS
+                 (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+            [&before],
+        )?;
+        Ok(done)
+    }
 }
 
 #[cfg(test)]
@@ -706,7 +814,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .organization_insert(&Organization {
+            .organization_insert(Organization {
                 id: "org".into(),
                 name: "org".into(),
                 display_name: None,
@@ -716,7 +824,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .webhook_insert(&Webhook {
+            .webhook_insert(Webhook {
                 id: "w1".into(),
                 organization_id: "org".into(),
                 project_id: None,
@@ -736,9 +844,9 @@ mod tests {
     }
 
     /// Whether the event was kept.
-    async fn emit(tx: &mut WriteTx, id: &str, kind: EventKind) -> bool {
+    fn emit(tx: &mut Tx<'_>, id: &str, kind: EventKind) -> Result<bool, StoreError> {
         let event = Event::new(kind, "org", Some("p1"), serde_json::json!({"n": 1}));
-        tx.outbox_insert(id, t0(), &event).await.unwrap()
+        tx.outbox_insert(id, t0(), &event)
     }
 
     fn outcome(job: &DeliveryJob) -> DeliveryOutcome {
@@ -767,7 +875,7 @@ mod tests {
         webhook
             .config
             .insert("headers".into(), serde_json::json!({"X-Team": "pki"}));
-        assert!(store.webhook_update(&webhook).await.unwrap());
+        assert!(store.webhook_update(webhook.clone()).await.unwrap());
         assert_eq!(store.webhook_list(org).await.unwrap(), [webhook]);
         // A project's scope holds that project's webhooks only.
         let project = Scope::project("org", "p1");
@@ -779,10 +887,20 @@ mod tests {
     async fn only_subscribers_get_deliveries_and_a_rollback_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_webhook(dir.path()).await;
-        let mut tx = store.write().await.unwrap();
-        assert!(!emit(&mut tx, "e0", EventKind::KeyRotated).await);
-        assert!(emit(&mut tx, "e1", EventKind::CertificateIssued).await);
-        drop(tx);
+        let kept = store
+            .transaction(|tx| {
+                let kept = [
+                    emit(tx, "e0", EventKind::KeyRotated)?,
+                    emit(tx, "e1", EventKind::CertificateIssued)?,
+                ];
+                // Fails after its writes: all of them roll back.
+                Err::<(), _>(StoreError::Backend(format!("{kept:?}").into()))
+            })
+            .await;
+        assert_eq!(
+            kept.unwrap_err().to_string(),
+            "database error: [false, true]"
+        );
         assert_eq!(store.outbox_fan_out(10).await.unwrap(), 0);
         assert!(
             store
@@ -802,15 +920,19 @@ mod tests {
     async fn a_lease_that_runs_out_makes_the_delivery_due_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_webhook(dir.path()).await;
-        let mut tx = store.write().await.unwrap();
-        emit(&mut tx, "e1", EventKind::CertificateIssued).await;
-        tx.commit().await.unwrap();
+        store
+            .transaction(|tx| emit(tx, "e1", EventKind::CertificateIssued))
+            .await
+            .unwrap();
         assert_eq!(store.outbox_fan_out(10).await.unwrap(), 1);
 
         // Handed back unstarted (a clean shutdown), it is due at once.
         let leased = store.delivery_lease(t0(), t1(), 10).await.unwrap();
         store
-            .delivery_release(&[(leased[0].delivery_id.clone(), leased[0].lease_token.clone())])
+            .delivery_release(vec![(
+                leased[0].delivery_id.clone(),
+                leased[0].lease_token.clone(),
+            )])
             .await
             .unwrap();
 
@@ -834,11 +956,17 @@ mod tests {
         assert_eq!(second.len(), 1);
         assert_ne!(second[0].lease_token, first[0].lease_token);
         assert_eq!(
-            store.delivery_finish(&[outcome(&first[0])]).await.unwrap(),
+            store
+                .delivery_finish(vec![outcome(&first[0])])
+                .await
+                .unwrap(),
             0
         );
         assert_eq!(
-            store.delivery_finish(&[outcome(&second[0])]).await.unwrap(),
+            store
+                .delivery_finish(vec![outcome(&second[0])])
+                .await
+                .unwrap(),
             1
         );
         let (deliveries, total) = store

@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Mutex, Notify, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::StoreError;
 use super::cache::Caches;
@@ -65,11 +65,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Opens the database file at `path` (already created and migrated) and starts the
-    /// writer thread. `turn` is the lock the store's other write transactions take, so
-    /// that they and the writer take turns instead of waiting in SQLite's busy handler.
+    /// writer thread.
     pub fn start(
         path: &Path,
-        turn: Arc<Mutex<()>>,
         outbox: Arc<Notify>,
         caches: Arc<Caches>,
     ) -> Result<Self, StoreError> {
@@ -89,7 +87,7 @@ impl Writer {
              PRAGMA wal_autocheckpoint = {WAL_RESTART_PAGES}; PRAGMA temp_store = MEMORY;"
         ))?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(256);
         let checkpointer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -109,7 +107,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("keystead-writer".into())
             .spawn(move || {
-                run(conn, queue, turn, committed, caches);
+                run(conn, queue, committed, caches);
                 drop(stop);
             })
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
@@ -174,7 +172,6 @@ impl Writer {
 fn run(
     conn: Connection,
     queue: mpsc::Receiver<Unit>,
-    turn: Arc<Mutex<()>>,
     committed: mpsc::Sender<Vec<Ran>>,
     caches: Arc<Caches>,
 ) {
@@ -194,7 +191,6 @@ fn run(
             }
         }
         busy = group.len() > 1;
-        let _turn = turn.blocking_lock();
         match commit_group(&conn, &caches, &mut group) {
             Ok(ran) => {
                 if let Err(mpsc::SendError(ran)) = committed.send(ran) {
@@ -352,13 +348,8 @@ mod tests {
         setup
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
             .expect("schema");
-        let writer = Writer::start(
-            &path,
-            Arc::new(Mutex::new(())),
-            Arc::new(Notify::new()),
-            Arc::new(Caches::new()),
-        )
-        .expect("writer");
+        let writer =
+            Writer::start(&path, Arc::new(Notify::new()), Arc::new(Caches::new())).expect("writer");
         (writer, setup)
     }
 

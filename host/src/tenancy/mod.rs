@@ -54,12 +54,12 @@ impl Tenancy {
             Some(org) => org,
             None => {
                 let org = new_organization(DEFAULT_ORGANIZATION.into(), Some("Default".into()));
-                self.store.organization_insert(&org).await?;
+                self.store.organization_insert(org.clone()).await?;
                 let project = new_project(&org.id, DEFAULT_PROJECT.into(), None);
-                self.store.project_insert(&project).await?;
+                self.store.project_insert(project.clone()).await?;
                 for env in DEFAULT_ENVIRONMENTS {
                     let env = new_environment(&project.id, (*env).into(), None);
-                    self.store.environment_insert(&env).await?;
+                    self.store.environment_insert(env).await?;
                 }
                 org
             }
@@ -81,7 +81,7 @@ impl Tenancy {
             validate_description("display_name", display_name)?,
         );
         self.store
-            .organization_insert(&org)
+            .organization_insert(org.clone())
             .await
             .on_conflict(|| exists("organization", &org.name))?;
         Ok(org)
@@ -124,7 +124,7 @@ impl Tenancy {
         }
         org.updated_at = timestamp::now();
         self.store
-            .organization_update(&org)
+            .organization_update(org.clone())
             .await
             .on_conflict(|| exists("organization", &org.name))?;
         Ok(org)
@@ -168,7 +168,7 @@ impl Tenancy {
             validate_description("description", description)?,
         );
         self.store
-            .project_insert(&project)
+            .project_insert(project.clone())
             .await
             .on_conflict(|| exists("project", &project.name))?;
         Ok(project)
@@ -216,7 +216,7 @@ impl Tenancy {
         }
         project.updated_at = timestamp::now();
         self.store
-            .project_update(&project)
+            .project_update(project.clone())
             .await
             .on_conflict(|| exists("project", &project.name))?;
         Ok(project)
@@ -249,7 +249,7 @@ impl Tenancy {
             validate_description("description", description)?,
         );
         self.store
-            .environment_insert(&env)
+            .environment_insert(env.clone())
             .await
             .on_conflict(|| exists("environment", &env.name))?;
         Ok(env)
@@ -298,7 +298,7 @@ impl Tenancy {
         }
         environment.updated_at = timestamp::now();
         self.store
-            .environment_update(&environment)
+            .environment_update(environment.clone())
             .await
             .on_conflict(|| exists("environment", &environment.name))?;
         Ok(environment)

@@ -127,7 +127,7 @@ impl Dispatcher {
             .drain(..)
             .map(|job| (job.delivery_id, job.lease_token))
             .collect();
-        if let Err(err) = self.store.delivery_release(&unstarted).await {
+        if let Err(err) = self.store.delivery_release(unstarted).await {
             tracing::warn!(error = %err, "cannot hand back webhook deliveries");
         }
         while let Some(done) = running.join_next().await {
@@ -142,10 +142,9 @@ impl Dispatcher {
         if finished.is_empty() {
             return;
         }
-        if let Err(err) = self.store.delivery_finish(finished).await {
+        if let Err(err) = self.store.delivery_finish(std::mem::take(finished)).await {
             tracing::warn!(error = %err, "cannot record webhook attempts");
         }
-        finished.clear();
     }
 
     /// Makes the deliveries of new outbox events, then leases up to `limit` due ones.

@@ -20,9 +20,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use dispatcher::Dispatcher;
-pub use events::{Event, EventKind, emit, emit_in, emit_now};
+pub use events::{Event, EventKind, emit, emit_now};
 
-use crate::audit::{AuditEvent, AuditLog, Severity};
+use crate::audit::{AuditEvent, Severity};
 use crate::auth::Caller;
 use crate::crypto::{MasterKey, Sealed, SecretString};
 use crate::model::webhook::{DeliveryFilter, DeliveryStatus};
@@ -153,7 +153,7 @@ impl Webhooks {
             created_at: now,
             updated_at: now,
         };
-        self.context.store.webhook_insert(&webhook).await?;
+        self.context.store.webhook_insert(webhook.clone()).await?;
         self.record(caller, "webhook.create", Severity::Medium, &webhook, None)
             .await?;
         Ok(CreatedWebhook {
@@ -223,7 +223,7 @@ impl Webhooks {
             changed.push("secret");
         }
         webhook.updated_at = timestamp::now();
-        if !self.context.store.webhook_update(&webhook).await? {
+        if !self.context.store.webhook_update(webhook.clone()).await? {
             return Err(not_found(id));
         }
         let severity = if changed.contains(&"secret") {
@@ -334,23 +334,21 @@ impl Webhooks {
         delivery_id: &str,
     ) -> Result<DeliveryRecord> {
         let webhook = self.get(caller, id).await?;
-        let mut tx = self.context.store.write().await?;
-        let new_id = tx
-            .delivery_repeat(&webhook.id, delivery_id, timestamp::now())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("delivery '{delivery_id}'")))?;
-        AuditLog::record_in(
-            &mut tx,
-            audit_event(
-                caller,
-                "webhook.redeliver",
-                Severity::Low,
-                &webhook,
-                Some(json!({ "delivery": delivery_id, "newDelivery": new_id })),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
+        let mut audit =
+            audit_event(caller, "webhook.redeliver", Severity::Low, &webhook, None).record();
+        let repeated = delivery_id.to_owned();
+        let new_id = self
+            .context
+            .store
+            .transaction(move |tx| {
+                let new_id = tx
+                    .delivery_repeat(&webhook.id, &repeated, timestamp::now())?
+                    .ok_or_else(|| Error::NotFound(format!("delivery '{repeated}'")))?;
+                audit.details = Some(json!({ "delivery": repeated, "newDelivery": new_id }));
+                tx.audit_insert(&audit)?;
+                Ok::<_, Error>(new_id)
+            })
+            .await?;
         self.delivery(caller, id, &new_id).await
     }
 
@@ -368,9 +366,11 @@ impl Webhooks {
             webhook.project_id.as_deref(),
             json!({ "webhookId": webhook.id, "sentBy": caller.principal.actor() }),
         );
-        let mut tx = self.context.store.write().await?;
-        let delivery_id = events::emit_to(&mut tx, &event, &webhook.id).await?;
-        tx.commit().await?;
+        let delivery_id = self
+            .context
+            .store
+            .transaction(move |tx| events::emit_to(tx, &event, &webhook.id))
+            .await?;
         self.delivery(caller, id, &delivery_id).await
     }
 
