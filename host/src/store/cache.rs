@@ -129,14 +129,6 @@ impl Changed {
     /// A change that can cascade (an organization or project deleted).
     pub const ALL: Self = Self(15);
 
-    pub fn bits(self) -> u8 {
-        self.0
-    }
-
-    pub fn from_bits(bits: u8) -> Self {
-        Self(bits & Self::ALL.0)
-    }
-
     fn has(self, kind: Self) -> bool {
         self.0 & kind.0 != 0
     }

@@ -20,7 +20,6 @@ mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -145,21 +144,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        // The cached records the unit changed are forgotten again once its group is
-        // decided, committed or not: a reader may have cached them meanwhile.
-        let changed = Arc::new(AtomicU8::new(0));
-        let noted = changed.clone();
-        let done = self
-            .writer
-            .write(move |tx| {
-                let done = work(tx);
-                noted.store(tx.changed().bits(), Ordering::Release);
-                done
-            })
-            .await;
-        self.caches
-            .invalidate(cache::Changed::from_bits(changed.load(Ordering::Acquire)));
-        done
+        self.writer.write(work).await
     }
 
     /// Notified after each commit that queued webhook deliveries.

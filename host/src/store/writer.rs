@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Notify, oneshot};
 
 use super::StoreError;
-use super::cache::Caches;
+use super::cache::{Caches, Changed};
 use super::tx::Tx;
 
 /// At most this many units share a transaction, so that one commit stays short.
@@ -55,6 +55,9 @@ type Reply = Box<dyn FnOnce(Result<(), &str>) + Send>;
 struct Ran {
     ok: bool,
     queued_deliveries: bool,
+    /// The cached kinds of record the unit changed: forgotten again when its group is
+    /// decided, committed or not, since a reader may have cached them meanwhile.
+    changed: Changed,
     reply: Reply,
 }
 
@@ -102,7 +105,10 @@ impl Writer {
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("keystead-sync".into())
-            .spawn(move || sync(&wal, to_sync, &outbox))
+            .spawn({
+                let caches = caches.clone();
+                move || sync(&wal, to_sync, &outbox, &caches)
+            })
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
         std::thread::Builder::new()
             .name("keystead-writer".into())
@@ -131,6 +137,7 @@ impl Writer {
                 return Ran {
                     ok: false,
                     queued_deliveries: false,
+                    changed: Changed::default(),
                     reply: Box::new(move |_| {
                         let _ = answer
                             .send(Err(
@@ -140,10 +147,13 @@ impl Writer {
                 };
             };
             let mut tx = Tx::new(conn, caches);
-            match work(&mut tx) {
+            let done = work(&mut tx);
+            let changed = tx.changed();
+            match done {
                 Ok(value) => Ran {
                     ok: true,
                     queued_deliveries: tx.queued_deliveries(),
+                    changed,
                     reply: Box::new(move |commit| {
                         let _ = answer.send(match commit {
                             Ok(()) => Ok(value),
@@ -154,6 +164,7 @@ impl Writer {
                 Err(err) => Ran {
                     ok: false,
                     queued_deliveries: false,
+                    changed,
                     reply: Box::new(move |_| {
                         let _ = answer.send(Err(err));
                     }),
@@ -194,10 +205,10 @@ fn run(
         match commit_group(&conn, &caches, &mut group) {
             Ok(ran) => {
                 if let Err(mpsc::SendError(ran)) = committed.send(ran) {
-                    answer(ran, Err("the database writer has stopped"));
+                    answer(ran, Err("the database writer has stopped"), &caches);
                 }
             }
-            Err((ran, cause)) => answer(ran, Err(&cause)),
+            Err((ran, cause)) => answer(ran, Err(&cause), &caches),
         }
     }
 }
@@ -212,7 +223,7 @@ fn run(
 /// without having written the lost pages (the kernel may have dropped them), so after
 /// one failure every write is answered as failed until the server restarts and
 /// recovers the database from its files, as PostgreSQL does.
-fn sync(wal_path: &Path, committed: mpsc::Receiver<Vec<Ran>>, outbox: &Notify) {
+fn sync(wal_path: &Path, committed: mpsc::Receiver<Vec<Ran>>, outbox: &Notify, caches: &Caches) {
     let mut wal: Option<(File, u64)> = None;
     let mut failed: Option<String> = None;
     while let Ok(first) = committed.recv() {
@@ -228,7 +239,7 @@ fn sync(wal_path: &Path, committed: mpsc::Receiver<Vec<Ran>>, outbox: &Notify) {
         let mut queued_deliveries = false;
         for ran in groups {
             queued_deliveries |= ran.iter().any(|unit| unit.ok && unit.queued_deliveries);
-            answer(ran, result);
+            answer(ran, result, caches);
         }
         if queued_deliveries && result.is_ok() {
             outbox.notify_one();
@@ -249,9 +260,10 @@ fn sync_wal(path: &Path, wal: &mut Option<(File, u64)>) -> std::io::Result<()> {
 }
 
 /// Gives each unit of a group its answer: the commit's outcome (its own error for a
-/// unit that failed).
-fn answer(ran: Vec<Ran>, commit: Result<(), &str>) {
+/// unit that failed), once the cached records it changed are forgotten.
+fn answer(ran: Vec<Ran>, commit: Result<(), &str>, caches: &Caches) {
     for unit in ran {
+        caches.invalidate(unit.changed);
         (unit.reply)(commit);
     }
 }
@@ -295,6 +307,7 @@ fn commit_group(
                 .unwrap_or_else(|_| Ran {
                     ok: false,
                     queued_deliveries: false,
+                    changed: Changed::default(),
                     reply: Box::new(|_| {}),
                 });
         let undo = if outcome.ok {
