@@ -132,16 +132,6 @@ pub async fn serve(status: u16, body: Bytes) -> (SocketAddr, Seen) {
     (addr, seen)
 }
 
-/// Resident memory of this process, from /proc/self/status.
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// One request a scripted server saw.
 #[derive(Debug, Clone)]
 pub struct Exchange {
